@@ -1,0 +1,159 @@
+"""The request document the receiver hands to the Action: versioned, compressed, encrypted.
+
+The receiver seals a :class:`Job` with a per-repo key; the Action opens it inside its own process,
+so the plaintext brief, email and evaluation URL never appear in workflow inputs or logs.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import nacl.encoding
+import nacl.exceptions
+import nacl.hash
+import nacl.secret
+import nacl.utils
+
+from action.errors import PayloadError
+
+VERSION = 1
+KEY_SIZE = nacl.secret.SecretBox.KEY_SIZE
+# Prefix of a dispatch input that points at an encrypted payload file on a side branch instead
+# of carrying the payload itself (used when the payload exceeds GitHub's 65,535-character cap).
+REF_PREFIX = "ref:"
+
+Check = str | dict[str, str]
+
+
+@dataclass(frozen=True)
+class Attachment:
+    name: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Job:
+    """A deploy request minus its secret, as the Action needs it."""
+
+    task: str
+    round: int
+    brief: str
+    nonce: str = ""
+    email: str = ""
+    evaluation_url: str = ""
+    checks: list[Check] = field(default_factory=list)
+    attachments: list[Attachment] = field(default_factory=list)
+    received_at: float = 0.0
+
+
+def to_document(job: Job) -> dict[str, Any]:
+    """The JSON-ready form of a job, attachments as base64."""
+    return {
+        "version": VERSION,
+        "task": job.task,
+        "round": job.round,
+        "nonce": job.nonce,
+        "email": job.email,
+        "brief": job.brief,
+        "checks": list(job.checks),
+        "evaluation_url": job.evaluation_url,
+        "received_at": job.received_at,
+        "attachments": [
+            {"name": a.name, "data": base64.b64encode(a.data).decode("ascii")}
+            for a in job.attachments
+        ],
+    }
+
+
+def from_document(doc: Any) -> Job:
+    """Rebuild a job from its document; an unknown version or a bad field is a PayloadError."""
+    if not isinstance(doc, dict):
+        raise PayloadError("The payload is not a JSON object.")
+    version = doc.get("version")
+    if version != VERSION:
+        raise PayloadError(
+            f"The payload has version {version!r}; this Action reads version {VERSION}. "
+            "Pin the Action to the release that matches the receiver."
+        )
+    try:
+        attachments = [
+            Attachment(str(a["name"]), base64.b64decode(a["data"], validate=True))
+            for a in doc.get("attachments", [])
+        ]
+        return Job(
+            task=str(doc["task"]),
+            round=int(doc["round"]),
+            brief=str(doc["brief"]),
+            nonce=str(doc.get("nonce", "")),
+            email=str(doc.get("email", "")),
+            evaluation_url=str(doc.get("evaluation_url", "")),
+            checks=list(doc.get("checks", [])),
+            attachments=attachments,
+            received_at=float(doc.get("received_at", 0.0)),
+        )
+    except (KeyError, TypeError, ValueError, binascii.Error) as exc:
+        raise PayloadError(f"The payload is missing or has a malformed field: {exc}.") from None
+
+
+def derive_key(master_key: bytes, repo: str) -> bytes:
+    """The per-repo payload key: BLAKE2b keyed by the receiver's master key, over the repo name.
+
+    Deterministic, so a restarted receiver re-derives the key it stored as the repo's secret.
+    """
+    if len(master_key) < 16:
+        raise PayloadError("The master key must be at least 16 bytes.")
+    return nacl.hash.blake2b(
+        repo.encode("utf-8"),
+        key=master_key[:64],
+        person=b"llm-deploy-key",
+        digest_size=KEY_SIZE,
+        encoder=nacl.encoding.RawEncoder,
+    )
+
+
+def encode_key(key: bytes) -> str:
+    return base64.b64encode(key).decode("ascii")
+
+
+def decode_key(text: str) -> bytes:
+    try:
+        key = base64.b64decode(text.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise PayloadError("The payload key is not valid base64.") from None
+    if len(key) != KEY_SIZE:
+        raise PayloadError(f"The payload key must decode to {KEY_SIZE} bytes, not {len(key)}.")
+    return key
+
+
+def seal(job: Job, key: bytes) -> str:
+    """Serialise, compress and encrypt a job; the result is ASCII, safe for a dispatch input."""
+    raw = json.dumps(to_document(job), separators=(",", ":")).encode("utf-8")
+    box = nacl.secret.SecretBox(key)
+    return base64.b64encode(box.encrypt(zlib.compress(raw, 9))).decode("ascii")
+
+
+def open_sealed(token: str, key: bytes) -> Job:
+    """Decrypt and decode a sealed job, with one clear error for each way it can fail."""
+    try:
+        blob = base64.b64decode(token.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise PayloadError("The payload is not valid base64 (was it truncated?).") from None
+    if len(blob) < nacl.secret.SecretBox.NONCE_SIZE + nacl.secret.SecretBox.MACBYTES:
+        raise PayloadError("The payload is too short to be an encrypted request (truncated?).")
+    try:
+        compressed = nacl.secret.SecretBox(key).decrypt(blob)
+    except nacl.exceptions.CryptoError:
+        raise PayloadError(
+            "The payload does not decrypt with this key: the key is wrong or the payload "
+            "was altered or truncated."
+        ) from None
+    try:
+        doc = json.loads(zlib.decompress(compressed))
+    except (zlib.error, ValueError):
+        raise PayloadError("The payload decrypted but is not a compressed JSON document.") from None
+    return from_document(doc)

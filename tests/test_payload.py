@@ -1,0 +1,99 @@
+import base64
+import json
+import zlib
+
+import nacl.secret
+import pytest
+
+from action.errors import PayloadError
+from action.payload import (
+    VERSION,
+    Attachment,
+    Job,
+    decode_key,
+    derive_key,
+    encode_key,
+    from_document,
+    open_sealed,
+    seal,
+    to_document,
+)
+
+MASTER = b"m" * 32
+JOB = Job(
+    task="sum-of-sales-601",
+    round=2,
+    brief="Add a table",
+    nonce="n-1",
+    email="student@example.com",
+    evaluation_url="https://eval.example/notify",
+    checks=["js: 1 === 1", {"js": "true"}, "README is professional"],
+    attachments=[Attachment("data.csv", b"a,b\n1,2\n"), Attachment("x.bin", bytes(range(256)))],
+    received_at=1_700_000_000.5,
+)
+
+
+def test_round_trip_keeps_every_field_and_byte() -> None:
+    key = derive_key(MASTER, "owner/repo")
+    assert open_sealed(seal(JOB, key), key) == JOB
+
+
+def test_sealed_payload_hides_plaintext() -> None:
+    token = seal(JOB, derive_key(MASTER, "owner/repo"))
+    for secret in ("student@example.com", "eval.example", "Add a table", "sum-of-sales"):
+        assert secret not in token
+    assert token.isascii()
+
+
+def test_key_is_per_repo_and_deterministic() -> None:
+    assert derive_key(MASTER, "o/a") == derive_key(MASTER, "o/a")
+    assert derive_key(MASTER, "o/a") != derive_key(MASTER, "o/b")
+    assert derive_key(MASTER, "o/a") != derive_key(b"n" * 32, "o/a")
+    assert len(derive_key(MASTER, "o/a")) == nacl.secret.SecretBox.KEY_SIZE
+
+
+def test_key_encoding_round_trip_and_errors() -> None:
+    key = derive_key(MASTER, "o/a")
+    assert decode_key(encode_key(key)) == key
+    with pytest.raises(PayloadError, match="base64"):
+        decode_key("not base64!!")
+    with pytest.raises(PayloadError, match="32 bytes"):
+        decode_key(base64.b64encode(b"short").decode())
+
+
+def _sealed_raw(doc_bytes: bytes, key: bytes) -> str:
+    return base64.b64encode(nacl.secret.SecretBox(key).encrypt(doc_bytes)).decode()
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda t, k: seal(JOB, derive_key(MASTER, "o/other")), "does not decrypt"),
+        (lambda t, k: t[: len(t) // 2], "does not decrypt|truncated|base64"),
+        (lambda t, k: t[:20], "too short|base64"),
+        (lambda t, k: "%%%", "base64"),
+        (lambda t, k: t[:-8] + ("A" * 8 if not t.endswith("A" * 8) else "B" * 8), "does not decrypt"),
+        (lambda t, k: _sealed_raw(b"not zlib", k), "not a compressed JSON"),
+        (
+            lambda t, k: _sealed_raw(zlib.compress(json.dumps({"version": 99}).encode()), k),
+            "version 99",
+        ),
+    ],
+    ids=["wrong-key", "truncated-half", "truncated-short", "not-base64", "altered", "not-zlib",
+         "unknown-version"],
+)
+def test_each_failure_has_one_clear_error(mutate, message) -> None:
+    key = derive_key(MASTER, "o/a")
+    token = seal(JOB, key)
+    with pytest.raises(PayloadError, match=message):
+        open_sealed(mutate(token, key), key)
+
+
+def test_document_rejects_bad_fields() -> None:
+    doc = to_document(JOB)
+    assert doc["version"] == VERSION
+    del doc["task"]
+    with pytest.raises(PayloadError, match="malformed"):
+        from_document(doc)
+    with pytest.raises(PayloadError, match="not a JSON object"):
+        from_document([1, 2])
