@@ -1,0 +1,605 @@
+"""A fake GitHub REST API on 127.0.0.1 that behaves as ../shared/reference/github-facts.md says.
+
+Response bodies are the recorded octokit fixtures with names and URLs rewritten; every exchange is
+checked against GitHub's OpenAPI subset and violations are collected in ``fake.violations``.
+Knobs: ``registration_lag`` (404 answers before a pushed workflow registers), ``workflow_scope``,
+``pages_rights``, and ``inject(...)`` for rate limits and 5xx bursts.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import itertools
+import json
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from nacl.encoding import Base64Encoder
+from nacl.public import PrivateKey, SealedBox
+
+from tests.fakes import openapi_check
+
+FIXTURES = Path(__file__).resolve().parents[2].parent / "shared/reference/octokit-fixtures"
+DOCS = "https://docs.github.com/rest"
+INPUTS_CAP = 65_535
+DispatchHook = Callable[[str, str, dict[str, str]], None]
+
+
+def _fixture(name: str, index: int = 0) -> Any:
+    data = json.loads((FIXTURES / name / "normalized-fixture.json").read_text(encoding="utf-8"))
+    return data[index]["response"]
+
+
+@dataclass
+class Fault:
+    """A canned answer served instead of the real one to matching requests."""
+
+    status: int
+    message: str
+    headers: dict[str, str] = field(default_factory=dict)
+    times: int = 1
+    method: str | None = None
+    path_contains: str = ""
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    status: int
+
+
+@dataclass
+class DispatchRecord:
+    repo: str
+    workflow: str
+    ref: str
+    inputs: dict[str, str]
+    run_id: int
+
+
+@dataclass
+class FakeRepo:
+    owner: str
+    name: str
+    id: int
+    description: str
+    created_at: str
+    key: PrivateKey = field(default_factory=PrivateKey.generate)
+    branches: dict[str, str] = field(default_factory=dict)  # branch -> head commit sha
+    files: dict[str, dict[str, bytes]] = field(default_factory=dict)  # branch -> path -> bytes
+    secrets: dict[str, str] = field(default_factory=dict)  # name -> sealed base64
+    pages: bool = False
+    misses: dict[str, int] = field(default_factory=dict)  # workflow file -> 404s served
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.owner}/{self.name}"
+
+
+class _Reply(Exception):
+    def __init__(self, status: int, body: Any = None, headers: dict[str, str] | None = None):
+        self.status, self.body, self.headers = status, body, headers or {}
+
+
+def _error(status: int, message: str, **extra: Any) -> _Reply:
+    return _Reply(status, {"message": message, "documentation_url": DOCS, **extra})
+
+
+class FakeGitHub:
+    """The fake server; use as a context manager or call start()/stop()."""
+
+    def __init__(
+        self,
+        *,
+        user: str = "octo-user",
+        orgs: tuple[str, ...] = ("octo-org",),
+        token: str = "ghp_faketoken",
+        registration_lag: int = 2,
+        workflow_scope: bool = True,
+        pages_rights: bool = True,
+        on_dispatch: DispatchHook | None = None,
+    ) -> None:
+        self.user, self.orgs, self.token = user, orgs, token
+        self.registration_lag = registration_lag
+        self.workflow_scope, self.pages_rights = workflow_scope, pages_rights
+        self.on_dispatch = on_dispatch
+        self.repos: dict[str, FakeRepo] = {}  # lower-case full name -> repo
+        self.requests: list[Recorded] = []
+        self.dispatches: list[DispatchRecord] = []
+        self.violations: list[str] = []
+        self.faults: list[Fault] = []
+        self._ids = itertools.count(1001)
+        self._lock = threading.RLock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    def start(self) -> FakeGitHub:
+        openapi_check.api()  # load the spec (seconds, once per process) before any client waits
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> FakeGitHub:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ----- test helpers -------------------------------------------------------------------
+    def inject(self, status: int, message: str = "", **kw: Any) -> None:
+        """Serve ``status`` to the next matching request(s) (see ``Fault``)."""
+        self.faults.append(Fault(status, message or f"fault {status}", **kw))
+
+    def secondary_rate_limit(self, retry_after: int, **kw: Any) -> None:
+        msg = "You have exceeded a secondary rate limit. Please wait a few minutes and try again."
+        self.inject(403, msg, headers={"retry-after": str(retry_after)}, **kw)
+
+    def exhaust_primary(self, reset_at: int, **kw: Any) -> None:
+        headers = {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(reset_at)}
+        self.inject(403, "API rate limit exceeded for user ID 1.", headers=headers, **kw)
+
+    def add_repo(self, owner: str, name: str, description: str, created_at: str) -> FakeRepo:
+        """Seed a repo as if created earlier (for recovery tests)."""
+        repo = FakeRepo(owner, name, next(self._ids), description, created_at)
+        self.repos[repo.full_name.lower()] = repo
+        return repo
+
+    def repo(self, full_name: str) -> FakeRepo:
+        return self.repos[full_name.lower()]
+
+    def secret(self, full_name: str, name: str) -> str:
+        """The plaintext of a stored Actions secret, decrypted with the repo's private key."""
+        repo = self.repo(full_name)
+        sealed = base64.b64decode(repo.secrets[name])
+        return SealedBox(repo.key).decrypt(sealed).decode()
+
+    def file(self, full_name: str, path: str, branch: str = "main") -> bytes:
+        return self.repo(full_name).files[branch][path]
+
+    def calls(self, method: str | None = None, contains: str = "") -> list[Recorded]:
+        return [
+            r
+            for r in self.requests
+            if (method is None or r.method == method) and contains in r.path
+        ]
+
+    # ----- request handling ---------------------------------------------------------------
+    def handle(
+        self, method: str, path: str, query: dict[str, str], headers: dict[str, str], raw: bytes
+    ) -> _Reply:
+        """Route one request; always returns the reply to send."""
+        try:
+            self._check_auth(headers)
+            self._maybe_fault(method, path)
+            body = json.loads(raw) if raw else {}
+            with self._lock:
+                return self._route(method, path, query, body)
+        except _Reply as reply:
+            return reply
+
+    def _check_auth(self, headers: dict[str, str]) -> None:
+        auth = {k.lower(): v for k, v in headers.items()}.get("authorization", "")
+        if auth.split(" ", 1)[-1] != self.token:
+            raise _error(401, "Bad credentials")
+
+    def _maybe_fault(self, method: str, path: str) -> None:
+        with self._lock:
+            for fault in self.faults:
+                if fault.method not in (None, method) or fault.path_contains not in path:
+                    continue
+                fault.times -= 1
+                if fault.times <= 0:
+                    self.faults.remove(fault)
+                raise _Reply(fault.status, _error(fault.status, fault.message).body, fault.headers)
+
+    def _route(self, method: str, path: str, query: dict[str, str], body: Any) -> _Reply:
+        for verb, pattern, fn in _ROUTES:
+            m = pattern.match(path)
+            if m and verb == method:
+                return fn(self, query, body, *(unquote(g) for g in m.groups()))
+        raise _error(404, "Not Found")
+
+    # ----- shapes -------------------------------------------------------------------------
+    def _repo_json(self, repo: FakeRepo) -> dict[str, Any]:
+        text = json.dumps(_fixture("get-repository"))
+        text = text.replace("octokit-fixture-org/hello-world", repo.full_name)
+        text = text.replace("octokit-fixture-org", repo.owner).replace("hello-world", repo.name)
+        data: dict[str, Any] = json.loads(text.replace("https://api.github.com", self.url))
+        owner_type = "Organization" if repo.owner in self.orgs else "User"
+        data.update(
+            id=repo.id,
+            description=repo.description,
+            created_at=repo.created_at,
+            updated_at=repo.created_at,
+            pushed_at=repo.created_at,
+            default_branch="main",
+            has_pages=repo.pages,
+            topics=[],
+            stargazers_count=0,
+            watchers_count=0,
+            forks_count=0,
+            open_issues_count=0,
+            forks=0,
+            open_issues=0,
+            watchers=0,
+            has_discussions=False,
+        )
+        data["owner"]["type"] = owner_type
+        return data
+
+    def _owner_json(self, login: str) -> dict[str, Any]:
+        owner: dict[str, Any] = self._repo_json(FakeRepo(login, "x", 1, "", "")).get("owner", {})
+        return owner
+
+    def _url(self, repo: FakeRepo, rest: str) -> str:
+        return f"{self.url}/repos/{repo.full_name}/{rest}"
+
+    def _get(self, owner: str, name: str) -> FakeRepo:
+        repo = self.repos.get(f"{owner}/{name}".lower())
+        if repo is None:
+            raise _error(404, "Not Found")
+        return repo
+
+    # ----- repositories -------------------------------------------------------------------
+    def get_user(self, query: dict[str, str], body: Any) -> _Reply:
+        user = self._owner_json(self.user)
+        user.update(
+            type="User",
+            name=None,
+            company=None,
+            blog="",
+            location=None,
+            email=None,
+            hireable=None,
+            bio=None,
+            public_repos=len(self.repos),
+            public_gists=0,
+            followers=0,
+            following=0,
+            created_at="2020-01-01T00:00:00Z",
+            updated_at="2020-01-01T00:00:00Z",
+        )
+        return _Reply(200, user)
+
+    def list_user_repos(self, query: dict[str, str], body: Any) -> _Reply:
+        return self._list(self.user, query)
+
+    def list_org_repos(self, query: dict[str, str], body: Any, org: str) -> _Reply:
+        if org not in self.orgs:
+            raise _error(404, "Not Found")
+        return self._list(org, query)
+
+    def _list(self, owner: str, query: dict[str, str]) -> _Reply:
+        mine = [r for r in self.repos.values() if r.owner == owner]
+        page, per_page = int(query.get("page", 1)), int(query.get("per_page", 30))
+        chunk = mine[(page - 1) * per_page : page * per_page]
+        headers = {}
+        if page * per_page < len(mine):
+            base = (
+                f"{self.url}/user/repos" if owner == self.user else f"{self.url}/orgs/{owner}/repos"
+            )
+            headers["Link"] = f'<{base}?per_page={per_page}&page={page + 1}>; rel="next"'
+        return _Reply(200, [self._repo_json(r) for r in chunk], headers)
+
+    def create_user_repo(self, query: dict[str, str], body: Any) -> _Reply:
+        return self._create(self.user, body)
+
+    def create_org_repo(self, query: dict[str, str], body: Any, org: str) -> _Reply:
+        if org not in self.orgs:
+            raise _error(404, "Not Found")
+        return self._create(org, body)
+
+    def _create(self, owner: str, body: Any) -> _Reply:
+        name = re.sub(r"[^A-Za-z0-9._-]+", "-", body["name"])[:100]
+        if f"{owner}/{name}".lower() in self.repos:
+            raise _error(
+                422,
+                "Repository creation failed.",
+                errors=[
+                    {
+                        "resource": "Repository",
+                        "code": "custom",
+                        "field": "name",
+                        "message": "name already exists on this account",
+                    }
+                ],
+            )
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        repo = self.add_repo(owner, name, body.get("description", ""), now)
+        return _Reply(201, self._repo_json(repo))
+
+    def get_repo(self, query: dict[str, str], body: Any, owner: str, name: str) -> _Reply:
+        return _Reply(200, self._repo_json(self._get(owner, name)))
+
+    # ----- contents and refs --------------------------------------------------------------
+    def _content_json(self, repo: FakeRepo, path: str, data: bytes, branch: str) -> dict[str, Any]:
+        sha = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+        api = self._url(repo, f"contents/{path}?ref={branch}")
+        html = f"https://github.com/{repo.full_name}/blob/{branch}/{path}"
+        git = self._url(repo, f"git/blobs/{sha}")
+        return {
+            "name": path.rsplit("/", 1)[-1],
+            "path": path,
+            "sha": sha,
+            "size": len(data),
+            "url": api,
+            "html_url": html,
+            "git_url": git,
+            "download_url": f"https://raw.githubusercontent.com/{repo.full_name}/{branch}/{path}",
+            "type": "file",
+            "_links": {"self": api, "git": git, "html": html},
+        }
+
+    def put_content(
+        self, query: dict[str, str], body: Any, owner: str, name: str, path: str
+    ) -> _Reply:
+        repo = self._get(owner, name)
+        if path.startswith(".github/workflows/") and not self.workflow_scope:
+            raise _error(404, "Not Found")
+        branch = body.get("branch", "main")
+        if branch not in repo.branches and (branch != "main" or repo.branches):
+            raise _error(404, f"Branch {branch} not found")
+        files = repo.files.setdefault(branch, {})
+        old = files.get(path)
+        if old is not None:
+            current = self._content_json(repo, path, old, branch)["sha"]
+            if "sha" not in body:
+                raise _error(422, 'Invalid request.\n\n"sha" wasn\'t supplied.')
+            if body["sha"] != current:
+                raise _error(409, f"{path} does not match {body['sha']}")
+        data = base64.b64decode(body["content"])
+        files[path] = data
+        parent = repo.branches.get(branch)
+        commit_sha = hashlib.sha1(f"{parent}{path}{next(self._ids)}".encode()).hexdigest()
+        repo.branches[branch] = commit_sha
+        if path.startswith(".github/workflows/") and branch == "main":
+            repo.misses.pop(path.rsplit("/", 1)[-1], None)  # a new push re-registers
+        commit = json.loads(
+            json.dumps(_fixture("create-file")["commit"])
+            .replace("octokit-fixture-org/create-file", repo.full_name)
+            .replace("https://api.github.com", self.url)
+        )
+        commit.update(sha=commit_sha, message=body["message"], parents=[])
+        if parent:
+            commit["parents"] = [{"sha": parent, "url": self._url(repo, f"git/commits/{parent}")}]
+        commit["url"] = self._url(repo, f"git/commits/{commit_sha}")
+        content = self._content_json(repo, path, data, branch)
+        return _Reply(200 if old is not None else 201, {"content": content, "commit": commit})
+
+    def get_content(
+        self, query: dict[str, str], body: Any, owner: str, name: str, path: str
+    ) -> _Reply:
+        repo = self._get(owner, name)
+        branch = query.get("ref", "main")
+        data = repo.files.get(branch, {}).get(path)
+        if data is None:
+            raise _error(404, "Not Found")
+        content = self._content_json(repo, path, data, branch)
+        content.update(encoding="base64", content=base64.b64encode(data).decode())
+        return _Reply(200, content)
+
+    def _ref_json(self, repo: FakeRepo, branch: str) -> dict[str, Any]:
+        text = json.dumps(_fixture("git-refs", 1)).replace(
+            "octokit-fixture-org/git-refs", repo.full_name
+        )
+        data: dict[str, Any] = json.loads(text.replace("https://api.github.com", self.url))
+        sha = repo.branches[branch]
+        data["ref"] = f"refs/heads/{branch}"
+        data["url"] = self._url(repo, f"git/refs/heads/{branch}")
+        data["object"].update(sha=sha, url=self._url(repo, f"git/commits/{sha}"))
+        return data
+
+    def get_ref(self, query: dict[str, str], body: Any, owner: str, name: str, ref: str) -> _Reply:
+        repo = self._get(owner, name)
+        if not repo.branches:
+            raise _error(409, "Git Repository is empty.")
+        branch = ref.removeprefix("heads/")
+        if not ref.startswith("heads/") or branch not in repo.branches:
+            raise _error(404, "Not Found")
+        return _Reply(200, self._ref_json(repo, branch))
+
+    def create_ref(self, query: dict[str, str], body: Any, owner: str, name: str) -> _Reply:
+        repo = self._get(owner, name)
+        branch = body["ref"].removeprefix("refs/heads/")
+        if branch in repo.branches:
+            raise _error(422, "Reference already exists")
+        if body["sha"] not in repo.branches.values():
+            raise _error(422, "Object does not exist")
+        repo.branches[branch] = body["sha"]
+        source = next(b for b, s in repo.branches.items() if s == body["sha"] and b != branch)
+        repo.files[branch] = dict(repo.files.get(source, {}))
+        return _Reply(201, self._ref_json(repo, branch))
+
+    # ----- secrets ------------------------------------------------------------------------
+    def public_key(self, query: dict[str, str], body: Any, owner: str, name: str) -> _Reply:
+        repo = self._get(owner, name)
+        key = repo.key.public_key.encode(Base64Encoder).decode()
+        return _Reply(200, {"key_id": str(repo.id), "key": key})
+
+    def put_secret(
+        self, query: dict[str, str], body: Any, owner: str, name: str, secret: str
+    ) -> _Reply:
+        repo = self._get(owner, name)
+        if body["key_id"] != str(repo.id):
+            raise _error(422, "Bad request: key_id does not match the repository key")
+        try:
+            SealedBox(repo.key).decrypt(base64.b64decode(body["encrypted_value"]))
+        except Exception as exc:
+            raise _error(422, "Bad request: the value could not be decrypted") from exc
+        existed = secret in repo.secrets
+        repo.secrets[secret] = body["encrypted_value"]
+        return _Reply(204) if existed else _Reply(201, {})
+
+    def get_secret(
+        self, query: dict[str, str], body: Any, owner: str, name: str, secret: str
+    ) -> _Reply:
+        repo = self._get(owner, name)
+        if secret not in repo.secrets:
+            raise _error(404, "Not Found")
+        stamp = "2026-01-01T00:00:00Z"
+        return _Reply(200, {"name": secret, "created_at": stamp, "updated_at": stamp})
+
+    # ----- pages --------------------------------------------------------------------------
+    def _pages_json(self, repo: FakeRepo) -> dict[str, Any]:
+        return {
+            "url": self._url(repo, "pages"),
+            "status": "building",
+            "cname": None,
+            "custom_404": False,
+            "html_url": f"https://{repo.owner.lower()}.github.io/{repo.name}/",
+            "build_type": "workflow",
+            "public": True,
+            "https_enforced": True,
+        }
+
+    def create_pages(self, query: dict[str, str], body: Any, owner: str, name: str) -> _Reply:
+        repo = self._get(owner, name)
+        if not self.pages_rights:
+            raise _error(403, "Resource not accessible by personal access token")
+        if repo.pages:
+            raise _error(409, "GitHub Pages is already enabled.")
+        repo.pages = True
+        return _Reply(201, self._pages_json(repo))
+
+    def get_pages(self, query: dict[str, str], body: Any, owner: str, name: str) -> _Reply:
+        repo = self._get(owner, name)
+        if not repo.pages:
+            raise _error(404, "Not Found")
+        return _Reply(200, self._pages_json(repo))
+
+    # ----- actions ------------------------------------------------------------------------
+    def _registered(self, repo: FakeRepo, workflow: str) -> bool:
+        """Counts one lookup; the workflow registers after ``registration_lag`` 404s."""
+        if f".github/workflows/{workflow}" not in repo.files.get("main", {}):
+            return False
+        served = repo.misses.get(workflow, 0)
+        if served < self.registration_lag:
+            repo.misses[workflow] = served + 1
+            return False
+        return True
+
+    def get_workflow(
+        self, query: dict[str, str], body: Any, owner: str, name: str, wf: str
+    ) -> _Reply:
+        repo = self._get(owner, name)
+        if not self._registered(repo, wf):
+            raise _error(404, "Not Found")
+        stamp = "2026-01-01T00:00:00Z"
+        return _Reply(
+            200,
+            {
+                "id": repo.id * 10,
+                "node_id": "MDg6V29ya2Zsb3cxMg==",
+                "name": wf,
+                "path": f".github/workflows/{wf}",
+                "state": "active",
+                "created_at": stamp,
+                "updated_at": stamp,
+                "url": self._url(repo, f"actions/workflows/{wf}"),
+                "html_url": f"https://github.com/{repo.full_name}/blob/main/.github/workflows/{wf}",
+                "badge_url": f"https://github.com/{repo.full_name}/workflows/{wf}/badge.svg",
+            },
+        )
+
+    def dispatch(self, query: dict[str, str], body: Any, owner: str, name: str, wf: str) -> _Reply:
+        repo = self._get(owner, name)
+        inputs = body.get("inputs") or {}
+        if not self._registered(repo, wf):
+            raise _error(404, "Not Found")
+        if b"workflow_dispatch" not in repo.files["main"][f".github/workflows/{wf}"]:
+            raise _error(422, "Workflow does not have 'workflow_dispatch' trigger")
+        if body.get("ref") not in repo.branches:
+            raise _error(422, f"No ref found for: {body.get('ref')}")
+        if len(json.dumps(inputs, separators=(",", ":"), ensure_ascii=False)) > INPUTS_CAP:
+            raise _error(422, "inputs are too large.")
+        run_id = next(self._ids) * 1000
+        self.dispatches.append(DispatchRecord(repo.full_name, wf, body["ref"], inputs, run_id))
+        if self.on_dispatch is not None:
+            self.on_dispatch(repo.full_name, wf, inputs)
+        if not body.get("return_run_details"):
+            return _Reply(204)
+        return _Reply(
+            200,
+            {
+                "workflow_run_id": run_id,
+                "run_url": self._url(repo, f"actions/runs/{run_id}"),
+                "html_url": f"https://github.com/{repo.full_name}/actions/runs/{run_id}",
+            },
+        )
+
+
+_R = r"([^/]+)/([^/]+)"
+_TABLE: list[tuple[str, str, Callable[..., _Reply]]] = [
+    ("GET", "/user", FakeGitHub.get_user),
+    ("GET", "/user/repos", FakeGitHub.list_user_repos),
+    ("POST", "/user/repos", FakeGitHub.create_user_repo),
+    ("GET", "/orgs/([^/]+)/repos", FakeGitHub.list_org_repos),
+    ("POST", "/orgs/([^/]+)/repos", FakeGitHub.create_org_repo),
+    ("GET", f"/repos/{_R}", FakeGitHub.get_repo),
+    ("PUT", f"/repos/{_R}/contents/(.+)", FakeGitHub.put_content),
+    ("GET", f"/repos/{_R}/contents/(.+)", FakeGitHub.get_content),
+    ("GET", f"/repos/{_R}/git/ref/(.+)", FakeGitHub.get_ref),
+    ("POST", f"/repos/{_R}/git/refs", FakeGitHub.create_ref),
+    ("GET", f"/repos/{_R}/actions/secrets/public-key", FakeGitHub.public_key),
+    ("PUT", f"/repos/{_R}/actions/secrets/([^/]+)", FakeGitHub.put_secret),
+    ("GET", f"/repos/{_R}/actions/secrets/([^/]+)", FakeGitHub.get_secret),
+    ("POST", f"/repos/{_R}/pages", FakeGitHub.create_pages),
+    ("GET", f"/repos/{_R}/pages", FakeGitHub.get_pages),
+    ("GET", f"/repos/{_R}/actions/workflows/([^/]+)", FakeGitHub.get_workflow),
+    ("POST", f"/repos/{_R}/actions/workflows/([^/]+)/dispatches", FakeGitHub.dispatch),
+]
+_ROUTES = [(verb, re.compile(f"^{pattern}$"), fn) for verb, pattern, fn in _TABLE]
+
+
+def _handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _serve(self) -> None:
+            parts = urlsplit(self.path)
+            query = dict(parse_qsl(parts.query))
+            headers = dict(self.headers.items())
+            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            reply = fake.handle(self.command, parts.path, query, headers, raw)
+            body = b"" if reply.body is None else json.dumps(reply.body).encode()
+            out = {"x-ratelimit-limit": "5000", "x-ratelimit-remaining": "4999"}
+            out["x-ratelimit-reset"] = str(int(time.time()) + 3600)
+            if body:
+                out["Content-Type"] = "application/json; charset=utf-8"
+            out.update(reply.headers)
+            try:
+                fake.violations += openapi_check.check_exchange(
+                    self.command, parts.path, query, headers, raw, reply.status, out, body
+                )
+            except Exception as exc:  # a checker crash must fail the test, not hang the client
+                fake.violations.append(f"{self.command} {parts.path}: checker crashed: {exc!r}")
+            fake.requests.append(Recorded(self.command, parts.path, reply.status))
+            self.send_response(reply.status)
+            for key, value in out.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # keep test output clean
+
+    return Handler

@@ -1,0 +1,207 @@
+"""The fake GitHub itself: it must behave as github-facts.md says and its checker must bite."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from nacl.encoding import Base64Encoder
+from nacl.public import PublicKey, SealedBox
+
+from tests.fakes import openapi_check
+from tests.fakes.github import FakeGitHub
+
+WF = ".github/workflows/llm-deploy.yml"
+
+
+@pytest.fixture
+def seen() -> list[tuple[str, str, dict[str, str]]]:
+    return []
+
+
+@pytest.fixture
+def fake(seen: list[Any]) -> Iterator[FakeGitHub]:
+    hook = lambda repo, wf, inputs: seen.append((repo, wf, inputs))  # noqa: E731
+    with FakeGitHub(registration_lag=1, on_dispatch=hook) as server:
+        yield server
+        assert server.violations == []
+
+
+@pytest.fixture
+def gh(fake: FakeGitHub) -> Iterator[httpx.Client]:
+    headers = {"Authorization": f"token {fake.token}", "Accept": "application/vnd.github+json"}
+    with httpx.Client(base_url=fake.url, headers=headers) as client:
+        yield client
+
+
+def make_repo(
+    gh: httpx.Client, name: str = "demo", workflow: bytes = b"on: workflow_dispatch\n"
+) -> str:
+    full = gh.post("/user/repos", json={"name": name, "description": "llm-deploy"}).json()[
+        "full_name"
+    ]
+    content = base64.b64encode(workflow).decode()
+    assert (
+        gh.put(
+            f"/repos/{full}/contents/{WF}", json={"message": "m", "content": content}
+        ).status_code
+        == 201
+    )
+    return str(full)
+
+
+def test_requests_without_the_token_get_401(fake: FakeGitHub) -> None:
+    answer = httpx.get(f"{fake.url}/user")
+    assert answer.status_code == 401
+    assert answer.json()["message"] == "Bad credentials"
+
+
+def test_names_are_sanitised_and_duplicates_refused(gh: httpx.Client) -> None:
+    first = gh.post("/user/repos", json={"name": "my app!!"})
+    assert (first.status_code, first.json()["name"]) == (201, "my-app-")
+    again = gh.post("/user/repos", json={"name": "MY-APP-"})
+    assert again.status_code == 422
+    assert "name already exists on this account" in json.dumps(again.json())
+
+
+def test_registration_lag_then_dispatch_with_run_details(
+    fake: FakeGitHub, gh: httpx.Client, seen: list[Any]
+) -> None:
+    full = make_repo(gh)
+    url = f"/repos/{full}/actions/workflows/llm-deploy.yml"
+    body = {"ref": "main", "inputs": {"payload": "p"}, "return_run_details": True}
+    assert gh.post(f"{url}/dispatches", json=body).status_code == 404
+    assert gh.get(url).json()["state"] == "active"
+    answer = gh.post(f"{url}/dispatches", json=body)
+    assert answer.status_code == 200
+    assert set(answer.json()) == {"workflow_run_id", "run_url", "html_url"}
+    assert gh.post(f"{url}/dispatches", json={"ref": "main"}).status_code == 204
+    assert seen == [(full, "llm-deploy.yml", {"payload": "p"}), (full, "llm-deploy.yml", {})]
+    assert len(fake.dispatches) == 2
+
+
+@pytest.mark.parametrize(
+    ("workflow", "body", "status", "message"),
+    [
+        (b"on: push\n", {"ref": "main"}, 422, "does not have 'workflow_dispatch' trigger"),
+        (b"on: workflow_dispatch\n", {"ref": "nope"}, 422, "No ref found for: nope"),
+        (
+            b"on: workflow_dispatch\n",
+            {"ref": "main", "inputs": {"p": "x" * 65_530}},
+            422,
+            "inputs are too large.",
+        ),
+    ],
+    ids=["no-trigger", "bad-ref", "too-large"],
+)
+def test_dispatch_refusals(
+    fake: FakeGitHub, gh: httpx.Client, workflow: bytes, body: Any, status: int, message: str
+) -> None:
+    fake.registration_lag = 0
+    full = make_repo(gh, workflow=workflow)
+    answer = gh.post(f"/repos/{full}/actions/workflows/llm-deploy.yml/dispatches", json=body)
+    assert answer.status_code == status
+    assert message in answer.json()["message"]
+    assert fake.dispatches == []
+
+
+def test_secrets_are_sealed_to_a_per_repo_key(fake: FakeGitHub, gh: httpx.Client) -> None:
+    full = make_repo(gh)
+    other = make_repo(gh, "other")
+    key = gh.get(f"/repos/{full}/actions/secrets/public-key").json()
+    assert key != gh.get(f"/repos/{other}/actions/secrets/public-key").json()
+    sealed = SealedBox(PublicKey(key["key"].encode(), Base64Encoder)).encrypt(b"s3cret")
+    body = {"encrypted_value": base64.b64encode(sealed).decode(), "key_id": key["key_id"]}
+    assert gh.put(f"/repos/{full}/actions/secrets/X", json=body).status_code == 201
+    assert gh.put(f"/repos/{full}/actions/secrets/X", json=body).status_code == 204
+    assert fake.secret(full, "X") == "s3cret"
+    assert gh.get(f"/repos/{full}/actions/secrets/X").status_code == 200
+    assert gh.get(f"/repos/{full}/actions/secrets/Y").status_code == 404
+
+
+def test_pages_enable_then_409(gh: httpx.Client) -> None:
+    full = make_repo(gh)
+    assert gh.get(f"/repos/{full}/pages").status_code == 404
+    assert gh.post(f"/repos/{full}/pages", json={"build_type": "workflow"}).status_code == 201
+    again = gh.post(f"/repos/{full}/pages", json={"build_type": "workflow"})
+    assert (again.status_code, again.json()["message"]) == (409, "GitHub Pages is already enabled.")
+    assert gh.get(f"/repos/{full}/pages").json()["build_type"] == "workflow"
+
+
+def test_workflow_files_need_the_workflow_scope(fake: FakeGitHub, gh: httpx.Client) -> None:
+    fake.workflow_scope = False
+    full = gh.post("/user/repos", json={"name": "demo"}).json()["full_name"]
+    body = {"message": "m", "content": "eA=="}
+    assert gh.put(f"/repos/{full}/contents/{WF}", json=body).status_code == 404
+    assert gh.put(f"/repos/{full}/contents/index.html", json=body).status_code == 201
+
+
+def test_injected_faults_carry_headers_and_run_out(fake: FakeGitHub, gh: httpx.Client) -> None:
+    fake.secondary_rate_limit(5, times=2)
+    first, second, third = (gh.get("/user/repos") for _ in range(3))
+    assert (first.status_code, first.headers["retry-after"]) == (403, "5")
+    assert second.status_code == 403
+    assert third.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "template"),
+    [
+        (
+            "PUT",
+            "/repos/o/r/contents/.github/workflows/x.yml",
+            "/repos/{owner}/{repo}/contents/{path}",
+        ),
+        ("GET", "/repos/o/r/git/ref/heads/main", "/repos/{owner}/{repo}/git/ref/{ref}"),
+        (
+            "GET",
+            "/repos/o/r/actions/secrets/public-key",
+            "/repos/{owner}/{repo}/actions/secrets/public-key",
+        ),
+        (
+            "GET",
+            "/repos/o/r/actions/secrets/NAME",
+            "/repos/{owner}/{repo}/actions/secrets/{secret_name}",
+        ),
+    ],
+    ids=["slashy-path", "slashy-ref", "literal-wins", "param"],
+)
+def test_checker_matches_templates(method: str, path: str, template: str) -> None:
+    found = openapi_check.match(method, path)
+    assert found is not None and found[0] == template
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "expect"),
+    [
+        (201, {"content": {}, "commit": {}}, ""),
+        (201, {"content": {}}, "commit"),
+        (418, {"message": "x", "documentation_url": "d"}, "not documented"),
+        (401, {"oops": 1}, "message"),
+    ],
+    ids=["valid", "missing-field", "undocumented-status", "bad-error-body"],
+)
+def test_checker_flags_bad_responses(status: int, body: Any, expect: str) -> None:
+    problems = openapi_check.check_exchange(
+        "PUT",
+        "/repos/o/r/contents/a/b.txt",
+        {},
+        {"Content-Type": "application/json"},
+        json.dumps({"message": "m", "content": "eA=="}).encode(),
+        status,
+        {"Content-Type": "application/json"},
+        json.dumps(body).encode(),
+    )
+    assert (problems == []) if not expect else (expect in " ".join(problems))
+
+
+def test_checker_flags_bad_requests() -> None:
+    problems = openapi_check.check_exchange(
+        "POST", "/repos/o/r/git/refs", {}, {}, b'{"ref": "refs/heads/x"}', 422, {}, b"{}"
+    )
+    assert any("request" in p and "sha" in p for p in problems)
+    assert openapi_check.check_exchange("GET", "/nowhere", {}, {}, b"", 200, {}, b"") != []
