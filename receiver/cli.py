@@ -1,0 +1,58 @@
+"""The ``llm-deploy`` command: ``serve`` runs the receiver, ``run REQUEST.json`` one local job."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from receiver.config import ConfigError, Settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="llm-deploy", description="Turn an app brief into a deployed GitHub Pages site."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="run the receiver (POST /api-deploy) with settings from the env")
+    run = sub.add_parser("run", help="run one request end to end in local mode", add_help=False)
+    run.add_argument("rest", nargs=argparse.REMAINDER)
+    return parser
+
+
+def serve(settings: Settings) -> int:
+    """Run the receiver under uvicorn until interrupted."""
+    import uvicorn
+
+    from receiver.app import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    log = logging.getLogger("llm_deploy")
+    if settings.local_mode:
+        log.info("local mode (no GITHUB_TOKEN), listening on %s:%s", settings.host, settings.port)
+    else:
+        log.info("GitHub mode as %s, listening on %s:%s",
+                 settings.github_owner or "the token's user", settings.host, settings.port)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit status."""
+    args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    if args.command == "run":
+        # Imported by name: the one-shot runner is optional and pulls in the local runner.
+        oneshot = importlib.import_module("receiver.oneshot")
+        return int(oneshot.main(list(args.rest)))
+    try:
+        settings = Settings.from_environ()
+    except ConfigError as exc:
+        print(f"llm-deploy: {exc}", file=sys.stderr)
+        return 2
+    return serve(settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

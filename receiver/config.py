@@ -1,0 +1,127 @@
+"""Receiver settings, read once from the environment into one typed, immutable object.
+
+This is the only module that reads ``os.environ``. ``HOST`` defaults to 127.0.0.1 so a first run
+never exposes the endpoint to the network by accident; hosts such as Hugging Face Spaces set
+``HOST=0.0.0.0`` (and ``PORT=7860``) explicitly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+SECRET_FIELDS = frozenset(
+    {"deploy_secret", "github_token", "github_workflow_token", "llm_api_key", "master_key"}
+)
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message is one sentence a user can act on."""
+
+
+def _int(environ: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}.") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, not {value}.")
+    return value
+
+
+def _opt(environ: Mapping[str, str], *names: str) -> str | None:
+    for name in names:
+        value = environ.get(name, "").strip()
+        if value:
+            return value
+    return None
+
+
+def _master_key(environ: Mapping[str, str], deploy_secret: str) -> bytes:
+    explicit = _opt(environ, "LLM_DEPLOY_MASTER_KEY")
+    if explicit is not None:
+        if len(explicit.encode("utf-8")) < 16:
+            raise ConfigError("LLM_DEPLOY_MASTER_KEY must be at least 16 characters long.")
+        return explicit.encode("utf-8")
+    # Derived, not random: a receiver restarted on a fresh disk must re-derive the same per-repo
+    # payload keys it already stored as repo secrets, or old repos could no longer be dispatched.
+    return hashlib.blake2b(
+        deploy_secret.encode("utf-8"), person=b"llm-deploy-mk", digest_size=32
+    ).digest()
+
+
+@dataclass(frozen=True)
+class Settings:
+    deploy_secret: str
+    github_token: str | None = None
+    github_owner: str | None = None
+    github_api_url: str = "https://api.github.com"
+    github_workflow_token: str | None = None
+    llm_api_key: str | None = None
+    llm_base_url: str = "https://aipipe.org/openai/v1"
+    llm_model: str = "gpt-4.1-mini"
+    llm_fallback_model: str = "gpt-4.1-nano"
+    data_dir: Path = Path("llm-deploy-data")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_body_bytes: int = 25 * 1024 * 1024
+    master_key: bytes = b""
+    action_ref: str = "llm-deploy/llm-deploy@v1"
+    public_url: str = "http://127.0.0.1:8000"
+    workflow_timeout: float = 180.0
+    worker_threads: int = 4
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] = os.environ) -> Settings:
+        """Read every setting once; a missing DEPLOY_SECRET raises ConfigError."""
+        deploy_secret = environ.get("DEPLOY_SECRET", "")
+        if not deploy_secret.strip():
+            raise ConfigError(
+                "DEPLOY_SECRET is not set: export the shared secret that requests must carry."
+            )
+        host = _opt(environ, "HOST") or "127.0.0.1"
+        port = _int(environ, "PORT", 8000)
+        public_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        return cls(
+            deploy_secret=deploy_secret,
+            github_token=_opt(environ, "GITHUB_TOKEN"),
+            github_owner=_opt(environ, "GITHUB_OWNER"),
+            github_api_url=(_opt(environ, "GITHUB_API_URL") or cls.github_api_url).rstrip("/"),
+            github_workflow_token=_opt(environ, "GITHUB_WORKFLOW_TOKEN"),
+            llm_api_key=_opt(environ, "LLM_API_KEY", "AIPIPE_TOKEN"),
+            llm_base_url=(_opt(environ, "LLM_BASE_URL") or cls.llm_base_url).rstrip("/"),
+            llm_model=_opt(environ, "LLM_MODEL") or cls.llm_model,
+            llm_fallback_model=_opt(environ, "LLM_FALLBACK_MODEL") or cls.llm_fallback_model,
+            data_dir=Path(_opt(environ, "LLM_DEPLOY_DATA") or "llm-deploy-data"),
+            host=host,
+            port=port,
+            max_body_bytes=_int(environ, "LLM_DEPLOY_MAX_BODY_MB", 25) * 1024 * 1024,
+            master_key=_master_key(environ, deploy_secret),
+            action_ref=_opt(environ, "LLM_DEPLOY_ACTION_REF") or cls.action_ref,
+            public_url=(
+                _opt(environ, "LLM_DEPLOY_PUBLIC_URL") or f"http://{public_host}:{port}"
+            ).rstrip("/"),
+            workflow_timeout=float(_int(environ, "LLM_DEPLOY_WORKFLOW_TIMEOUT", 180)),
+            worker_threads=_int(environ, "LLM_DEPLOY_WORKERS", 4),
+        )
+
+    @property
+    def local_mode(self) -> bool:
+        """True when no GitHub token is configured: the local forge does the work."""
+        return self.github_token is None
+
+    def __repr__(self) -> str:
+        parts = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            shown = ("'***'" if value else "None") if f.name in SECRET_FIELDS else repr(value)
+            parts.append(f"{f.name}={shown}")
+        return f"Settings({', '.join(parts)})"
+
+    __str__ = __repr__

@@ -1,0 +1,235 @@
+"""The durable journal: every request before its 200, every worker step after it (SQLite, WAL).
+
+``synchronous=FULL`` makes each commit fsync the WAL, so a request answered 200 survives a power
+cut, not only a process crash; one 1 MB request costs a few milliseconds on an SSD. Rows hold the
+request minus its secret (email and evaluation URL included, because the payload needs them): the
+file lives only on the receiver's own disk and never reaches a repo, a log or the status endpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from receiver.forge import Repo
+from receiver.request import DeployRequest
+
+# queued → working → dispatching → dispatched, or failed / dispatch-uncertain.
+FINAL_STATES = frozenset({"dispatched", "failed", "dispatch-uncertain"})
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS requests (
+    id INTEGER PRIMARY KEY,
+    task TEXT NOT NULL,
+    round INTEGER NOT NULL,
+    nonce TEXT NOT NULL,
+    received_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    state TEXT NOT NULL DEFAULT 'queued',
+    dispatch_id TEXT NOT NULL,
+    repo TEXT,
+    repo_url TEXT,
+    pages_url TEXT,
+    run_url TEXT,
+    error TEXT,
+    body TEXT NOT NULL,
+    UNIQUE (task, round, nonce)
+);
+CREATE TABLE IF NOT EXISTS steps (
+    request_id INTEGER NOT NULL REFERENCES requests(id),
+    step TEXT NOT NULL,
+    at REAL NOT NULL,
+    detail TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS steps_request ON steps(request_id);
+CREATE TABLE IF NOT EXISTS repos (
+    task TEXT NOT NULL,
+    full_name TEXT NOT NULL,
+    repo TEXT NOT NULL,
+    facts TEXT NOT NULL DEFAULT '[]',
+    PRIMARY KEY (task, full_name)
+);
+"""
+
+_FIELDS = frozenset({"repo", "repo_url", "pages_url", "run_url", "error"})
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One journaled request, secret-free."""
+
+    id: int
+    task: str
+    round: int
+    nonce: str
+    received_at: float
+    state: str
+    dispatch_id: str
+    repo: str | None
+    run_url: str | None
+    error: str | None
+    body: dict[str, Any]
+
+
+def repo_to_json(repo: Repo) -> str:
+    return json.dumps(repo.__dict__)
+
+
+def repo_from_json(text: str) -> Repo:
+    return Repo(**json.loads(text))
+
+
+class Journal:
+    """A thread-safe journal over one SQLite connection guarded by a lock."""
+
+    def __init__(self, path: Path | str, *, clock: Any = time.time) -> None:
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def record(self, req: DeployRequest) -> tuple[int, bool]:
+        """Durably store a request; return (id, is_new). A repeat adds nothing."""
+        now = self._clock()
+        body = json.dumps(req.public_document(), separators=(",", ":"))
+        with self._lock:
+            cur = self._db.execute(
+                "INSERT INTO requests (task, round, nonce, received_at, updated_at, dispatch_id,"
+                " body) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (task, round, nonce) DO NOTHING",
+                (req.task, req.round, req.nonce, now, now, uuid.uuid4().hex, body),
+            )
+            if cur.rowcount == 1:
+                return int(cur.lastrowid or 0), True
+            row = self._db.execute(
+                "SELECT id FROM requests WHERE task = ? AND round = ? AND nonce = ?",
+                (req.task, req.round, req.nonce),
+            ).fetchone()
+        return int(row["id"]), False
+
+    def get(self, request_id: int) -> Entry:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM requests WHERE id = ?", (request_id,)).fetchone()
+        if row is None:
+            raise KeyError(request_id)
+        return Entry(
+            id=row["id"], task=row["task"], round=row["round"], nonce=row["nonce"],
+            received_at=row["received_at"], state=row["state"], dispatch_id=row["dispatch_id"],
+            repo=row["repo"], run_url=row["run_url"], error=row["error"],
+            body=json.loads(row["body"]),
+        )
+
+    def pending(self) -> list[int]:
+        """Ids of requests not yet in a final state, oldest first."""
+        marks = ",".join("?" * len(FINAL_STATES))
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT id FROM requests WHERE state NOT IN ({marks}) ORDER BY id",
+                tuple(FINAL_STATES),
+            ).fetchall()
+        return [int(r["id"]) for r in rows]
+
+    def mark(self, request_id: int, state: str | None = None, **fields: str | None) -> None:
+        """Set a request's state and/or its repo, repo_url, pages_url, run_url or error."""
+        unknown = set(fields) - _FIELDS
+        if unknown:
+            raise ValueError(f"unknown journal fields: {sorted(unknown)}")
+        sets = ["updated_at = ?"]
+        values: list[Any] = [self._clock()]
+        if state is not None:
+            sets.append("state = ?")
+            values.append(state)
+        for name, value in fields.items():
+            sets.append(f"{name} = ?")
+            values.append(value)
+        with self._lock:
+            self._db.execute(
+                f"UPDATE requests SET {', '.join(sets)} WHERE id = ?", (*values, request_id)
+            )
+
+    def step(self, request_id: int, step: str, detail: str = "") -> None:
+        """Append a completed step for a request."""
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO steps (request_id, step, at, detail) VALUES (?, ?, ?, ?)",
+                (request_id, step, self._clock(), detail),
+            )
+
+    def steps(self, request_id: int) -> dict[str, str]:
+        """Completed steps of a request: name → detail of its latest record."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT step, detail FROM steps WHERE request_id = ? ORDER BY rowid", (request_id,)
+            ).fetchall()
+        return {r["step"]: r["detail"] for r in rows}
+
+    def add_repo(self, task: str, repo: Repo) -> None:
+        """Remember that a repo belongs to a task (newest added last)."""
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO repos (task, full_name, repo) VALUES (?, ?, ?)"
+                " ON CONFLICT (task, full_name) DO NOTHING",
+                (task, repo.full_name, repo_to_json(repo)),
+            )
+
+    def task_repos(self, task: str) -> list[Repo]:
+        """The task's known repos, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT repo FROM repos WHERE task = ? ORDER BY rowid", (task,)
+            ).fetchall()
+        return [repo_from_json(r["repo"]) for r in rows]
+
+    def repo_facts(self, full_name: str) -> set[str]:
+        """What is known to be done on a repo (e.g. 'workflow', 'pages', 'secret:NAME')."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT facts FROM repos WHERE full_name = ?", (full_name,)
+            ).fetchall()
+        return {fact for r in rows for fact in json.loads(r["facts"])}
+
+    def add_repo_fact(self, full_name: str, fact: str) -> None:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT task, facts FROM repos WHERE full_name = ?", (full_name,)
+            ).fetchall()
+            for r in rows:
+                facts = sorted(set(json.loads(r["facts"])) | {fact})
+                self._db.execute(
+                    "UPDATE repos SET facts = ? WHERE task = ? AND full_name = ?",
+                    (json.dumps(facts), r["task"], full_name),
+                )
+
+    def status(self, task: str) -> dict[str, Any] | None:
+        """The task's rounds for the status endpoint: no secret, email, brief or evaluation URL."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT round, nonce, state, repo, repo_url, pages_url, run_url, error,"
+                " received_at, updated_at FROM requests WHERE task = ? ORDER BY id",
+                (task,),
+            ).fetchall()
+        if not rows:
+            return None
+        rounds = [dict(r) for r in rows]
+        latest = next((r for r in reversed(rounds) if r["repo"]), None)
+        return {
+            "task": task,
+            "repo": latest["repo"] if latest else None,
+            "repo_url": latest["repo_url"] if latest else None,
+            "pages_url": latest["pages_url"] if latest else None,
+            "rounds": rounds,
+        }

@@ -1,0 +1,165 @@
+"""Validation of the POST /api-deploy body into a typed request (pure, no I/O)."""
+
+from __future__ import annotations
+
+import binascii
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+MAX_TASK = 200
+
+Check = str | dict[str, str]
+
+
+class RequestError(ValueError):
+    """The request body is malformed; ``field`` names the offending field."""
+
+    def __init__(self, field: str | None, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class DeployRequest:
+    email: str
+    secret: str
+    task: str
+    round: int
+    nonce: str
+    brief: str
+    evaluation_url: str
+    checks: list[Check] = field(default_factory=list)
+    attachments: list[dict[str, str]] = field(default_factory=list)
+
+    def public_document(self) -> dict[str, Any]:
+        """The request minus its secret, as the journal stores it."""
+        return {
+            "email": self.email,
+            "task": self.task,
+            "round": self.round,
+            "nonce": self.nonce,
+            "brief": self.brief,
+            "checks": list(self.checks),
+            "evaluation_url": self.evaluation_url,
+            "attachments": [dict(a) for a in self.attachments],
+        }
+
+
+def _str(body: dict[str, Any], name: str, *, required_nonempty: bool = True) -> str:
+    value = body.get(name)
+    if not isinstance(value, str):
+        raise RequestError(name, f"'{name}' must be a string.")
+    if required_nonempty and not value.strip():
+        raise RequestError(name, f"'{name}' must not be empty.")
+    return value
+
+
+def _round(body: dict[str, Any]) -> int:
+    value = body.get("round")
+    # bool is an int subclass: `true` must not pass as round 1.
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise RequestError("round", "'round' must be a positive integer.")
+    return value
+
+
+def _checks(body: dict[str, Any]) -> list[Check]:
+    value = body.get("checks", [])
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise RequestError("checks", "'checks' must be a list.")
+    checks: list[Check] = []
+    for i, item in enumerate(value):
+        if isinstance(item, str):
+            checks.append(item)
+        elif isinstance(item, dict) and isinstance(item.get("js"), str):
+            checks.append({"js": item["js"]})
+        else:
+            raise RequestError(
+                f"checks[{i}]", f"'checks[{i}]' must be a string or an object {{\"js\": \"...\"}}."
+            )
+    return checks
+
+
+def _url(body: dict[str, Any]) -> str:
+    value = _str(body, "evaluation_url")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise RequestError("evaluation_url", "'evaluation_url' must be an http(s) URL.")
+    return value
+
+
+def _attachments(body: dict[str, Any]) -> list[dict[str, str]]:
+    value = body.get("attachments", [])
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise RequestError("attachments", "'attachments' must be a list.")
+    items: list[dict[str, str]] = []
+    for i, item in enumerate(value):
+        where = f"attachments[{i}]"
+        if not isinstance(item, dict):
+            raise RequestError(where, f"'{where}' must be an object with 'name' and 'url'.")
+        name, url = item.get("name"), item.get("url")
+        if not isinstance(name, str) or not name.strip():
+            raise RequestError(f"{where}.name", f"'{where}.name' must be a non-empty string.")
+        if not isinstance(url, str) or not url.startswith("data:"):
+            raise RequestError(f"{where}.url", f"'{where}.url' must be a data: URI.")
+        items.append({"name": name, "url": url})
+    return items
+
+
+def decode_attachments(items: list[dict[str, str]]) -> list[Any]:
+    """Decode data-URI attachments into ``action.payload.Attachment`` objects."""
+    # Imported here: the attachments module belongs to the Action package and is optional for
+    # code paths (and tests) that never touch attachment bytes.
+    from action.attachments import from_request
+
+    return list(from_request([dict(a) for a in items]))
+
+
+def parse_request(body: Any) -> DeployRequest:
+    """Validate a decoded JSON body; raise RequestError naming the first bad field."""
+    if not isinstance(body, dict):
+        raise RequestError(None, "The request body must be a JSON object.")
+    task = _str(body, "task")
+    if len(task) > MAX_TASK:
+        raise RequestError("task", f"'task' must be at most {MAX_TASK} characters.")
+    request = DeployRequest(
+        email=_str(body, "email", required_nonempty=False),
+        secret=_str(body, "secret", required_nonempty=False),
+        task=task,
+        round=_round(body),
+        nonce=_str(body, "nonce"),
+        brief=_str(body, "brief"),
+        evaluation_url=_url(body),
+        checks=_checks(body),
+        attachments=_attachments(body),
+    )
+    if request.attachments and not all(_plain_base64(a["url"]) for a in request.attachments):
+        from action.errors import AttachmentError
+
+        try:
+            decode_attachments(request.attachments)
+        except AttachmentError as exc:
+            raise RequestError("attachments", str(exc)) from None
+    return request
+
+
+def _plain_base64(url: str) -> bool:
+    """True when a data URI is strict base64, checked at C speed.
+
+    The common case must stay cheap: the request is answered within milliseconds while 1 MB
+    bodies arrive 20 at a time. Anything else (URL-safe alphabet, whitespace, percent-escapes,
+    no ``;base64``) goes through the Action's tolerant decoder, which also words the error.
+    """
+    header, _, payload = url[5:].partition(",")
+    if "base64" not in header.lower().split(";"):
+        return False
+    try:
+        binascii.a2b_base64(payload, strict_mode=True)
+    except (binascii.Error, ValueError):
+        return False
+    return True

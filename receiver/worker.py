@@ -1,0 +1,255 @@
+"""The worker: turns journaled requests into dispatched workflow runs, resumably and exactly once.
+
+Each step is journaled when it completes, so a restarted receiver resumes where it stopped. The
+dispatch itself is bracketed by a ``dispatching`` mark and the ``dispatched`` state: a request
+found still ``dispatching`` after a restart may or may not have started a run, and is *not* sent
+again (a duplicate run would notify twice); it ends as ``dispatch-uncertain`` with a sentence saying
+how to check (its dispatch id is in the run's name). Work for one task runs in arrival order on one
+thread at a time; different tasks run in parallel on a small pool.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from action.payload import REF_PREFIX, Job, derive_key, encode_key, seal
+from receiver.config import Settings
+from receiver.forge import Forge, ForgeError, NameTaken, Repo, WorkflowNotRegistered
+from receiver.journal import FINAL_STATES, Entry, Journal, repo_from_json, repo_to_json
+from receiver.naming import base_name, candidate, description
+from receiver.request import decode_attachments
+from receiver.workflow import WORKFLOW_FILE, WORKFLOW_PATH, render_workflow
+
+log = logging.getLogger("llm_deploy.worker")
+
+INPUT_CAP = 65_535  # GitHub's limit on the dispatch `inputs` object as compact JSON, in characters
+SIDE_BRANCH = "llm-deploy-payloads"
+MAX_NAME_TRIES = 100
+PAYLOAD_SECRET = "LLM_DEPLOY_PAYLOAD_KEY"
+LLM_SECRET = "LLM_API_KEY"
+PUSH_SECRET = "LLM_DEPLOY_PUSH_TOKEN"
+UNCERTAIN = (
+    "The receiver stopped while dispatching this request, so it is not sent again to avoid a "
+    "duplicate run; look in the repo's Actions tab for a run named 'llm-deploy {dispatch_id}'."
+)
+
+
+def dispatch_inputs(sealed: str, dispatch_id: str) -> tuple[dict[str, str], bool]:
+    """The dispatch inputs, and whether the payload must travel as a side-branch file instead."""
+    inputs = {"payload": sealed, "dispatch-id": dispatch_id}
+    if len(json.dumps(inputs, separators=(",", ":"))) <= INPUT_CAP:
+        return inputs, False
+    ref = f"{REF_PREFIX}{SIDE_BRANCH}:{dispatch_id}.txt"
+    return {"payload": ref, "dispatch-id": dispatch_id}, True
+
+
+class Worker:
+    """Drains the journal in background threads; ``submit`` queues one request id."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        journal: Journal,
+        forge: Forge,
+        *,
+        clock: Callable[[], float] = time.time,
+        threads: int | None = None,
+    ) -> None:
+        self.settings = settings
+        self.journal = journal
+        self.forge = forge
+        self.clock = clock
+        self._threads = threads or settings.worker_threads
+        self._pool: ThreadPoolExecutor | None = None
+        self._lock = threading.Condition()
+        self._queues: dict[str, deque[int]] = {}  # task → ids waiting, in arrival order
+        self._running: set[str] = set()  # tasks with a drain loop on the pool
+        self._known: set[int] = set()  # ids queued or running, so a double submit is a no-op
+        self._workflow = render_workflow(
+            settings.action_ref, settings.llm_base_url, settings.llm_model,
+            settings.llm_fallback_model,
+        )
+
+    def start(self) -> None:
+        """Start the pool and resume every unfinished request of the journal."""
+        self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="llm-deploy-worker")
+        for request_id in self.journal.pending():
+            entry = self.journal.get(request_id)
+            if entry.state == "dispatching":
+                message = UNCERTAIN.format(dispatch_id=entry.dispatch_id)
+                self.journal.mark(request_id, "dispatch-uncertain", error=message)
+                log.warning("task=%s round=%s step=resume state=dispatch-uncertain",
+                            entry.task, entry.round)
+            else:
+                self.submit(request_id)
+
+    def stop(self, wait: bool = True) -> None:
+        """Stop taking work; with ``wait``, let running requests finish."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=wait, cancel_futures=not wait)
+            self._pool = None
+
+    def submit(self, request_id: int) -> None:
+        """Queue a journaled request; queuing one already queued or running does nothing."""
+        task = self.journal.get(request_id).task
+        with self._lock:
+            if request_id in self._known:
+                return
+            self._known.add(request_id)
+            self._queues.setdefault(task, deque()).append(request_id)
+            if task in self._running or self._pool is None:
+                return
+            self._running.add(task)
+            self._pool.submit(self._drain_task, task)
+
+    def drain(self, timeout: float = 30.0) -> bool:
+        """Block until no request is queued or running; False on timeout (for tests)."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while self._known:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._lock.wait(left)
+        return True
+
+    def _drain_task(self, task: str) -> None:
+        while True:
+            with self._lock:
+                queue = self._queues.get(task)
+                if not queue:
+                    self._queues.pop(task, None)
+                    self._running.discard(task)
+                    return
+                request_id = queue.popleft()
+            try:
+                self.process(request_id)
+            finally:
+                with self._lock:
+                    self._known.discard(request_id)
+                    self._lock.notify_all()
+
+    def process(self, request_id: int) -> None:
+        """Run (or resume) every step for one request; failures end in the journal, not raised."""
+        entry = self.journal.get(request_id)
+        if entry.state in FINAL_STATES or entry.state == "dispatching":
+            return
+        started = self.clock()
+        self.journal.mark(request_id, "working")
+        try:
+            self._steps(entry, started)
+        except ForgeError as exc:
+            self._fail(entry, started, str(exc))
+        except Exception as exc:  # a bug must not kill the pool thread or hide the request
+            log.exception("task=%s round=%s step=crash", entry.task, entry.round)
+            self._fail(entry, started, f"Internal error ({type(exc).__name__}); see the log.")
+
+    def _fail(self, entry: Entry, started: float, message: str) -> None:
+        self.journal.mark(entry.id, "failed", error=message)
+        log.error("task=%s round=%s step=failed elapsed=%.1fs error=%s",
+                  entry.task, entry.round, self.clock() - started, message)
+
+    def _log(self, entry: Entry, started: float, step: str) -> None:
+        log.info("task=%s round=%s step=%s elapsed=%.1fs",
+                 entry.task, entry.round, step, self.clock() - started)
+
+    def _steps(self, entry: Entry, started: float) -> None:
+        done = self.journal.steps(entry.id)
+        if "repo" in done:
+            repo = repo_from_json(done["repo"])
+        else:
+            repo, created = self._resolve_repo(entry)
+            self.journal.add_repo(entry.task, repo)
+            if created:
+                self.journal.add_repo_fact(repo.full_name, "created")
+            self.journal.step(entry.id, "repo", repo_to_json(repo))
+            self.journal.mark(entry.id, repo=repo.full_name, repo_url=repo.html_url,
+                              pages_url=repo.pages_url)
+            self._log(entry, started, "repo")
+        facts = self.journal.repo_facts(repo.full_name)
+        # Repos found on the forge (fresh disk) were made by this tool and hold the workflow; if
+        # one does not, registration fails and _wait_registered commits it.
+        if "created" in facts and "workflow" not in facts:
+            self.forge.commit_files(repo, {WORKFLOW_PATH: self._workflow.encode()},
+                                    "Add the llm-deploy workflow")
+            self.journal.add_repo_fact(repo.full_name, "workflow")
+            self._log(entry, started, "workflow")
+        self._secrets(repo, facts)
+        if "pages" not in facts:
+            self.forge.enable_pages(repo)
+            self.journal.add_repo_fact(repo.full_name, "pages")
+            self._log(entry, started, "pages")
+        self._wait_registered(repo)
+        self._log(entry, started, "registered")
+        self._dispatch(entry, repo, started)
+
+    def _resolve_repo(self, entry: Entry) -> tuple[Repo, bool]:
+        """The repo for this request, and whether it was just created."""
+        base = base_name(entry.task)
+        if entry.round > 1:
+            known = self.journal.task_repos(entry.task) or self.forge.task_repos(base)
+            if known:
+                return known[-1], False
+        # Start after the names this journal already used, to spare a 422 per earlier round 1.
+        first = len(self.journal.task_repos(entry.task)) + 1
+        for n in range(first, first + MAX_NAME_TRIES):
+            try:
+                return self.forge.create_repo(candidate(base, n), description(entry.task,
+                                                                              entry.round)), True
+            except NameTaken:
+                continue
+        raise ForgeError(f"Every name from {candidate(base, first)} on is taken; delete old repos.")
+
+    def _secrets(self, repo: Repo, facts: set[str]) -> None:
+        wanted = {PAYLOAD_SECRET: encode_key(derive_key(self.settings.master_key, repo.full_name))}
+        if self.settings.llm_api_key:
+            wanted[LLM_SECRET] = self.settings.llm_api_key
+        if self.settings.github_workflow_token:
+            wanted[PUSH_SECRET] = self.settings.github_workflow_token
+        for name, value in wanted.items():
+            if f"secret:{name}" in facts:
+                continue
+            # The payload key is derived, so one stored by an earlier receiver is still right;
+            # the other secrets are refreshed whenever this journal has not stored them itself.
+            if name != PAYLOAD_SECRET or not self.forge.has_secret(repo, name):
+                self.forge.set_secret(repo, name, value)
+            self.journal.add_repo_fact(repo.full_name, f"secret:{name}")
+
+    def _wait_registered(self, repo: Repo) -> None:
+        try:
+            self.forge.wait_for_workflow(repo, WORKFLOW_FILE, self.settings.workflow_timeout)
+        except WorkflowNotRegistered:
+            # A commit touching the file makes GitHub register it again (and adds it to a repo
+            # that lost it); the changed comment line makes the commit non-empty.
+            stamp = f"# re-registered at {int(self.clock())}\n"
+            self.forge.commit_files(repo, {WORKFLOW_PATH: (self._workflow + stamp).encode()},
+                                    "Re-register the llm-deploy workflow")
+            self.journal.add_repo_fact(repo.full_name, "workflow")
+            self.forge.wait_for_workflow(repo, WORKFLOW_FILE, self.settings.workflow_timeout / 2)
+
+    def _dispatch(self, entry: Entry, repo: Repo, started: float) -> None:
+        body = entry.body
+        job = Job(
+            task=entry.task, round=entry.round, brief=body["brief"], nonce=entry.nonce,
+            email=body.get("email", ""), evaluation_url=body.get("evaluation_url", ""),
+            checks=list(body.get("checks", [])),
+            attachments=decode_attachments(body.get("attachments", [])),
+            received_at=entry.received_at,
+        )
+        sealed = seal(job, derive_key(self.settings.master_key, repo.full_name))
+        inputs, side = dispatch_inputs(sealed, entry.dispatch_id)
+        if side:
+            self.forge.put_side_file(repo, SIDE_BRANCH, f"{entry.dispatch_id}.txt", sealed.encode())
+            self._log(entry, started, "side-file")
+        self.journal.mark(entry.id, "dispatching")
+        self.journal.step(entry.id, "dispatching")
+        run = self.forge.dispatch(repo, WORKFLOW_FILE, inputs)
+        self.journal.step(entry.id, "dispatched", run.run_url)
+        self.journal.mark(entry.id, "dispatched", run_url=run.run_url or None, error=None)
+        self._log(entry, started, "dispatched")

@@ -1,0 +1,50 @@
+"""Render the workflow written into every generated repo (pure, from workflow-templates/)."""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import cache
+from pathlib import Path
+
+import jinja2
+
+WORKFLOW_PATH = ".github/workflows/llm-deploy.yml"
+WORKFLOW_FILE = "llm-deploy.yml"  # how GitHub's workflow API names it
+TEMPLATE = "llm-deploy.yml.j2"
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "workflow-templates"
+
+# owner/repo[/path]@ref, or a local ./path: anything else would not be a valid `uses:`.
+_ACTION_REF = re.compile(r"^(\./[\w./-]*|[\w.-]+/[\w.-]+(/[\w./-]+)?@[\w./-]+)$")
+
+
+def _yaml_str(value: str) -> str:
+    # A JSON string is a valid YAML double-quoted scalar, and escapes anything YAML would misread.
+    return json.dumps(str(value), ensure_ascii=False)
+
+
+@cache
+def _environment(templates_dir: Path) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir)),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,  # YAML, not HTML
+    )
+    env.filters["yaml_str"] = _yaml_str
+    return env
+
+
+def render_workflow(action_ref: str, llm_base_url: str, model: str, fallback_model: str) -> str:
+    """The generated repo's workflow text, using the Action at ``action_ref``."""
+    if not _ACTION_REF.match(action_ref):
+        raise ValueError(
+            f"The Action reference {action_ref!r} is not of the form owner/repo@ref or ./path."
+        )
+    template = _environment(TEMPLATES_DIR).get_template(TEMPLATE)
+    return template.render(
+        action_ref=action_ref,
+        llm_base_url=llm_base_url,
+        model=model,
+        fallback_model=fallback_model,
+    )

@@ -1,0 +1,87 @@
+"""The POST body validator: every corpus request passes; each bad field is named."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from receiver.request import RequestError, parse_request
+from tests.conftest import load_task, task_names
+
+GOOD: dict[str, Any] = {
+    "email": "a@example.com", "secret": "s", "task": "t-1", "round": 1, "nonce": "n",
+    "brief": "Make a page.", "checks": ["has a title", {"js": "1 + 1 === 2"}],
+    "evaluation_url": "https://eval.example/notify",
+    "attachments": [{"name": "a.txt", "url": "data:text/plain;base64,aGk="}],
+}
+
+
+@pytest.mark.parametrize("name", task_names())
+def test_corpus_requests_parse(name: str) -> None:
+    body = load_task(name)
+    req = parse_request(body)
+    assert (req.task, req.round, req.nonce) == (body["task"], body["round"], body["nonce"])
+    assert len(req.attachments) == len(body["attachments"])
+    assert "secret" not in req.public_document()
+
+
+def test_unknown_fields_are_ignored_and_checks_normalised() -> None:
+    req = parse_request({**GOOD, "extra": {"x": 1}, "checks": [{"js": "x", "note": "y"}]})
+    assert req.checks == [{"js": "x"}]
+    assert "extra" not in req.public_document()
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"task": ""}, "task"),
+        ({"task": 7}, "task"),
+        ({"task": "x" * 201}, "task"),
+        ({"round": 0}, "round"),
+        ({"round": True}, "round"),
+        ({"round": "1"}, "round"),
+        ({"round": 1.0}, "round"),
+        ({"nonce": ""}, "nonce"),
+        ({"brief": "  "}, "brief"),
+        ({"email": None}, "email"),
+        ({"secret": 123}, "secret"),
+        ({"evaluation_url": "ftp://x/y"}, "evaluation_url"),
+        ({"evaluation_url": "http://"}, "evaluation_url"),
+        ({"checks": "js: 1"}, "checks"),
+        ({"checks": [1]}, "checks[0]"),
+        ({"checks": ["ok", {"python": "x"}]}, "checks[1]"),
+        ({"attachments": {}}, "attachments"),
+        ({"attachments": ["x"]}, "attachments[0]"),
+        ({"attachments": [{"url": "data:,x"}]}, "attachments[0].name"),
+        ({"attachments": [{"name": "a", "url": "https://x/a.png"}]}, "attachments[0].url"),
+        ({"attachments": [{"name": "a", "url": "data:;base64,@@@"}]}, "attachments"),
+    ],
+    ids=["empty-task", "int-task", "long-task", "round-zero", "round-bool", "round-str",
+         "round-float", "empty-nonce", "blank-brief", "null-email", "int-secret", "ftp-url",
+         "hostless-url", "checks-str", "check-int", "check-object", "attachments-dict",
+         "attachment-str", "attachment-no-name", "attachment-http", "attachment-bad-base64"],
+)
+def test_bad_fields_are_named(change: dict[str, Any], field: str) -> None:
+    with pytest.raises(RequestError) as info:
+        parse_request({**GOOD, **change})
+    assert info.value.field == field
+    assert info.value.message
+
+
+@pytest.mark.parametrize("body", [[], "x", None, 3], ids=["list", "str", "null", "int"])
+def test_body_must_be_an_object(body: Any) -> None:
+    with pytest.raises(RequestError) as info:
+        parse_request(body)
+    assert info.value.field is None
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["data:@file/zip;base64,aGk", "data:text/plain;base64,aG k=\n", "data:,plain%20text",
+     "data:application/octet-stream;base64,-_-_"],
+    ids=["odd-mime-no-padding", "whitespace", "not-base64", "url-safe"],
+)
+def test_tolerant_data_uris_are_accepted(url: str) -> None:
+    req = parse_request({**GOOD, "attachments": [{"name": "f", "url": url}]})
+    assert req.attachments == [{"name": "f", "url": url}]
