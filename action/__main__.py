@@ -1,0 +1,148 @@
+"""``python -m action generate|notify``: the steps ``action.yml`` runs. Nothing runs at import."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from action import generate, gitops, notify, report
+from action.errors import ActionError
+from action.settings import ActionSettings, page_url
+from action.settings import job as read_job
+
+# Leave the evaluator a margin: the page wait stops this long before the notify deadline.
+PAGE_WAIT_MARGIN = 30.0
+MIN_PAGE_WAIT = 60.0
+
+
+def notify_step(
+    settings: ActionSettings,
+    *,
+    http: httpx.Client,
+    clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
+    secrets: list[str] | None = None,
+) -> dict[str, Any]:
+    """Decrypt the request again, wait until Pages serves the commit, then notify."""
+    root = Path(settings.workspace)
+    token = settings.push_token or settings.github_token or None
+    job = read_job(
+        settings, lambda spec: gitops.read_side_file(root, spec, token, settings.server_url), clock
+    )
+    found = [v for v in (job.email, job.evaluation_url, job.brief) if v]
+    if secrets is not None:
+        secrets += found
+    for value in (job.email, job.evaluation_url):
+        if value:
+            report.mask(value)
+    sha = settings.commit_sha or gitops.head(root)
+    pages = settings.pages_url or settings.deployed_page_url or settings.generated_page_url
+    pages = pages or page_url(settings)
+    result: dict[str, Any] = {"task": job.task, "round": job.round, "commit_sha": sha}
+    result["page_url"] = pages
+    deadline = job.received_at + notify.DEADLINE_SECONDS
+    expected = gitops.read_committed(root, sha, "index.html")
+    if settings.deploy and pages and expected is not None:
+        now = clock()
+        until = min(
+            now + notify.DEADLINE_SECONDS, max(now + MIN_PAGE_WAIT, deadline - PAGE_WAIT_MARGIN)
+        )
+        started = clock()
+        served = notify.wait_for_page(http, pages, expected, until, sleep, clock=clock)
+        result["page_served"] = served
+        result["page_wait_s"] = round(clock() - started, 1)
+    if not job.evaluation_url:
+        result["notified"] = "skipped: no evaluation_url"
+        return result
+    repo_url = settings.repo_url or (
+        f"{settings.server_url.rstrip('/')}/{settings.repository}" if settings.repository else ""
+    )
+    body = notify.notification_body(
+        email=job.email,
+        task=job.task,
+        round_=job.round,
+        nonce=job.nonce,
+        repo_url=repo_url,
+        commit_sha=sha,
+        pages_url=pages,
+    )
+    outcome = notify.notify(
+        http, job.evaluation_url, body, deadline=deadline, clock=clock, sleep=sleep
+    )
+    result["notified"] = f"HTTP {outcome.status} after {outcome.attempts} attempt(s)"
+    result["notify_delays"] = outcome.delays
+    return result
+
+
+def notify_summary(result: Mapping[str, Any]) -> str:
+    """Markdown lines for the notify step."""
+    lines = ["### Notification", ""]
+    if "page_served" in result:
+        state = "yes" if result["page_served"] else "not confirmed before the deadline"
+        lines.append(
+            f"- Page serves commit `{result.get('commit_sha', '')}`: {state} "
+            f"({result.get('page_wait_s', 0)} s)"
+        )
+    if result.get("page_url"):
+        lines.append(f"- Page: [{result['page_url']}]({result['page_url']})")
+    lines.append(f"- Evaluator: {result.get('notified', 'not notified')}")
+    if result.get("error"):
+        lines.append(f"- Error: {result['error']}")
+    return "\n".join(lines) + "\n"
+
+
+def notify_main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    """Entry point of ``python -m action notify``."""
+    del argv
+    try:
+        settings = (
+            ActionSettings.from_environ(environ)
+            if environ is not None
+            else ActionSettings.from_environ()
+        )
+    except ActionError as exc:
+        print(f"::error::{exc}")
+        return 1
+    secrets = settings.secrets()
+    for secret in secrets:
+        report.mask(secret)
+    code = 0
+    result: dict[str, Any] = {}
+    with httpx.Client(timeout=httpx.Timeout(30.0, connect=10.0)) as http:
+        try:
+            result = notify_step(settings, http=http, secrets=secrets)
+        except ActionError as exc:
+            result["error"] = str(exc)
+            print(f"::error::{report.redact(str(exc), secrets)}")
+            code = 1
+    text = report.redact(notify_summary(result), [s for s in secrets if len(s) >= 4])
+    if settings.summary_path:
+        report.append_summary(settings.summary_path, text)
+    if settings.output_path:
+        report.write_outputs(settings.output_path, {"notified": str(result.get("notified", ""))})
+    print(text)
+    return code
+
+
+STEPS: dict[str, Callable[[list[str]], int]] = {
+    "generate": generate.main,
+    "notify": notify_main,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one step by name."""
+    args = sys.argv[1:] if argv is None else argv
+    if not args or args[0] not in STEPS:
+        print(f"usage: python -m action {{{'|'.join(STEPS)}}}", file=sys.stderr)
+        return 2
+    return STEPS[args[0]](args[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,129 @@
+"""Report: $GITHUB_OUTPUT forms, the summary table, masks, redaction, the JSON report."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from action.report import (
+    finish,
+    mask,
+    read_outputs,
+    redact,
+    save_report,
+    step_summary,
+    write_outputs,
+)
+from action.settings import ActionSettings
+
+REPORT = {
+    "task": "Analyze",
+    "round": 1,
+    "generator": "llm",
+    "models": ["gpt-4.1-mini"],
+    "tokens": {"prompt": 1200, "completion": 800},
+    "cost_usd": 0.00176,
+    "files_written": ["index.html", "execute.py"],
+    "files_refused": [[".github/workflows/ci.yml", "needs a push token with workflow permission"]],
+    "notes": ["Workflow files were skipped: no push token."],
+    "checks": [{"check": "js: document.title === 'x'", "result": "pass"}],
+    "timings": {"generate": 12.345, "commit": 0.5},
+    "page_url": "https://o.github.io/r/",
+    "commit_sha": "abc123",
+}
+
+
+@pytest.mark.parametrize(
+    "outputs",
+    [
+        {"commit-sha": "abc"},
+        {"report": '{"a": 1}', "multi": "line one\nline two"},
+        {"empty": ""},
+    ],
+    ids=["single", "multiline", "empty"],
+)
+def test_outputs_round_trip(tmp_path: Path, outputs: dict[str, str]) -> None:
+    path = tmp_path / "out"
+    path.write_text("earlier=1\n")
+    write_outputs(path, outputs)
+    assert read_outputs(path.read_text()) == {"earlier": "1", **outputs}
+    if "multi" in outputs:
+        assert "multi<<ghadelimiter_" in path.read_text()
+
+
+def test_summary_table_holds_the_run_at_a_glance() -> None:
+    text = step_summary(REPORT)
+    for expected in (
+        "| Task | Analyze |",
+        "| Round | 1 |",
+        "gpt-4.1-mini",
+        "1200 / 800",
+        "$0.0018",
+        "`index.html`",
+        "| `.github/workflows/ci.yml` | needs a push token with workflow permission |",
+        "Workflow files were skipped",
+        "| js: document.title === 'x' | pass |",
+        "| generate | 12.3 |",
+        "[https://o.github.io/r/](https://o.github.io/r/)",
+    ):
+        assert expected in text
+
+
+def test_summary_escapes_table_breakers() -> None:
+    text = step_summary({**REPORT, "checks": [{"check": "a | b\nc", "result": "fail"}]})
+    assert "| a \\| b c | fail |" in text
+
+
+def test_mask_writes_one_line_per_value_line() -> None:
+    out = io.StringIO()
+    mask("secret-one\n\nsecret-two", out)
+    assert out.getvalue() == "::add-mask::secret-one\n::add-mask::secret-two\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "secrets", "expected"),
+    [
+        ("token abc123 here", ["abc123"], "token *** here"),
+        ("abcdef and abc", ["abc", "abcdef"], "*** and ***"),
+        ("nothing", ["", "zzz"], "nothing"),
+    ],
+    ids=["simple", "longest-first", "empty-secret"],
+)
+def test_redact(text: str, secrets: list[str], expected: str) -> None:
+    assert redact(text, secrets) == expected
+
+
+def test_save_report_in_runner_temp(tmp_path: Path) -> None:
+    path = save_report(REPORT, tmp_path / "temp")
+    assert path == tmp_path / "temp" / "llm-deploy-report.json"
+    assert json.loads(path.read_text())["commit_sha"] == "abc123"
+
+
+def test_finish_never_leaks_secrets(tmp_path: Path) -> None:
+    brief = 'Build "Secret Plan" app\nwith two lines'
+    secrets = ["s@example.com", "https://eval.example/notify", brief, "sk-llm-key"]
+    leaky = {
+        **REPORT,
+        "error": "failed for s@example.com at https://eval.example/notify",
+        "notes": [f"echo: {brief}", "key sk-llm-key"],
+    }
+    settings = ActionSettings(
+        output_path=str(tmp_path / "out"),
+        summary_path=str(tmp_path / "summary"),
+        runner_temp=str(tmp_path / "temp"),
+    )
+    finish(settings, leaky, secrets)
+    outputs = read_outputs((tmp_path / "out").read_text())
+    assert outputs["commit-sha"] == "abc123" and outputs["page-url"] == "https://o.github.io/r/"
+    written = [
+        (tmp_path / "out").read_text(),
+        (tmp_path / "summary").read_text(),
+        (tmp_path / "temp" / "llm-deploy-report.json").read_text(),
+    ]
+    for text in written:
+        for secret in (*secrets, "Secret Plan"):
+            assert secret not in text
+        assert "***" in text
