@@ -17,12 +17,11 @@ from action.attachments import (
     decode_data_uri,
     describe,
     from_request,
-    image_size,
     safe_name,
     sniff,
-    xlsx_to_csv,
 )
 from action.errors import AttachmentError
+from action.formats import image_size, xlsx_to_csv
 from action.payload import Attachment
 
 TASKS = Path(__file__).resolve().parents[2] / "shared" / "tasks"
