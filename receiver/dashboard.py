@@ -1,0 +1,133 @@
+"""The dashboard: a static page at ``GET /`` that polls ``GET /api/dashboard`` with the secret.
+
+The page itself holds no data, so it is served to anyone; the JSON behind it answers only a
+request carrying ``Authorization: Bearer <DEPLOY_SECRET>`` (compared in constant time). Rows are
+built from journal columns that never hold a secret, an email, a brief or an evaluation URL, and
+error texts are scrubbed once more here, because an exception message may quote anything.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+import time
+from importlib import resources
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from receiver.config import Settings
+
+RECENT = 50
+REFRESH_SECONDS = 5
+RUNNING_STATES = frozenset({"queued", "working", "dispatching"})
+
+# No inline code and nothing from elsewhere: the page works offline and an injected string in a
+# task name cannot run even if it slipped past textContent.
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+    "img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+_PAGE_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-cache",
+}
+_ASSETS = {"dashboard.js": "text/javascript", "dashboard.css": "text/css"}
+
+_SCRUB = [
+    (re.compile(r"https?://\S*[?&](token|key|secret|sig)=\S*", re.I), "[url]"),
+    (re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+"), "[email]"),
+    (re.compile(r"\b(gh[pousr]_|github_pat_|sk-)[A-Za-z0-9_-]{6,}"), "[token]"),
+    (re.compile(r"(?i)\b(bearer\s+|(?:token|secret|key|password)\s*[=:]\s*)[^\s,;]+"),
+     r"\1[hidden]"),
+]
+
+
+def scrub(text: str | None) -> str | None:
+    """Text with anything shaped like an email, a token or a signed URL replaced."""
+    if text is None:
+        return None
+    for pattern, replacement in _SCRUB:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def _link(url: str | None) -> str | None:
+    # Only web links become hrefs; a local clone path or a `javascript:` URL is never one.
+    return url if url and url.startswith(("https://", "http://")) else None
+
+
+def dashboard_rows(rows: list[dict[str, Any]], now: float) -> list[dict[str, Any]]:
+    """Journal rows (``Journal.recent``) as the dashboard's JSON rows, with elapsed seconds."""
+    out = []
+    for row in rows:
+        running = row["state"] in RUNNING_STATES
+        end = now if running else row["updated_at"]
+        out.append({
+            "id": row["id"],
+            "task": row["task"],
+            "round": row["round"],
+            "state": row["state"],
+            "running": running,
+            "step": row.get("last_step"),
+            "received_at": row["received_at"],
+            "elapsed_s": round(max(0.0, end - row["received_at"]), 1),
+            "repo": row["repo"],
+            "repo_url": _link(row["repo_url"]),
+            "run_url": _link(row["run_url"]),
+            "pages_url": _link(row["pages_url"]),
+            "error": scrub(row["error"]) if row["state"] != "dispatched" else None,
+        })
+    return out
+
+
+def authorized(header: str | None, secret: str) -> bool:
+    """True when an Authorization header carries ``Bearer <secret>``, compared in constant time."""
+    scheme, _, token = (header or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return False
+    return hmac.compare_digest(token.strip().encode("utf-8"), secret.encode("utf-8"))
+
+
+def _asset(name: str) -> bytes:
+    return resources.files("receiver").joinpath("static", name).read_bytes()
+
+
+def dashboard_routes(settings: Settings, *, clock: Any = time.time) -> list[Route]:
+    """Routes for the page, its two assets and its JSON; the journal comes from app state."""
+
+    async def page(request: Request) -> Response:
+        return Response(_asset("dashboard.html"), media_type="text/html; charset=utf-8",
+                        headers=_PAGE_HEADERS)
+
+    async def asset(request: Request) -> Response:
+        name = request.path_params["name"]
+        if name not in _ASSETS:
+            return JSONResponse({"error": "Not found.", "field": None}, status_code=404)
+        return Response(_asset(name), media_type=_ASSETS[name], headers=_PAGE_HEADERS)
+
+    async def data(request: Request) -> Response:
+        if not authorized(request.headers.get("authorization"), settings.deploy_secret):
+            return JSONResponse(
+                {"error": "Send the deploy secret as 'Authorization: Bearer <secret>'.",
+                 "field": "authorization"},
+                status_code=401, headers={"WWW-Authenticate": 'Bearer realm="llm-deploy"'},
+            )
+        rows = request.app.state.journal.recent(RECENT)
+        body = {
+            "mode": "local" if settings.local_mode else "github",
+            "now": clock(),
+            "refresh_seconds": REFRESH_SECONDS,
+            "tasks": dashboard_rows(rows, clock()),
+        }
+        return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+    return [
+        Route("/", page, methods=["GET"]),
+        Route("/static/{name}", asset, methods=["GET"]),
+        Route("/api/dashboard", data, methods=["GET"]),
+    ]
