@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import binascii
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -47,10 +46,21 @@ class DeployRequest:
         }
 
 
+def _unicode(value: str, where: str) -> str:
+    # JSON may carry lone surrogates ("\\ud800"); they cannot be encoded as UTF-8 later (secret
+    # comparison, journal, payload), so they are a 400 here rather than a 500 there.
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise RequestError(where, f"'{where}' is not valid Unicode (lone surrogate).") from None
+    return value
+
+
 def _str(body: dict[str, Any], name: str, *, required_nonempty: bool = True) -> str:
     value = body.get(name)
     if not isinstance(value, str):
         raise RequestError(name, f"'{name}' must be a string.")
+    _unicode(value, name)
     if required_nonempty and not value.strip():
         raise RequestError(name, f"'{name}' must not be empty.")
     return value
@@ -73,9 +83,9 @@ def _checks(body: dict[str, Any]) -> list[Check]:
     checks: list[Check] = []
     for i, item in enumerate(value):
         if isinstance(item, str):
-            checks.append(item)
+            checks.append(_unicode(item, f"checks[{i}]"))
         elif isinstance(item, dict) and isinstance(item.get("js"), str):
-            checks.append({"js": item["js"]})
+            checks.append({"js": _unicode(item["js"], f"checks[{i}]")})
         else:
             raise RequestError(
                 f"checks[{i}]", f"'checks[{i}]' must be a string or an object {{\"js\": \"...\"}}."
@@ -107,7 +117,8 @@ def _attachments(body: dict[str, Any]) -> list[dict[str, str]]:
             raise RequestError(f"{where}.name", f"'{where}.name' must be a non-empty string.")
         if not isinstance(url, str) or not url.startswith("data:"):
             raise RequestError(f"{where}.url", f"'{where}.url' must be a data: URI.")
-        items.append({"name": name, "url": url})
+        _unicode(name, f"{where}.name")
+        items.append({"name": name, "url": _unicode(url, f"{where}.url")})
     return items
 
 
@@ -149,17 +160,24 @@ def parse_request(body: Any) -> DeployRequest:
 
 
 def _plain_base64(url: str) -> bool:
-    """True when a data URI is strict base64, checked at C speed.
+    """True when a data URI is strict base64 (the alphabet, padded to a multiple of 4).
 
     The common case must stay cheap: the request is answered within milliseconds while 1 MB
-    bodies arrive 20 at a time. Anything else (URL-safe alphabet, whitespace, percent-escapes,
-    no ``;base64``) goes through the Action's tolerant decoder, which also words the error.
+    bodies arrive 20 at a time, and deleting the alphabet with ``bytes.translate`` is several
+    times faster than ``a2b_base64(strict_mode=True)``. Anything else (URL-safe alphabet,
+    whitespace, percent-escapes, no ``;base64``) goes through the Action's tolerant decoder,
+    which also words the error.
     """
-    header, _, payload = url[5:].partition(",")
-    if "base64" not in header.lower().split(";"):
+    comma = url.find(",")
+    if comma < 0 or "base64" not in url[5:comma].lower().split(";"):
         return False
     try:
-        binascii.a2b_base64(payload, strict_mode=True)
-    except (binascii.Error, ValueError):
+        payload = url.encode("ascii")[comma + 1 :]
+    except UnicodeEncodeError:
         return False
-    return True
+    # Whatever is left once the alphabet is deleted must be the padding, and sit at the end.
+    rest = payload.translate(None, _BASE64_ALPHABET)
+    return len(payload) % 4 == 0 and rest in (b"", b"=", b"==") and payload.endswith(rest)
+
+
+_BASE64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"

@@ -3,7 +3,8 @@
 Response bodies are the recorded octokit fixtures with names and URLs rewritten; every exchange is
 checked against GitHub's OpenAPI subset and violations are collected in ``fake.violations``.
 Knobs: ``registration_lag`` (404 answers before a pushed workflow registers), ``workflow_scope``,
-``pages_rights``, and ``inject(...)`` for rate limits and 5xx bursts.
+``pages_rights``, ``delay`` (seconds slept before answering each request, for load and kill
+tests), and ``inject(...)`` for rate limits and 5xx bursts.
 """
 
 from __future__ import annotations
@@ -112,6 +113,7 @@ class FakeGitHub:
         self.registration_lag = registration_lag
         self.workflow_scope, self.pages_rights = workflow_scope, pages_rights
         self.on_dispatch = on_dispatch
+        self.delay = 0.0  # seconds each answer waits, like a slow GitHub
         self.repos: dict[str, FakeRepo] = {}  # lower-case full name -> repo
         self.requests: list[Recorded] = []
         self.dispatches: list[DispatchRecord] = []
@@ -576,6 +578,8 @@ def _handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
             query = dict(parse_qsl(parts.query))
             headers = dict(self.headers.items())
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if fake.delay:
+                time.sleep(fake.delay)
             reply = fake.handle(self.command, parts.path, query, headers, raw)
             body = b"" if reply.body is None else json.dumps(reply.body).encode()
             out = {"x-ratelimit-limit": "5000", "x-ratelimit-remaining": "4999"}
