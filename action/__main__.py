@@ -1,4 +1,4 @@
-"""``python -m action generate|notify``: the steps ``action.yml`` runs. Nothing runs at import."""
+"""``python -m action generate|notify|verify``: the steps ``action.yml`` runs; nothing at import."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from action import generate, gitops, notify, report
+from action import generate, gitops, live_checks, notify, report
 from action.errors import ActionError
 from action.settings import ActionSettings, page_url
 from action.settings import job as read_job
@@ -132,6 +132,7 @@ def notify_main(argv: list[str] | None = None, environ: Mapping[str, str] | None
 STEPS: dict[str, Callable[[list[str]], int]] = {
     "generate": generate.main,
     "notify": notify_main,
+    "verify": live_checks.main,
 }
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import re
 import shutil
 import threading
 import time
@@ -13,44 +12,18 @@ from dataclasses import dataclass, field
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlsplit
 
-Status = Literal["pass", "fail", "error", "skipped"]
+from action.js_eval import JsResult, evaluate_all, first_line
 
 # Flags that keep an offline Chromium from retrying connections it can never make.
 LAUNCH_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
+    *("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"),
+    *("--disable-background-networking", "--disable-component-update", "--disable-sync"),
 ]
 BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
-_WRAPPER = """async () => {{
-  const timer = new Promise((_, reject) =>
-    setTimeout(() => reject(new Error("no answer within {timeout} ms")), {timeout}));
-  const value = await Promise.race([(async () => (
-{expr}
-))(), timer]);
-  let shown;
-  try {{ shown = JSON.stringify(value); }} catch (e) {{ shown = undefined; }}
-  return {{ ok: !!value, shown: shown === undefined ? String(value) : shown }};
-}}"""
-
-
-@dataclass
-class JsResult:
-    """The outcome of one JavaScript check."""
-
-    source: str
-    status: Status
-    detail: str = ""
-    elapsed_ms: int = 0
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 @dataclass
@@ -75,9 +48,14 @@ def find_chromium() -> str | None:
     return None
 
 
-def _is_loopback(url: str) -> bool:
+class BrowserUnavailable(Exception):
+    """No browser could start; the message says why (and how to get one)."""
+
+
+def _is_own(url: str, hosts: frozenset[str]) -> bool:
+    """Same-site (data:, blob:, or one of `hosts`): only those errors are the app's own."""
     parts = urlsplit(url)
-    return parts.scheme not in ("http", "https", "ws", "wss") or parts.hostname in _LOOPBACK
+    return parts.scheme not in ("http", "https", "ws", "wss") or parts.hostname in hosts
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
@@ -98,13 +76,6 @@ def serve(root: Path) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join()
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "message", "") or exc).strip().splitlines()
-    line = text[0] if text else type(exc).__name__
-    # Drop Playwright's "Page.evaluate: " framing; the page's own message is what helps.
-    return re.sub(r"^(?:Error: )?(?:[A-Za-z]+\.[A-Za-z]+: )?", "", line, count=1)
 
 
 class Browser:
@@ -139,46 +110,62 @@ class Browser:
         self._playwright.stop()
 
     def run(
+        self, root: Path, js_checks: list[str], *, query: str = "", **options: Any
+    ) -> BrowserResult:
+        """Serve `root` on loopback, offline, and check its index.html (plus `query`)."""
+        with serve(root) as base:
+            url = base + "index.html" + (("?" + query.lstrip("?")) if query else "")
+            return self.load(url, js_checks, offline=True, **options)
+
+    def load(
         self,
-        root: Path,
+        url: str,
         js_checks: list[str],
         *,
-        query: str = "",
+        offline: bool = False,
         settle_ms: int = 3000,
         per_check_timeout_ms: int = 4000,
         load_timeout_ms: int = 10000,
         screenshot: Path | None = None,
     ) -> BrowserResult:
-        """Load root/index.html (plus `query`) and evaluate each check, polling falsy ones."""
+        """Load `url` and evaluate each check, polling falsy ones until the page settles.
+
+        Offline, every request off loopback fails at once (CDNs are unreachable in tests);
+        online (a deployed page), requests go out and only the page's own host counts as its.
+        """
         started = time.monotonic()
         result = BrowserResult()
-        with serve(root) as base:
-            context = self._browser.new_context(service_workers="block")
+        hosts = _LOOPBACK if offline else frozenset({urlsplit(url).hostname or ""})
+        context = self._browser.new_context(service_workers="block")
+        try:
+            page = context.new_page()
+            self._watch(context, page, result, hosts, offline)
             try:
-                page = context.new_page()
-                self._watch(context, page, result)
-                url = base + "index.html" + (("?" + query.lstrip("?")) if query else "")
-                try:
-                    page.goto(url, wait_until="load", timeout=load_timeout_ms)
-                except Exception as exc:
-                    result.console_errors.append(f"page did not load: {_first_line(exc)}")
-                # No network-idle wait: falsy checks are polled until the settle deadline.
-                result.checks = _evaluate_all(page, js_checks, settle_ms, per_check_timeout_ms)
-                if screenshot is not None:
-                    screenshot.parent.mkdir(parents=True, exist_ok=True)
-                    with contextlib.suppress(Exception):
-                        page.screenshot(path=str(screenshot), timeout=5000)
-                        result.screenshot = screenshot
-            finally:
-                context.close()
+                page.goto(url, wait_until="load", timeout=load_timeout_ms)
+            except Exception as exc:
+                result.console_errors.append(f"page did not load: {first_line(exc)}")
+            # No network-idle wait: falsy checks are polled until the settle deadline.
+            result.checks = evaluate_all(page, js_checks, settle_ms, per_check_timeout_ms)
+            if screenshot is not None:
+                screenshot.parent.mkdir(parents=True, exist_ok=True)
+                with contextlib.suppress(Exception):
+                    page.screenshot(path=str(screenshot), timeout=5000)
+                    result.screenshot = screenshot
+        finally:
+            context.close()
         result.elapsed_s = round(time.monotonic() - started, 3)
         return result
 
     @staticmethod
-    def _watch(context: Any, page: Any, result: BrowserResult) -> None:
+    def _watch(
+        context: Any, page: Any, result: BrowserResult, hosts: frozenset[str], offline: bool
+    ) -> None:
+        def own(url: str) -> bool:
+            return _is_own(url, hosts)
+
         def route(r: Any) -> None:
             # CDNs are unreachable offline: fail them at once instead of letting the page hang.
-            if _is_loopback(r.request.url):
+            if own(r.request.url):
                 r.continue_()
             else:
                 result.offline_requests.append(r.request.url)
@@ -188,87 +175,74 @@ class Browser:
             where = (msg.location or {}).get("url", "")
             # Failed loads are already recorded, with their URL, as failed requests.
             noise = msg.text.startswith("Failed to load resource") or "favicon.ico" in msg.text
-            if msg.type == "error" and _is_loopback(where) and not noise:
+            if msg.type == "error" and own(where) and not noise:
                 result.console_errors.append(msg.text)
 
         def failed(req: Any) -> None:
-            if _is_loopback(req.url):
+            if own(req.url):
                 result.failed_requests.append(f"{req.url}: {req.failure}")
 
         def response(resp: Any) -> None:
-            if resp.status >= 400 and _is_loopback(resp.url) and "favicon.ico" not in resp.url:
+            if resp.status >= 400 and own(resp.url) and "favicon.ico" not in resp.url:
                 result.failed_requests.append(f"HTTP {resp.status} {urlsplit(resp.url).path}")
 
-        context.route("**/*", route)
+        if offline:
+            context.route("**/*", route)
         page.on("console", console)
         page.on("pageerror", lambda exc: result.console_errors.append(f"uncaught {exc}"))
         page.on("requestfailed", failed)
         page.on("response", response)
 
 
-def _evaluate_one(page: Any, expr: str, timeout_ms: int) -> tuple[Status, str]:
+def launch(chromium: str | None = None) -> Browser:
+    """A started Browser (close it with ``__exit__``); BrowserUnavailable says why there is none."""
+    executable = chromium or find_chromium()
+    if executable is None:
+        raise BrowserUnavailable("no Chromium or Chrome found on PATH")
     try:
-        answer = page.evaluate(_WRAPPER.format(expr=expr, timeout=timeout_ms))
+        return Browser(executable).__enter__()
+    except ImportError:
+        raise BrowserUnavailable("Playwright is not installed (pip install playwright)") from None
     except Exception as exc:
-        return "error", _first_line(exc)
-    return ("pass" if answer["ok"] else "fail"), f"returned {answer['shown'][:200]}"
-
-
-def _evaluate_all(page: Any, sources: list[str], settle_ms: int, timeout_ms: int) -> list[JsResult]:
-    """Evaluate every check; falsy or throwing ones are retried until the settle deadline."""
-    results = [JsResult(src, "fail") for src in sources]
-    pending = list(range(len(sources)))
-    deadline = time.monotonic() + settle_ms / 1000
-    while pending:
-        pass_started = time.monotonic()
-        for i in list(pending):
-            t0 = time.monotonic()
-            status, detail = _evaluate_one(page, sources[i], timeout_ms)
-            results[i] = JsResult(sources[i], status, detail, int((time.monotonic() - t0) * 1000))
-            # Syntax errors and hung promises never heal by waiting.
-            if status == "pass" or "SyntaxError" in detail or "no answer within" in detail:
-                pending.remove(i)
-        # Stop only after a whole pass that began at or after the deadline, so a slow check
-        # cannot starve the others of a look at the settled page.
-        if not pending or pass_started >= deadline:
-            break
-        page.wait_for_timeout(150)
-    return results
+        raise BrowserUnavailable(f"Chromium at {executable} failed: {first_line(exc)}") from None
 
 
 def run_browser_checks(
-    root: Path,
+    root: Path | None,
     js_checks: list[str],
     *,
     chromium: str | None = None,
     browser: Browser | None = None,
+    url: str | None = None,
     query: str = "",
     settle_ms: int = 3000,
     per_check_timeout_ms: int = 4000,
     screenshot: Path | None = None,
 ) -> BrowserResult:
-    """Evaluate `js_checks` against root/index.html; skipped (not passed) when no browser."""
+    """Check root/index.html served offline, or a live `url`; skipped without a browser."""
     if not js_checks:
         return BrowserResult()
     options: dict[str, Any] = {
-        "query": query,
         "settle_ms": settle_ms,
         "per_check_timeout_ms": per_check_timeout_ms,
         "screenshot": screenshot,
     }
-    if browser is not None:
-        return browser.run(root, js_checks, **options)
-    executable = chromium or find_chromium()
-    if executable is None:
-        return _skipped(js_checks, "no Chromium or Chrome found on PATH")
+    own: Browser | None = None
+    if browser is None:
+        try:
+            browser = own = launch(chromium)
+        except BrowserUnavailable as exc:
+            return skipped_result(js_checks, str(exc))
     try:
-        with Browser(executable) as own:
-            return own.run(root, js_checks, **options)
-    except ImportError:
-        return _skipped(js_checks, "Playwright is not installed (pip install playwright)")
-    except Exception as exc:
-        return _skipped(js_checks, f"Chromium at {executable} failed: {_first_line(exc)}")
+        if url is not None:
+            return browser.load(url, js_checks, load_timeout_ms=20000, **options)
+        assert root is not None, "give a root to serve or a url"
+        return browser.run(root, js_checks, query=query, **options)
+    finally:
+        if own is not None:
+            own.__exit__(None, None, None)
 
 
-def _skipped(js_checks: list[str], reason: str) -> BrowserResult:
+def skipped_result(js_checks: list[str], reason: str) -> BrowserResult:
+    """Every check skipped for `reason` (no browser): neither passed nor failed."""
     return BrowserResult(checks=[JsResult(s, "skipped", reason) for s in js_checks], skipped=reason)

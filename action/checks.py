@@ -25,6 +25,7 @@ class CheckResult:
     name: str
     passed: bool
     detail: str = ""
+    fixable: bool = True  # False: no answer of the model can fix it (so no repair is asked)
 
 
 _JS_PREFIX = re.compile(r"^\s*(?:js|javascript)\s*:\s*", re.IGNORECASE)

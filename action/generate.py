@@ -1,76 +1,35 @@
 """The generate step: job → attachments → model → files → verify/repair → commit and push.
 
-Collaborators (HTTP client, clock, verifier) are injected; ``main`` wires the real ones.
+Collaborators (HTTP client, clock, verifier) are injected; ``main`` wires the real ones. With the
+input verify true and a job that has checks, ``main`` passes an ``action.verify.Session`` (static
+checks always; Chromium only when a check is JavaScript) and ``action.repair`` runs the loop. A
+run whose checks still fail commits, pushes and reports anyway: a page that exists scores better
+than none, and the summary says what fails.
 """
 
 from __future__ import annotations
 
-import re
+import contextlib
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
 
-from action import attachments, gitops, offline, prompts, protocol, report, writer
+from action import answer, attachments, gitops, offline, prompts, repair, report, writer
+from action.attachment_policy import attachment_policy
 from action.errors import ActionError, LLMError, ProtocolError
 from action.llm import LLMClient
 from action.payload import Job
+from action.repair import Verifier
 from action.settings import ActionSettings, page_url
 from action.settings import job as read_job
+from action.worktree import Worktree
 
 Report = dict[str, Any]
 Messages = list[dict[str, Any]]
-
-# Attachment heuristic, per sentence of the brief: one that names an attachment (or says
-# "attachments") together with "do not commit / don't include / …" keeps it out of the commit;
-# one that names it with "fix / edit / update / …" lets the model rewrite it (Analyze's
-# "Commit execute.py after fixing the error"). Every other attachment is committed byte for
-# byte and protected from the model.
-_DONT_COMMIT = re.compile(
-    r"\b(?:do not|don't|never|must not|should not|shouldn't)\s+(?:commit|include|push|upload|add)",
-    re.IGNORECASE,
-)
-_EDIT = re.compile(
-    r"\b(?:fix|fixing|fixed|correct|correcting|modify|modifying|edit|editing|update|updating|"
-    r"patch|patching|repair|repairing|rewrite|rewriting)\b",
-    re.IGNORECASE,
-)
-
-
-class Verification(Protocol):
-    @property
-    def failures(self) -> list[str]: ...
-
-    def to_dict(self) -> dict[str, Any]: ...
-
-
-Verifier = Callable[[Path, Job], Verification]
-
-
-def attachment_policy(brief: str, names: list[str]) -> tuple[set[str], set[str]]:
-    """(attachments to leave out of the commit, attachments the model may rewrite)."""
-    skip: set[str] = set()
-    editable: set[str] = set()
-    for sentence in re.split(r"(?<=[.!?;])\s+|\n+", brief):
-        lowered = sentence.lower()
-        for name in names:
-            named = name.lower() in lowered
-            if _DONT_COMMIT.search(sentence) and (named or re.search(r"\battachments\b", lowered)):
-                skip.add(name)
-            elif named and _EDIT.search(sentence):
-                editable.add(name)
-    return skip, editable - skip
-
-
-def _user(content: Any) -> dict[str, Any]:
-    return content if isinstance(content, dict) else {"role": "user", "content": str(content)}
-
-
-def _assistant(text: str) -> dict[str, Any]:
-    return {"role": "assistant", "content": text}
 
 
 class Run:
@@ -94,7 +53,9 @@ class Run:
         self.secrets = settings.secrets()
         self.report: Report = {"round": settings.round, "task": settings.task, "timings": {}}
         self.report.update(files_written=[], files_refused=[], notes=[], generator="llm")
-        self.touched: dict[str, bytes | None] = {}  # path → content before this run
+        self.tree = Worktree(self.root, allow_workflows=bool(settings.push_token))
+        self.client: LLMClient | None = None
+        self.messages: Messages = []  # the conversation so far, which repairs continue
 
     @contextmanager
     def phase(self, name: str) -> Iterator[None]:
@@ -133,7 +94,11 @@ class Run:
             self._generate(job, notes, protected)
         else:
             self._offline(job, "no LLM API key was given", protected)
-        self._ensure_basics(job.task)
+        self._ensure_basics(job.task)  # before verifying, so the checks judge the commit
+        if self.verifier is not None and job.checks:
+            self._verify(job, protected)
+        if self.client is not None:
+            self._usage(self.client)
         with self.phase("commit"):
             gitops.commit_all(self.root, gitops.commit_message(job.task, job.round))
             branch = gitops.current_branch(self.root, s.ref_name or "main")
@@ -145,7 +110,7 @@ class Run:
 
     def _generate(self, job: Job, notes: list[str], protected: Mapping[str, bytes]) -> None:
         s = self.settings
-        client = LLMClient(
+        self.client = client = LLMClient(
             self.http,
             base_url=s.llm_base_url,
             api_key=s.llm_api_key,
@@ -153,7 +118,7 @@ class Run:
             fallback_model=s.fallback_model or None,
             log=self.log,
         )
-        current = self._context() if job.round > 1 else None
+        current = self.tree.context() if job.round > 1 else None
         messages: Messages = list(
             prompts.generation_messages(
                 job,
@@ -164,60 +129,12 @@ class Run:
         )
         try:
             with self.phase("generate"):
-                text, files = self._answer(client, messages, current or {})
+                text, files = answer.ask(client, messages, current or {}, self.report["notes"])
         except (LLMError, ProtocolError) as exc:
-            self._usage(client)
             self._offline(job, f"the model failed: {exc}", protected)
             return
+        self.messages = [*messages, answer.assistant(text)]
         self._write(files, protected)
-        if self.verifier is not None and job.checks:
-            self._repair(client, job, [*messages, _assistant(text)], protected)
-        self._usage(client)
-
-    def _answer(
-        self, client: LLMClient, messages: Messages, current: dict[str, str]
-    ) -> tuple[str, dict[str, str]]:
-        """Ask, parse (one corrective retry), apply edits (one whole-file fallback)."""
-        completion = client.complete(messages)
-        text = completion.text
-        try:
-            blocks = self._parse(text, completion.truncated)
-        except ProtocolError as exc:
-            self.report["notes"].append(f"The model's answer was malformed ({exc}); asked again.")
-            messages = [
-                *messages,
-                _assistant(text),
-                _user(prompts.correction_message(str(exc), round2=bool(current))),
-            ]
-            text = client.complete(messages).text
-            blocks = protocol.parse(text)
-        whole = {b.path: b.content for b in blocks if isinstance(b, protocol.FileBlock)}
-        edits = [b for b in blocks if isinstance(b, protocol.EditBlock)]
-        base = {**current, **whole}
-        updated, missed = protocol.apply_edits(base, edits)
-        files = {p: c for p, c in updated.items() if p in whole or current.get(p) != c}
-        if missed:
-            self.report["notes"].append(f"Edits did not match {missed}; asked for whole files.")
-            ask = [*messages, _assistant(text), _user(prompts.whole_file_request(missed))]
-            try:
-                again = protocol.parse(client.complete(ask).text)
-                files.update(
-                    {b.path: b.content for b in again if isinstance(b, protocol.FileBlock)}
-                )
-            except (LLMError, ProtocolError) as exc:
-                self.report["notes"].append(f"Whole-file fallback failed: {exc}")
-        return text, files
-
-    @staticmethod
-    def _parse(text: str, truncated: bool) -> list[protocol.Block]:
-        parsed = protocol.parse_report(text)
-        if parsed.truncated or (truncated and not parsed.blocks):
-            cut = ", ".join(parsed.truncated) or "the answer"
-            raise ProtocolError(
-                f"Your answer was cut off: {cut} never reached its closing tag. Answer again, "
-                "more concisely, with every block complete. " + protocol.FORMAT_HELP
-            )
-        return protocol.parse(text)
 
     def _offline(self, job: Job, reason: str, protected: Mapping[str, bytes]) -> None:
         self.log(f"Using the offline generator: {report.redact(reason, self.secrets)}")
@@ -244,92 +161,62 @@ class Run:
             llm_calls=u.calls,
         )
 
-    # -- files --------------------------------------------------------------------------------
-
-    def _context(self) -> dict[str, str]:
-        """The files the model sees and edits: tracked text plus what this run wrote."""
-        files = gitops.tracked_text_files(self.root, skip=[writer.OWN_WORKFLOW])
-        for path in self.touched:
-            target = self.root / path
-            if target.is_file() and not target.is_symlink():
-                try:
-                    files[path] = target.read_text("utf-8")
-                except UnicodeDecodeError:
-                    continue
-        return files
-
-    def _read(self, path: str) -> bytes | None:
-        target = self.root / path
-        return target.read_bytes() if target.is_file() and not target.is_symlink() else None
-
-    def _write(self, files: Mapping[str, str], protected: Mapping[str, bytes]) -> None:
+    def _write(self, files: Mapping[str, str], protected: Mapping[str, bytes]) -> list[str]:
         with self.phase("write"):
-            safe = [p for p, reason in (writer.check_path(k) for k in files) if reason is None]
-            before = {p: self._read(p) for p in safe if p not in self.touched}
-            result = writer.write_files(
-                self.root,
-                files,
-                protected=protected,
-                allow_workflows=bool(self.settings.push_token),
-            )
-        # Only paths the writer accepted are ever restored, so a refused one is never touched.
-        for path in result.written:
-            self.touched.setdefault(path, before.get(path))
+            result = self.tree.write(files, protected)
         rep = self.report
         rep["files_written"] = sorted(set(rep["files_written"]) | set(result.written))
         rep["files_refused"] += [[p, r] for p, r in result.refused]
         rep["notes"] += [n for n in result.notes if n not in rep["notes"]]
-
-    def _snapshot(self) -> dict[str, bytes | None]:
-        out: dict[str, bytes | None] = {}
-        for path in self.touched:
-            out[path] = self._read(path)
-        return out
-
-    def _restore(self, snapshot: dict[str, bytes | None]) -> None:
-        for path, before in self.touched.items():
-            content = snapshot.get(path, before)
-            target = self.root / path
-            if content is None:
-                target.unlink(missing_ok=True)
-            else:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(content)
+        return list(result.written)
 
     # -- verify and repair --------------------------------------------------------------------
 
-    def _repair(
-        self, client: LLMClient, job: Job, messages: Messages, protected: Mapping[str, bytes]
-    ) -> None:
+    def _verify(self, job: Job, protected: Mapping[str, bytes]) -> None:
+        """Verify, repair within the limits, keep the best version; the report tells it all."""
         assert self.verifier is not None
-        self._ensure_basics(job.task)  # so the checks judge what will be committed
-        with self.phase("verify"):
-            result = self.verifier(self.root, job)
-        best, best_result = self._snapshot(), result
-        rounds = 0
-        while result.failures and rounds < self.settings.repair_rounds:
-            rounds += 1
-            messages = [*messages, _user(prompts.repair_message(result.failures))]
-            try:
-                with self.phase("repair"):
-                    text, files = self._answer(client, messages, self._context())
-            except (LLMError, ProtocolError) as exc:
-                self.report["notes"].append(f"Repair round {rounds} failed: {exc}")
-                break
-            messages.append(_assistant(text))
-            self._write(files, protected)
-            self._ensure_basics(job.task)
+        verifier, client, s = self.verifier, self.client, self.settings
+        repairing = client is not None and self.report["generator"] == "llm"
+
+        def check() -> repair.Verification:
             with self.phase("verify"):
-                result = self.verifier(self.root, job)
-            if len(result.failures) < len(best_result.failures):
-                best, best_result = self._snapshot(), result
-        if len(result.failures) > len(best_result.failures):
-            self.report["notes"].append("A repair made things worse; kept the best version.")
-            self._restore(best)
-        verification = best_result.to_dict()
-        self.report.update(repair_rounds=rounds, verification=verification)
-        self.report["checks"] = report.check_rows(verification)
-        self.report["failures"] = list(best_result.failures)
+                return verifier(self.root, job)
+
+        def fix(failures: list[str]) -> list[str]:
+            assert client is not None
+            self.messages.append(answer.user(prompts.repair_message(failures)))
+            with self.phase("repair"):
+                text, files = answer.ask(client, self.messages, self.tree.context(), self.notes)
+            self.messages.append(answer.assistant(text))
+            written = self._write(files, protected)
+            self._ensure_basics(job.task)
+            return written
+
+        def tokens() -> int:
+            return client.usage.prompt_tokens + client.usage.completion_tokens if client else 0
+
+        limits = repair.Limits(s.repair_rounds, s.repair_token_budget)
+        outcome = repair.repair_loop(
+            check,
+            fix if repairing else None,
+            tokens=tokens,
+            snapshot=self.tree.snapshot,
+            restore=self.tree.restore,
+            limits=limits,
+            first_estimate=tokens(),
+        )
+        self.report.update(repair.report_fields(outcome, limits))
+        self.notes.extend(repair.notes(outcome))
+        kept = outcome.kept
+        self.log(
+            f"Checks: {self.report['verdict']} ({len(kept.failed_checks)} failing, round "
+            f"{outcome.best} kept, {len(outcome.repairs)} repair round(s): {outcome.stopped})"
+        )
+
+    @property
+    def notes(self) -> list[str]:
+        notes: list[str] = self.report["notes"]
+        return notes
 
 
 def run(
@@ -341,13 +228,6 @@ def run(
 ) -> Report:
     """Run the generate step and return its report."""
     return Run(settings, http=http, clock=clock, verifier=verifier).execute()
-
-
-def default_verifier(root: Path, job: Job) -> Verification:
-    """The browser and static checks of ``action.verify`` (imported late: it is heavy)."""
-    from action import verify
-
-    return verify.verify(root, job)
 
 
 def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
@@ -364,8 +244,16 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
         return 1
     for secret in settings.secrets() + gitops.secret_forms(settings.push_token):
         report.mask(secret)
-    verifier = default_verifier if settings.verify else None
-    with httpx.Client(timeout=httpx.Timeout(120.0, connect=15.0)) as http:
+    with contextlib.ExitStack() as stack:
+        verifier: Verifier | None = None
+        if settings.verify:
+            from action.verify import Session  # only verifying runs pay for its imports
+
+            folder = report.artifact_dir(settings.runner_temp)
+            # Without a push token the writer refuses workflow files: no repair can add them.
+            blocked = () if settings.push_token else (".github/workflows/",)
+            verifier = stack.enter_context(Session(artifacts=folder, unwritable=blocked))
+        http = stack.enter_context(httpx.Client(timeout=httpx.Timeout(120.0, connect=15.0)))
         state = Run(settings, http=http, verifier=verifier)
         try:
             result = state.execute()

@@ -15,7 +15,9 @@ from typing import Any, TextIO
 
 from action.settings import ActionSettings
 
-REPORT_NAME = "llm-deploy-report.json"
+# The run artifact's folder under RUNNER_TEMP: report.json plus the screenshots of each round.
+ARTIFACT_DIR = "llm-deploy"
+REPORT_NAME = "report.json"
 Report = dict[str, Any]
 
 
@@ -68,9 +70,14 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
+def artifact_dir(runner_temp: str | Path) -> Path | None:
+    """Where the run artifact's files go (``<RUNNER_TEMP>/llm-deploy``); None without a temp."""
+    return Path(runner_temp) / ARTIFACT_DIR if runner_temp else None
+
+
 def save_report(report: Mapping[str, Any], runner_temp: str | Path) -> Path:
-    """Write the report as JSON in the runner's temp folder, outside the repository."""
-    path = Path(runner_temp) / REPORT_NAME
+    """Write the report as ``<RUNNER_TEMP>/llm-deploy/report.json``, outside the repository."""
+    path = Path(runner_temp) / ARTIFACT_DIR / REPORT_NAME
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=2, sort_keys=True), encoding="utf-8")
     return path
@@ -126,10 +133,7 @@ def step_summary(report: Mapping[str, Any]) -> str:
     notes = report.get("notes") or []
     if notes:
         lines += ["", "### Notes", ""] + [f"- {_cell(n)}" for n in notes]
-    checks = report.get("checks") or []
-    if checks:
-        lines += ["", "### Checks", "", "| check | result |", "| --- | --- |"]
-        lines += [f"| {_cell(c.get('check', ''))} | {_cell(c.get('result', ''))} |" for c in checks]
+    lines += checks_markdown(report)
     timings = report.get("timings") or {}
     if timings:
         lines += ["", "### Timings", "", "| phase | seconds |", "| --- | --- |"]
@@ -138,20 +142,89 @@ def step_summary(report: Mapping[str, Any]) -> str:
 
 
 def check_rows(verification: Mapping[str, Any]) -> list[dict[str, str]]:
-    """Summary rows ({check, result}) from a verification report's dict form."""
+    """Rows ({kind, check, result, detail}) from a verification report's dict form."""
     rows = [
-        {"check": str(r.get("name", "")), "result": "pass" if r.get("passed") else "fail"}
+        {
+            "kind": "static",
+            "check": str(r.get("name", "")),
+            "result": "pass" if r.get("passed") else "fail",
+            "detail": str(r.get("detail", "")),
+        }
         for r in verification.get("static", [])
     ]
     rows += [
-        {"check": str(r.get("check", "")), "result": str(r.get("status", ""))}
+        {
+            "kind": "js",
+            "check": str(r.get("check", "")),
+            "result": str(r.get("status", "")),
+            "detail": str(r.get("detail", "")),
+        }
         for r in verification.get("js", [])
     ]
     rows += [
-        {"check": str(t), "result": "not run (for an LLM judge)"}
+        {"kind": "text", "check": str(t), "result": "not run", "detail": "for an LLM judge"}
         for t in verification.get("text", [])
     ]
     return rows
+
+
+_VERDICTS = {
+    "pass": "All checks pass.",
+    "fail": "**Some checks still fail; the app was committed and deployed anyway.**",
+    "incomplete": "No check fails, but some were skipped (no browser).",
+}
+
+
+def checks_markdown(report: Mapping[str, Any]) -> list[str]:
+    """The checks table (one column per verified round), the repairs, the live checks."""
+    rounds = report.get("verification_rounds") or []
+    checks = report.get("checks") or []
+    if not rounds and checks:
+        rounds = [{"round": 0, "checks": checks}]
+    lines: list[str] = []
+    if rounds:
+        kept = report.get("kept_round", rounds[-1]["round"])
+        results: dict[tuple[str, str], dict[int, str]] = {}
+        for r in rounds:
+            for c in r["checks"]:
+                key = (str(c.get("kind", "")), str(c.get("check", "")))
+                results.setdefault(key, {})[r["round"]] = str(c.get("result", ""))
+        heads = [f"round {r['round']}" + (" (kept)" if r["round"] == kept else "") for r in rounds]
+        lines += ["", "### Checks", ""]
+        if report.get("verdict"):
+            lines += [_VERDICTS.get(report["verdict"], report["verdict"]), ""]
+        lines += ["| kind | check | " + " | ".join(heads) + " |"]
+        lines += ["| --- | --- |" + " --- |" * len(heads)]
+        for (kind, check), got in results.items():
+            cells = " | ".join(_cell(got.get(r["round"], "")) for r in rounds)
+            lines.append(f"| {_cell(kind)} | {_cell(check)} | {cells} |")
+    repairs = report.get("repairs") or []
+    if repairs or report.get("repair_stopped"):
+        lines += ["", "### Repairs", ""]
+        if repairs:
+            lines += [
+                "| round | failures sent | files changed | tokens |",
+                "| --- | --- | --- | --- |",
+            ]
+            for r in repairs:
+                sent = "; ".join(r.get("failures_sent") or [])
+                changed = ", ".join(r.get("files_changed") or []) or r.get("error") or "none"
+                lines.append(f"| {r['round']} | {_cell(sent)} | {_cell(changed)} | {r['tokens']} |")
+        used, budget = report.get("repair_tokens", 0), report.get("repair_token_budget", 0)
+        lines += [
+            "",
+            f"Stopped: {_cell(report.get('repair_stopped', ''))}. "
+            f"Repair tokens: {used} of {budget}.",
+        ]
+    live = report.get("live_checks")
+    if live:
+        lines += ["", f"### Checks on the deployed page ({_cell(live.get('url', ''))})", ""]
+        lines += ["| check | result | detail |", "| --- | --- | --- |"]
+        lines += [
+            f"| {_cell(c['check'])} | {_cell(c['result'])} | {_cell(c['detail'])} |"
+            for c in live.get("checks", [])
+        ]
+    return lines
 
 
 def finish(settings: ActionSettings, result: Report, secrets: list[str]) -> None:

@@ -88,6 +88,7 @@ class ActionSettings:
     deploy: bool = True
     verify: bool = True
     repair_rounds: int = 2
+    repair_token_budget: int = 60_000
     dispatch_id: str = ""
     pages_url: str = ""
     repo_url: str = ""
@@ -125,6 +126,7 @@ class ActionSettings:
             deploy=_flag(environ, "deploy", True),
             verify=_flag(environ, "verify", True),
             repair_rounds=max(0, _int(environ, "repair-rounds", 2)),
+            repair_token_budget=max(0, _int(environ, "repair-token-budget", 60_000)),
             dispatch_id=_input(environ, "dispatch-id"),
             pages_url=_input(environ, "pages-url"),
             repo_url=_input(environ, "repo-url"),

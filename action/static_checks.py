@@ -14,68 +14,25 @@ from urllib.parse import unquote, urlsplit
 from action.checks import Check, CheckResult
 from action.payload import Attachment
 
-_EXTENSIONS = [
-    "txt",
-    "md",
-    "json",
-    "svg",
-    "html",
-    "htm",
-    "css",
-    "js",
-    "mjs",
-    "py",
-    "csv",
-    "tsv",
-    "xlsx",
-    "xls",
-    "yml",
-    "yaml",
-    "png",
-    "jpg",
-    "jpeg",
-    "gif",
-    "webp",
-    "ico",
-    "pdf",
-    "zip",
-    "toml",
-    "ini",
-    "cfg",
-    "sh",
-    "xml",
-    "ts",
-    "ipynb",
-    "sql",
-]
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
+_EXTENSIONS = _words(
+    "txt md json svg html htm css js mjs py csv tsv xlsx xls yml yaml png jpg jpeg gif webp ico "
+    "pdf zip toml ini cfg sh xml ts ipynb sql"
+)
 _FILE_TOKEN = re.compile(
     r"(?<![\w/.:-])([\w.-]*[A-Za-z_][\w.-]*(?:/[\w.-]+)*\.(?:" + "|".join(_EXTENSIONS) + r"))\b"
 )
 # Library names a brief mentions as things to load, not files to commit.
 _LIBRARIES = frozenset(
-    [
-        "highlight.js",
-        "chart.js",
-        "d3.js",
-        "three.js",
-        "p5.js",
-        "vue.js",
-        "react.js",
-        "next.js",
-        "node.js",
-        "express.js",
-        "moment.js",
-        "anime.js",
-        "pdf.js",
-        "tesseract.js",
-        "leaflet.js",
-        "marked.js",
-        "mathjax.js",
-        "alpine.js",
-        "socket.io.js",
-        "bootstrap.js",
-        "jquery.js",
-    ]
+    _words(
+        "highlight.js chart.js d3.js three.js p5.js vue.js react.js next.js node.js express.js "
+        "moment.js anime.js pdf.js tesseract.js leaflet.js marked.js mathjax.js alpine.js "
+        "socket.io.js bootstrap.js jquery.js"
+    )
 )
 _NEGATIVE = re.compile(r"\b(?:do not|don't|must not|never|not be)\s+commit|\bnot committed\b", re.I)
 _VERBATIM = re.compile(
@@ -141,10 +98,21 @@ def _is_local(ref: str) -> bool:
     return not (parts.scheme or parts.netloc or ref.startswith("#")) and bool(parts.path)
 
 
-def check_named_files(root: Path, brief: str) -> list[CheckResult]:
-    """Every file the brief names exists at the root; files it forbids committing are absent."""
+def check_named_files(
+    root: Path, brief: str, unwritable: tuple[str, ...] = ()
+) -> list[CheckResult]:
+    """Every file the brief names exists at the root; files it forbids committing are absent.
+
+    Missing files under an `unwritable` prefix (workflows without a push token) fail apart,
+    as not fixable: no repair can write them.
+    """
     required, forbidden = named_files(brief)
     results = []
+    blocked = [n for n in required if n.startswith(unwritable) and not (root / n).is_file()]
+    if unwritable and blocked:
+        required = [n for n in required if n not in blocked]
+        detail = f"{', '.join(blocked)}: workflow files need the push-token input"
+        results.append(CheckResult("files the brief names can be written", False, detail, False))
     if required:
         missing = [n for n in required if not (root / n).is_file()]
         detail = f"missing: {', '.join(missing)}" if missing else ", ".join(required)
@@ -274,10 +242,14 @@ def check_first_script(root: Path, checks: list[Check]) -> CheckResult | None:
 
 
 def run_static_checks(
-    root: Path, brief: str, checks: list[Check], attachments: list[Attachment]
+    root: Path,
+    brief: str,
+    checks: list[Check],
+    attachments: list[Attachment],
+    unwritable: tuple[str, ...] = (),
 ) -> list[CheckResult]:
     """All deterministic checks of the app at `root`."""
-    results = check_named_files(root, brief)
+    results = check_named_files(root, brief, unwritable)
     results += check_attachments(root, brief, attachments)
     results += [check_license(root), check_readme(root)]
     optional = [check_index_links(root), check_first_script(root, checks)]

@@ -1,4 +1,9 @@
-"""Check a built app the way the evaluator will: static reads of the files plus a browser."""
+"""Check a built app the way the evaluator will: static reads of the files plus a browser.
+
+``verify`` checks one version of a working copy; ``Session`` checks successive versions (repair
+rounds) with one browser, launched only when the job has JavaScript checks, and numbers a
+screenshot per round; ``verify_url`` runs the JavaScript checks against a deployed page.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +11,27 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
-from action.browser import Browser, BrowserResult, JsResult, run_browser_checks
+from action.browser import (
+    Browser,
+    BrowserResult,
+    BrowserUnavailable,
+    JsResult,
+    launch,
+    run_browser_checks,
+    skipped_result,
+)
 from action.checks import CheckResult, js_sources, normalise
+from action.js_eval import first_line
 from action.payload import Job
 from action.static_checks import run_static_checks
 
 # A concrete `?name=value` a check spells out (placeholders such as `...` are not concrete).
 _QUERY = re.compile(r"\?((?:[A-Za-z_][\w-]*=[^\s\"'`&)]+&?)+)")
 _MAX_CONTEXT_LINES = 5
+SETTLE_MS = 3000  # how long a falsy check is polled while the page settles
 
 
 def page_query(job: Job) -> str:
@@ -48,9 +64,19 @@ class VerifyReport:
         return all(r.passed for r in self.static) and all(r.status == "pass" for r in self.js)
 
     @property
+    def failed_checks(self) -> list[str]:
+        """Names of the checks that failed or threw (what a repair is judged by)."""
+        names = [r.name for r in self.static if not r.passed and r.fixable]
+        return names + [r.source for r in self.js if r.status in ("fail", "error")]
+
+    @property
     def failures(self) -> list[str]:
         """Concrete failure lines for a repair prompt; empty when nothing a model can fix failed."""
-        lines = [f"Static check failed: {r.name} — {r.detail}" for r in self.static if not r.passed]
+        lines = [
+            f"Static check failed: {r.name} — {r.detail}"
+            for r in self.static
+            if not r.passed and r.fixable
+        ]
         for r in self.js:
             if r.status == "fail":
                 lines.append(f"JavaScript check `{r.source}` was falsy: it {r.detail}.")
@@ -77,7 +103,8 @@ class VerifyReport:
             "skipped": self.skipped,
             "elapsed_s": self.elapsed_s,
             "static": [
-                {"name": r.name, "passed": r.passed, "detail": r.detail} for r in self.static
+                {"name": r.name, "passed": r.passed, "detail": r.detail, "fixable": r.fixable}
+                for r in self.static
             ],
             "js": [
                 {"check": r.source, "status": r.status, "detail": r.detail, "ms": r.elapsed_ms}
@@ -87,7 +114,8 @@ class VerifyReport:
             "console_errors": list(b.console_errors) if b else [],
             "failed_requests": list(b.failed_requests) if b else [],
             "offline_requests": list(b.offline_requests) if b else [],
-            "screenshot": str(b.screenshot) if b and b.screenshot else None,
+            # Only the file name: the screenshot travels next to report.json in the artifact.
+            "screenshot": b.screenshot.name if b and b.screenshot else None,
         }
 
 
@@ -100,14 +128,21 @@ def verify(
     browser: Browser | None = None,
     query: str | None = None,
     settle_ms: int = 3000,
+    unavailable: str = "",
+    unwritable: tuple[str, ...] = (),
 ) -> VerifyReport:
-    """Run the static checks, and the browser checks when the job has any JavaScript checks."""
+    """Run the static checks, and the browser checks when the job has any JavaScript checks.
+
+    ``unavailable`` (why no browser can run) skips the JavaScript checks without a launch.
+    """
     started = time.monotonic()
     checks = normalise(job.checks)
-    static = run_static_checks(root, job.brief, checks, job.attachments)
+    static = run_static_checks(root, job.brief, checks, job.attachments, unwritable)
     js = js_sources(checks)
     result: BrowserResult | None = None
-    if js:
+    if js and unavailable:
+        result = skipped_result(js, unavailable)
+    elif js:
         result = run_browser_checks(
             root,
             js,
@@ -124,3 +159,102 @@ def verify(
         browser=result,
         elapsed_s=round(time.monotonic() - started, 3),
     )
+
+
+def verify_url(
+    url: str,
+    job: Job,
+    *,
+    chromium: str | None = None,
+    browser: Browser | None = None,
+    screenshot: Path | None = None,
+    settle_ms: int = 3000,
+) -> VerifyReport:
+    """Run the job's JavaScript checks against a live page (static checks need the files)."""
+    started = time.monotonic()
+    checks = normalise(job.checks)
+    query = page_query(job)
+    if query and "?" not in url:
+        url = f"{url}?{query}"
+    js = js_sources(checks)
+    result = (
+        run_browser_checks(
+            None,
+            js,
+            chromium=chromium,
+            browser=browser,
+            url=url,
+            settle_ms=settle_ms,
+            screenshot=screenshot,
+        )
+        if js
+        else None
+    )
+    return VerifyReport(
+        js=result.checks if result else [],
+        text_checks=[c.source for c in checks if c.kind == "text"],
+        browser=result,
+        elapsed_s=round(time.monotonic() - started, 3),
+    )
+
+
+class Session:
+    """Verifies successive versions of one app with one browser, launched on first need."""
+
+    def __init__(
+        self,
+        *,
+        chromium: str | None = None,
+        artifacts: Path | None = None,
+        settle_ms: int | None = None,
+        unwritable: tuple[str, ...] = (),
+    ) -> None:
+        self.chromium = chromium
+        self.unwritable = unwritable
+        self.artifacts = artifacts
+        self.settle_ms = SETTLE_MS if settle_ms is None else settle_ms
+        self.calls = 0
+        self._browser: Browser | None = None
+        self._unavailable = ""
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._browser is not None:
+            self._browser.__exit__(None, None, None)
+            self._browser = None
+
+    def _open(self) -> Browser | None:
+        if self._browser is None and not self._unavailable:
+            try:
+                self._browser = launch(self.chromium)
+            except BrowserUnavailable as exc:
+                self._unavailable = str(exc)
+        return self._browser
+
+    def __call__(self, root: Path, job: Job) -> VerifyReport:
+        """Verify the app at `root` now; the n-th call's screenshot is screenshot-round-<n>.png."""
+        shot = self.artifacts / f"screenshot-round-{self.calls}.png" if self.artifacts else None
+        self.calls += 1
+        needs_browser = bool(js_sources(normalise(job.checks)))
+        browser = self._open() if needs_browser else None
+        try:
+            return verify(
+                root,
+                job,
+                browser=browser,
+                screenshot=shot,
+                settle_ms=self.settle_ms,
+                unavailable=self._unavailable,
+                unwritable=self.unwritable,
+            )
+        except Exception as exc:  # a browser that dies mid-run must not stop the commit
+            self.__exit__(None, None, None)
+            self._unavailable = f"the browser failed: {first_line(exc)}"
+            return verify(root, job, unavailable=self._unavailable, unwritable=self.unwritable)

@@ -42,6 +42,7 @@ INTERFACE_INPUTS = {
     "deploy",
     "verify",
     "repair-rounds",
+    "repair-token-budget",
     "dispatch-id",
 }
 
@@ -87,6 +88,7 @@ def test_every_input_is_kebab_case_with_description_and_default(spec: dict[str, 
         "true",
         "2",
     )
+    assert defaults["repair-token-budget"] == "60000"
 
 
 def test_outputs_have_values(spec: dict[str, Any]) -> None:
@@ -97,7 +99,7 @@ def test_outputs_have_values(spec: dict[str, Any]) -> None:
 
 def test_run_steps_have_shell_and_no_expressions_inside_run(spec: dict[str, Any]) -> None:
     run_steps = [s for s in steps(spec) if "run" in s]
-    assert len(run_steps) == 3
+    assert len(run_steps) == 4
     for step in run_steps:
         assert step.get("shell") == "bash"
         assert "${{" not in step["run"], step.get("id")
@@ -143,7 +145,16 @@ def test_steps_and_action_versions(spec: dict[str, Any]) -> None:
         "actions/upload-pages-artifact",
         "deploy",
         "notify",
+        "verify-live",
+        "actions/upload-artifact",
     ]
+    # The live check runs after notify (never delays it) and only when deploying and verifying.
+    live = next(s for s in steps(spec) if s.get("id") == "verify-live")
+    assert live["if"] == "inputs.deploy == 'true' && inputs.verify == 'true'"
+    assert live["run"] == '"$LLMD_PYTHON" -m action verify'
+    upload = uses["actions/upload-artifact"]
+    assert upload["uses"] == "actions/upload-artifact@v7" and upload["if"] == "always()"
+    assert upload["with"]["path"] == "${{ runner.temp }}/llm-deploy/"
     venv = next(s for s in steps(spec) if s.get("id") == "venv")
     # Keyed by a hash of the Action's code in the tool cache, built aside and renamed into place.
     assert venv["env"]["LLMD_TOOL_CACHE"] == "${{ runner.tool_cache }}"
@@ -172,6 +183,7 @@ def test_python_steps_get_every_input_they_read(spec: dict[str, Any]) -> None:
             env["INPUT_" + name.upper().replace("-", "_")] = default
     s = ActionSettings.from_environ(env)
     assert (s.model, s.deploy, s.verify, s.repair_rounds) == ("gpt-4.1-mini", True, True, 2)
+    assert s.repair_token_budget == 60_000
 
 
 def test_example_workflow_structure() -> None:

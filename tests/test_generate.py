@@ -262,6 +262,10 @@ def test_round_2_edits_and_whole_file_fallback(
 class FakeVerification:
     failures: list[str]
 
+    @property
+    def failed_checks(self) -> list[str]:
+        return self.failures
+
     def to_dict(self) -> dict[str, Any]:
         return {"js": [{"check": f, "status": "fail"} for f in self.failures]}
 
@@ -293,8 +297,12 @@ def test_repair_keeps_the_best_version(repo: Repo) -> None:
     assert (repo.work / "index.html").read_text() == "M1 only"
     assert not (repo.work / "extra.js").exists()
     assert result["repair_rounds"] == 2 and result["failures"] == ["M2"]
+    assert result["kept_round"] == 0 and result["verdict"] == "fail"
+    assert [r["failed"] for r in result["verification_rounds"]] == [1, 2, 2]
     assert any("kept the best version" in n for n in result["notes"])
-    assert result["checks"] == [{"check": "M2", "result": "fail"}]
+    assert result["checks"] == [
+        {"kind": "js", "check": "M2", "result": "fail", "detail": "", "round": 0}
+    ]
 
 
 def test_missing_brief_and_payload_fails_with_error_line(

@@ -29,7 +29,7 @@ REPORT = {
     "files_written": ["index.html", "execute.py"],
     "files_refused": [[".github/workflows/ci.yml", "needs a push token with workflow permission"]],
     "notes": ["Workflow files were skipped: no push token."],
-    "checks": [{"check": "js: document.title === 'x'", "result": "pass"}],
+    "checks": [{"kind": "js", "check": "document.title === 'x'", "result": "pass"}],
     "timings": {"generate": 12.345, "commit": 0.5},
     "page_url": "https://o.github.io/r/",
     "commit_sha": "abc123",
@@ -65,7 +65,7 @@ def test_summary_table_holds_the_run_at_a_glance() -> None:
         "`index.html`",
         "| `.github/workflows/ci.yml` | needs a push token with workflow permission |",
         "Workflow files were skipped",
-        "| js: document.title === 'x' | pass |",
+        "| js | document.title === 'x' | pass |",
         "| generate | 12.3 |",
         "[https://o.github.io/r/](https://o.github.io/r/)",
     ):
@@ -73,8 +73,10 @@ def test_summary_table_holds_the_run_at_a_glance() -> None:
 
 
 def test_summary_escapes_table_breakers() -> None:
-    text = step_summary({**REPORT, "checks": [{"check": "a | b\nc", "result": "fail"}]})
-    assert "| a \\| b c | fail |" in text
+    text = step_summary(
+        {**REPORT, "checks": [{"kind": "js", "check": "a | b\nc", "result": "fail"}]}
+    )
+    assert "| js | a \\| b c | fail |" in text
 
 
 def test_mask_writes_one_line_per_value_line() -> None:
@@ -98,7 +100,7 @@ def test_redact(text: str, secrets: list[str], expected: str) -> None:
 
 def test_save_report_in_runner_temp(tmp_path: Path) -> None:
     path = save_report(REPORT, tmp_path / "temp")
-    assert path == tmp_path / "temp" / "llm-deploy-report.json"
+    assert path == tmp_path / "temp" / "llm-deploy" / "report.json"
     assert json.loads(path.read_text())["commit_sha"] == "abc123"
 
 
@@ -121,9 +123,98 @@ def test_finish_never_leaks_secrets(tmp_path: Path) -> None:
     written = [
         (tmp_path / "out").read_text(),
         (tmp_path / "summary").read_text(),
-        (tmp_path / "temp" / "llm-deploy-report.json").read_text(),
+        (tmp_path / "temp" / "llm-deploy" / "report.json").read_text(),
     ]
     for text in written:
         for secret in (*secrets, "Secret Plan"):
             assert secret not in text
         assert "***" in text
+
+
+def _round(n: int, title: str, license_: str = "pass") -> dict[str, object]:
+    return {
+        "round": n,
+        "failed": [title, license_].count("fail"),
+        "checks": [
+            {"kind": "static", "check": "LICENSE is MIT", "result": license_, "detail": ""},
+            {"kind": "js", "check": "document.title === 'x'", "result": title, "detail": ""},
+        ],
+    }
+
+
+REPAIRED = {
+    **REPORT,
+    "verdict": "pass",
+    "kept_round": 1,
+    "verification_rounds": [_round(0, "fail"), _round(1, "pass")],
+    "repairs": [
+        {
+            "round": 1,
+            "failures_sent": ["JavaScript check `document.title === 'x'` was falsy"],
+            "files_changed": ["index.html"],
+            "tokens": 321,
+            "error": "",
+        }
+    ],
+    "repair_tokens": 321,
+    "repair_token_budget": 60000,
+    "repair_stopped": "no check fails",
+}
+
+
+@pytest.mark.parametrize(
+    ("report", "expected", "absent"),
+    [
+        (
+            REPAIRED,
+            [
+                "All checks pass.",
+                "| kind | check | round 0 | round 1 (kept) |",
+                "| js | document.title === 'x' | fail | pass |",
+                "| static | LICENSE is MIT | pass | pass |",
+                "| 1 | JavaScript check `document.title === 'x'` was falsy | index.html | 321 |",
+                "Stopped: no check fails. Repair tokens: 321 of 60000.",
+            ],
+            ["still fail"],
+        ),
+        (
+            {
+                **REPAIRED,
+                "verdict": "fail",
+                "kept_round": 0,
+                "verification_rounds": [_round(0, "fail"), _round(1, "fail", "fail")],
+                "repair_stopped": "reached the bound of 1 repair round(s)",
+            },
+            [
+                "Some checks still fail; the app was committed and deployed anyway.",
+                "| kind | check | round 0 (kept) | round 1 |",
+                "| static | LICENSE is MIT | pass | fail |",
+                "Stopped: reached the bound of 1 repair round(s).",
+            ],
+            ["All checks pass."],
+        ),
+        (
+            {
+                **REPORT,
+                "live_checks": {
+                    "url": "https://o.github.io/r/",
+                    "checks": [{"check": "1 === 2", "result": "fail", "detail": "returned false"}],
+                },
+            },
+            [
+                "### Checks on the deployed page (https://o.github.io/r/)",
+                "| 1 === 2 | fail | returned false |",
+            ],
+            ["### Repairs"],
+        ),
+    ],
+    ids=["repaired", "never-fixed", "live"],
+)
+def test_summary_shows_rounds_repairs_and_live_checks(
+    report: dict[str, object], expected: list[str], absent: list[str]
+) -> None:
+    text = step_summary(report)
+    for line in expected:
+        assert line in text
+    for line in absent:
+        assert line not in text

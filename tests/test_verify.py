@@ -44,7 +44,7 @@ def test_correct_app_passes(chromium: Browser, tmp_path: Path, stem: str) -> Non
     js_count = sum(1 for row in report.summary_rows() if row[0] == "js")
     assert js_count == len(report.js) == len(js_sources(normalise(job.checks)))
     if report.js:
-        assert shot.is_file()
+        assert shot.is_file() and report.to_dict()["screenshot"] == "screenshot.png"
     json.dumps(report.to_dict())
 
 
@@ -79,6 +79,10 @@ def test_bare_and_throwing_checks_reach_the_repair_lines(chromium: Browser, tmp_
     )
     report = verify(tmp_path, job, browser=chromium, settle_ms=300)
     assert [r.status for r in report.js] == ["pass", "error", "fail"]
+    assert report.failed_checks == [
+        "document.querySelector('h2').textContent",
+        "document.querySelectorAll('h1').length === 2",
+    ]
     assert report.text_checks == ["The page is friendly"]
     assert report.failures[:2] == [
         "JavaScript check `document.querySelector('h2').textContent` threw: "
@@ -128,6 +132,7 @@ def test_missing_browser_is_reported_as_skipped(tmp_path: Path) -> None:
     job = Job(task="t", round=1, brief="x", checks=["js: 1 === 1"])
     report = verify(tmp_path, job, chromium=str(tmp_path / "no-chrome"))
     assert report.skipped and not report.passed and report.failures == []
+    assert report.failed_checks == []  # skipped is not failed: nothing for a repair to fix
     assert report.summary_rows()[-1][2] == "skipped"
 
 
@@ -153,3 +158,23 @@ def test_report_without_failures_lists_no_page_errors() -> None:
         browser=BrowserResult(console_errors=["noise"]),
     )
     assert report.passed and report.failures == []
+
+
+def test_workflow_files_without_a_push_token_fail_but_ask_no_repair(tmp_path: Path) -> None:
+    from action.repair import verdict
+
+    _app(tmp_path, "<p>hi</p>")
+    brief = "Add .github/workflows/ci.yml that runs execute.py, and commit execute.py."
+    job = Job(task="t", round=1, brief=brief, checks=["The CI runs"])
+    plain = verify(tmp_path, job)
+    assert plain.failed_checks == ["files the brief names exist"]
+    assert "missing: .github/workflows/ci.yml, execute.py" in plain.failures[0]
+    blocked = verify(tmp_path, job, unwritable=(".github/workflows/",))
+    assert blocked.failed_checks == ["files the brief names exist"]
+    assert "missing: execute.py" in blocked.failures[0] and "ci.yml" not in blocked.failures[0]
+    (tmp_path / "execute.py").write_text("print(1)\n")
+    done = verify(tmp_path, job, unwritable=(".github/workflows/",))
+    assert done.failed_checks == [] and done.failures == []  # nothing a repair could fix
+    row = done.to_dict()["static"][0]
+    assert (row["passed"], row["fixable"]) == (False, False) and "push-token" in row["detail"]
+    assert verdict(done) == "fail"  # but the report stays honest
