@@ -134,7 +134,10 @@ class Run:
             self._offline(job, f"the model failed: {exc}", protected)
             return
         self.messages = [*messages, answer.assistant(text)]
-        self._write(files, protected)
+        written = self._write(files, protected)
+        if not written and not (self.root / "index.html").is_file():
+            # Every path was refused: a site with only LICENSE and README would serve nothing.
+            self._offline(job, "the model's answer had no usable file", protected)
 
     def _offline(self, job: Job, reason: str, protected: Mapping[str, bytes]) -> None:
         self.log(f"Using the offline generator: {report.redact(reason, self.secrets)}")

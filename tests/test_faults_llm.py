@@ -175,19 +175,7 @@ CASES = [
     Case("nothing-valid", "LLM answer that writes nothing valid", [], NOTHING_VALID, "offline",
          "no usable file", "every path refused and reported; offline page"),
 ]
-# generate.Run._generate writes nothing, then commits LICENSE and README without an index.html:
-# the fix (in action/generate.py, not this suite's to edit) is to fall back to the offline
-# generator when the writer accepted no file. Strict, so the fix turns this into a failure to
-# remove the mark.
-_NEEDS_GENERATE_FIX = {"nothing-valid"}
-
-
-@pytest.mark.parametrize(
-    "case",
-    [pytest.param(c, id=c.id, marks=[pytest.mark.xfail(
-        strict=True, reason="generate commits no index.html when every path is refused")]
-        if c.id in _NEEDS_GENERATE_FIX else []) for c in CASES],
-)
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in CASES])
 def test_llm_fault_still_commits_and_reports_why(
     checkout: Checkout, fast_llm: list[float], case: Case,
     capsys: pytest.CaptureFixture[str], reliability: Recorder,
