@@ -23,8 +23,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from receiver.config import Settings
+from receiver.dashboard import dashboard_routes
 from receiver.forge import Forge
 from receiver.journal import Journal
+from receiver.local_notify import LocalNotifications, with_progress
+from receiver.openapi import openapi_routes
 from receiver.request import RequestError, parse_request
 from receiver.worker import Worker
 
@@ -114,7 +117,8 @@ def create_app(
             "status_url": f"{settings.public_url}/api-deploy/{quote(req.task, safe='')}",
         }
         if is_new:
-            answer["_id"] = request_id
+            # Here, not on the event loop: submit reads the journaled row back (megabytes).
+            app.state.worker.submit(request_id)
         else:
             answer["duplicate"] = True
         return answer
@@ -128,17 +132,28 @@ def create_app(
         result = await run_in_threadpool(accept, body)
         if isinstance(result, JSONResponse):
             return result
-        request_id = result.pop("_id", None)
-        if request_id is not None:
-            request.app.state.worker.submit(request_id)
         return JSONResponse(result)
+
+    # Local mode's evaluator: the README quickstart's requests notify the receiver itself.
+    notes = LocalNotifications(settings.data_dir) if settings.local_mode else None
 
     async def status(request: Request) -> Response:
         task = request.path_params["task"]
         found = await run_in_threadpool(jr_of().status, task)
         if found is None:
             return error(404, f"No request for task {task!r} was received.", "task")
+        if notes is not None:  # local mode: the run's progress and the notification too
+            found = await run_in_threadpool(with_progress, found, settings.data_dir, notes)
         return JSONResponse(found)
+
+    async def local_notify(request: Request) -> Response:
+        try:
+            body = json.loads(await _read_capped(request, 1024 * 1024))
+        except (_TooLarge, UnicodeDecodeError, ValueError):
+            return error(400, "The body is not a JSON object of at most 1 MB.")
+        assert notes is not None
+        code, answer = await run_in_threadpool(notes.receive, body, jr_of())
+        return JSONResponse(answer, status_code=code)
 
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok", "mode": "local" if settings.local_mode else "github"})
@@ -151,6 +166,8 @@ def create_app(
         Route("/health", health, methods=["GET"]),
         Route("/api-deploy", deploy, methods=["POST"]),
         Route("/api-deploy/{task:path}", status, methods=["GET"]),
+        *dashboard_routes(settings),
+        *openapi_routes(settings),
     ]
     if settings.local_mode:
         # Local mode's stand-in for GitHub Pages and the Actions tab (sites/<repo>/, runs/<id>).
@@ -158,7 +175,8 @@ def create_app(
 
         sites = pages_app(settings.data_dir)
         routes += [Route("/pages/{repo}", sites), Route("/pages/{repo}/{path:path}", sites),
-                   Route("/runs/{run_id:int}", sites)]
+                   Route("/runs/{run_id:int}", sites),
+                   Route("/local/notify", local_notify, methods=["POST"])]
     app = Starlette(routes=routes, lifespan=lifespan,
                     exception_handlers={HTTPException: http_error})
 

@@ -186,6 +186,15 @@ class Journal:
             body=body,
         )
 
+    def find(self, task: str, round_: int, nonce: str) -> int | None:
+        """The id of the request with this (task, round, nonce), or None."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT id FROM requests WHERE task = ? AND round = ? AND nonce = ?",
+                (task, round_, nonce),
+            ).fetchone()
+        return None if row is None else int(row["id"])
+
     def pending(self) -> list[int]:
         """Ids of requests not yet in a final state, oldest first."""
         marks = ",".join("?" * len(FINAL_STATES))

@@ -72,7 +72,10 @@ def _sealed_raw(doc_bytes: bytes, key: bytes) -> str:
         (lambda t, k: t[: len(t) // 2], "does not decrypt|truncated|base64"),
         (lambda t, k: t[:20], "too short|base64"),
         (lambda t, k: "%%%", "base64"),
-        (lambda t, k: t[:-8] + ("A" * 8 if not t.endswith("A" * 8) else "B" * 8), "does not decrypt"),
+        (
+            lambda t, k: t[:-8] + ("A" * 8 if not t.endswith("A" * 8) else "B" * 8),
+            "does not decrypt",
+        ),
         (lambda t, k: _sealed_raw(b"not zlib", k), "not a compressed JSON"),
         (
             lambda t, k: _sealed_raw(zlib.compress(json.dumps({"version": 99}).encode()), k),

@@ -1,0 +1,135 @@
+"""Local mode's evaluator and progress: ``POST /local/notify`` and the run state in the status.
+
+The local evaluator answers like the real one: 200 when ``email``, ``task``, ``round`` and
+``nonce`` match a journaled request, else 400 with a reason. Accepted notifications are kept in
+memory and appended to ``data_dir/local-notifications.jsonl`` (the data folder already holds the
+journal with the same emails; nothing here reaches a repo or a log). The status endpoint then
+shows, per round, the run's progress and whether a notification arrived, never its email.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from receiver.journal import Journal
+
+NOTIFY_FIELDS = ("email", "task", "round", "nonce", "repo_url", "commit_sha", "pages_url")
+_RUN_ID = re.compile(r"/runs/(\d+)$")
+
+
+class LocalNotifications:
+    """The notifications a local receiver got, loaded from and appended to a JSON-lines file."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.path = Path(data_dir) / "local-notifications.jsonl"
+        self._lock = threading.Lock()
+        self.bodies: list[dict[str, Any]] = []
+        if self.path.is_file():
+            for line in self.path.read_text("utf-8").splitlines():
+                try:
+                    self.bodies.append(dict(json.loads(line)))
+                except (ValueError, TypeError):
+                    continue  # a line torn by a crash mid-append
+
+    def receive(self, body: Any, journal: Journal) -> tuple[int, dict[str, Any]]:
+        """Check one notification as the evaluator would; record it when it matches."""
+        reason = check_notification(body, journal)
+        if reason is not None:
+            return 400, {"error": reason}
+        record = {**{k: body[k] for k in NOTIFY_FIELDS}, "received_at": time.time()}
+        with self._lock:
+            self.bodies.append(record)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "a", encoding="utf-8") as out:
+                out.write(json.dumps(record) + "\n")
+        return 200, {"status": "ok", "task": body["task"], "round": body["round"]}
+
+    def latest(self, task: str, round_: int, nonce: str) -> dict[str, Any] | None:
+        """The newest notification for this request, or None."""
+        with self._lock:
+            for body in reversed(self.bodies):
+                if (body.get("task"), body.get("round"), body.get("nonce")) == (task, round_,
+                                                                                nonce):
+                    return body
+        return None
+
+
+def check_notification(body: Any, journal: Journal) -> str | None:
+    """None when the body names a journaled request with its email, else the reason why not."""
+    if not isinstance(body, dict):
+        return "The body is not a JSON object."
+    missing = [k for k in NOTIFY_FIELDS if k not in body]
+    if missing:
+        return f"Missing fields: {', '.join(missing)}."
+    if not isinstance(body["round"], int) or isinstance(body["round"], bool):
+        return "round must be an integer."
+    if not isinstance(body["task"], str) or not isinstance(body["nonce"], str):
+        return "task and nonce must be strings."
+    request_id = journal.find(body["task"], body["round"], body["nonce"])
+    if request_id is None:
+        return (f"No request for task {body['task']!r} round {body['round']} "
+                "with this nonce was sent.")
+    if journal.get(request_id).body.get("email") != body["email"]:
+        return "The email does not match the request's."
+    return None
+
+
+def with_progress(
+    found: dict[str, Any], data_dir: Path, notes: LocalNotifications
+) -> dict[str, Any]:
+    """The task's status with each round's local run and notification folded in.
+
+    A dispatched round reads ``running``, ``deployed`` or ``failed`` from its run record in
+    ``data_dir/runs``, and ``notified`` once ``/local/notify`` accepted its notification.
+    """
+    rounds = []
+    for entry in found["rounds"]:
+        entry = dict(entry)
+        run = _run_progress(data_dir, entry.get("run_url") or "")
+        if run is not None:
+            entry["run"] = run
+            if entry["state"] == "dispatched":
+                entry["state"] = {"success": "deployed", "failure": "failed"}.get(
+                    run["state"], "running")
+                if run["state"] == "failure" and not entry.get("error"):
+                    failed = next((s for s in run["steps"] if s["state"] == "failure"), None)
+                    entry["error"] = run["error"] or (
+                        f"The run failed at the step {failed['name']!r}." if failed
+                        else "The run failed.")
+        note = notes.latest(found["task"], entry["round"], entry["nonce"])
+        entry["notified"] = note is not None
+        if note is not None:
+            entry["state"], entry["notified_commit"] = "notified", note["commit_sha"]
+        rounds.append(entry)
+    return {**found, "rounds": rounds}
+
+
+def _run_progress(data_dir: Path, run_url: str) -> dict[str, Any] | None:
+    """The run behind a local run URL: state, elapsed, current step and each step's outcome."""
+    match = _RUN_ID.search(run_url)
+    if match is None:
+        return None
+    try:
+        record = json.loads((Path(data_dir) / "runs" / f"{match[1]}.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return None  # not written yet, or replaced mid-read on a platform without atomic rename
+    state = str(record.get("state", "queued"))
+    steps = [{"name": s.get("name", ""), "state": s.get("state", ""),
+              "elapsed": s.get("elapsed", 0.0)} for s in record.get("steps") or []]
+    started = float(record.get("started_at") or 0.0)
+    elapsed = record.get("elapsed") if state in ("success", "failure") else (
+        round(time.time() - started, 3) if started else 0.0)
+    return {
+        "id": int(match[1]),
+        "state": state,
+        "elapsed": elapsed,
+        "current_step": next((s["name"] for s in reversed(steps) if s["state"] == "running"),
+                             None),
+        "steps": steps,
+        "error": str(record.get("error") or ""),
+    }

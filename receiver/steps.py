@@ -1,0 +1,363 @@
+"""Step execution for the local runner: ``run:`` scripts, ``actions/*`` stand-ins, the composite.
+
+``StepRunner`` runs a list of steps the way GitHub Actions does (``if:``, ``env:``,
+``continue-on-error``, step outputs, ``GITHUB_OUTPUT``/``GITHUB_ENV``/``GITHUB_PATH`` files, masks)
+and saves the run record after each step so the status endpoint and ``/runs/<id>`` show progress.
+``LocalRunner`` (receiver.runner) adds the workflow around it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+import os
+import platform
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import yaml
+
+from receiver.expressions import ExpressionError, evaluate_if, substitute, truthy
+from receiver.local_pages import publish_site, stage_artifact
+
+log = logging.getLogger("receiver.runner")
+_SHELLS = {
+    "bash": ["bash", "--noprofile", "--norc", "-eo", "pipefail", "{0}"],
+    "sh": ["sh", "-e", "{0}"],
+    "python": [sys.executable, "{0}"],
+}
+_USES = re.compile(r"^(?P<owner>[^/@\s]+)/(?P<name>[^@\s]+)@(?P<ref>\S+)$")
+
+
+class StepFailed(Exception):
+    """A step failed; the message is safe to log."""
+
+
+@dataclass
+class StepRecord:
+    name: str
+    state: str = "pending"  # running | success | failure | skipped
+    elapsed: float = 0.0
+    outputs: dict[str, str] = field(default_factory=dict)
+    error: str = ""
+
+
+@dataclass
+class RunResult:
+    run_id: int
+    repo: str
+    workflow: str
+    state: str = "queued"  # queued | running | success | failure
+    started_at: float = 0.0
+    elapsed: float = 0.0
+    steps: list[StepRecord] = field(default_factory=list)
+    outputs: dict[str, str] = field(default_factory=dict)
+    error: str = ""
+
+
+class Masker:
+    """Replaces every registered secret value with ***."""
+
+    def __init__(self, values: Iterable[str]) -> None:
+        self._values: set[str] = set()
+        for v in values:
+            self.add(v)
+
+    def add(self, value: str) -> None:
+        for part in [value, *value.splitlines()]:
+            if len(part.strip()) >= 3:  # masking "1" or "" would shred every log line
+                self._values.add(part.strip())
+
+    def mask(self, text: str) -> str:
+        for value in sorted(self._values, key=len, reverse=True):
+            text = text.replace(value, "***")
+        return text
+
+
+def parse_env_file(text: str) -> dict[str, str]:
+    """Parse a GITHUB_OUTPUT/GITHUB_ENV file: ``k=v`` lines and ``k<<DELIM`` heredocs."""
+    values: dict[str, str] = {}
+    lines = text.split("\n")
+    i = 0
+    while i < len(lines):
+        line = lines[i].rstrip("\r")
+        i += 1
+        if not line.strip():
+            continue
+        eq, hd = line.find("="), line.find("<<")
+        if eq >= 0 and (hd < 0 or eq < hd):
+            values[line[:eq]] = line[eq + 1 :]
+            continue
+        if hd < 0:
+            raise StepFailed(f"Malformed line in an output file: {line[:40]!r}.")
+        key, delim = line[:hd], line[hd + 2 :]
+        body: list[str] = []
+        while i < len(lines) and lines[i].rstrip("\r") != delim:
+            body.append(lines[i].rstrip("\r"))
+            i += 1
+        if i >= len(lines):
+            raise StepFailed(f"The output {key!r} has no closing delimiter.")
+        i += 1
+        values[key] = "\n".join(body)
+    return values
+
+
+def yaml_str(value: Any) -> str:
+    """A YAML scalar as GitHub hands it to expressions (booleans lower-case, null empty)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+def run_git(*args: str) -> str:
+    """Run git; StepFailed with its stderr on failure."""
+    proc = subprocess.run(["git", *args], capture_output=True, check=False)
+    if proc.returncode != 0:
+        raise StepFailed(f"git {args[0]} failed: {proc.stderr.decode(errors='replace').strip()}")
+    return proc.stdout.decode("utf-8", "replace").strip()
+
+
+@dataclass
+class RunState:
+    """What the steps of one run share: record, masks, log, env, contexts and folders."""
+
+    result: RunResult
+    masker: Masker
+    logfile: TextIO
+    env: dict[str, str]
+    github: dict[str, Any]
+    runner_ctx: dict[str, str]
+    workspace: Path
+    temp: Path
+    clone_url: str
+    deadline: float = 0.0
+    status: str = "success"
+    counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    save: Callable[[], None] = lambda: None  # persists the record: progress for /runs and status
+
+    def write(self, line: str) -> None:
+        self.logfile.write(self.masker.mask(line.rstrip("\n")) + "\n")
+        self.logfile.flush()
+
+
+class StepRunner:
+    """Runs steps for one run at a time per thread; subclasses set the attributes below."""
+
+    data_dir: Path
+    action_path: Path
+    public_url: str
+    runs_dir: Path
+
+    def run_steps(
+        self,
+        run: RunState,
+        steps: list[dict[str, Any]],
+        ctx: dict[str, Any],
+        action_path: Path | None,
+    ) -> str:
+        """Run steps in order; return "success" or "failure" for this list (composite or job)."""
+        status = "success"
+        for index, step in enumerate(steps, 1):
+            name = str(step.get("name") or step.get("uses") or str(step.get("run", "")).strip()
+                       .split("\n")[0][:60] or f"step {index}")
+            name = run.masker.mask(substitute(name, ctx)) if "${{" in name else name
+            if action_path is not None:
+                name = f"action: {name}"
+            record = StepRecord(name, state="running")
+            run.result.steps.append(record)
+            run.save()
+            ctx["job"] = {"status": "failure" if "failure" in (status, run.status) else "success"}
+            started = time.monotonic()
+            try:
+                if not evaluate_if(step.get("if"), ctx):
+                    record.state = "skipped"
+                    run.write(f"Skipping step: {name}")
+                    continue
+                run.write(f"##[group]{name}")
+                step_env = {**ctx["env"], **{k: substitute(v, ctx) for k, v in
+                                             str_map(step.get("env")).items()}}
+                outputs = self._run_step(run, step, ctx, step_env, action_path)
+                record.state, record.outputs = "success", {
+                    k: run.masker.mask(v) for k, v in outputs.items()}
+            except (StepFailed, ExpressionError, OSError, subprocess.SubprocessError) as exc:
+                outputs = {}
+                record.state, record.error = "failure", run.masker.mask(str(exc))
+                run.write(f"##[error]{record.error}")
+                continue_on_error = step.get("continue-on-error", False)
+                if isinstance(continue_on_error, str):
+                    continue_on_error = truthy(substitute(continue_on_error, ctx))
+                if not continue_on_error:
+                    status = "failure"
+                    if action_path is None:
+                        run.status = "failure"
+            finally:
+                record.elapsed = round(time.monotonic() - started, 3)
+                run.save()
+                if record.state != "skipped":
+                    run.write(f"##[endgroup] {name}: {record.state} in {record.elapsed:.2f}s")
+                    log.info("run=%s repo=%s step=%r state=%s elapsed=%.2fs", run.result.run_id,
+                             run.result.repo, name, record.state, record.elapsed)
+            if step.get("id"):
+                ctx["steps"][str(step["id"])] = {
+                    "outputs": outputs, "outcome": record.state, "conclusion": record.state}
+        return status
+
+    def _run_step(
+        self, run: RunState, step: dict[str, Any], ctx: dict[str, Any], env: dict[str, str],
+        action_path: Path | None,
+    ) -> dict[str, str]:
+        with_ = {k: substitute(yaml_str(v), ctx) for k, v in (step.get("with") or {}).items()}
+        if "run" in step:
+            shell = step.get("shell") or ("bash" if action_path is None else None)
+            if shell is None:
+                raise StepFailed("A composite action's run step must set 'shell'.")
+            workdir = run.workspace / substitute(yaml_str(step.get("working-directory")), ctx)
+            return self._shell(run, substitute(str(step["run"]), ctx), str(shell), env, workdir,
+                               action_path)
+        uses = str(step.get("uses", ""))
+        m = _USES.match(uses)
+        if not m:
+            raise StepFailed(f"The step uses {uses!r}, which the local runner cannot run.")
+        if m["owner"] == "actions":
+            return self._builtin(run, m["name"], with_)
+        if action_path is not None:
+            raise StepFailed(f"The local runner cannot run the nested action {uses!r}.")
+        return self._composite(run, with_, ctx, env)
+
+    def _builtin(self, run: RunState, name: str, with_: dict[str, str]) -> dict[str, str]:
+        site = f"{self.public_url}/pages/{run.result.repo}/"
+        if name == "checkout":
+            dest = run.workspace / with_.get("path", "")
+            if dest.exists() and any(dest.iterdir()):
+                shutil.rmtree(dest)
+            # A local bare repo needs no credentials: origin is the file URL, pushes just work.
+            run_git("clone", "--quiet", run.clone_url, str(dest))
+            run.write(f"Checked out {run.result.repo} into the workspace")
+            head = run_git("-C", str(dest), "rev-parse", "HEAD")
+            return {"commit": head, "ref": "refs/heads/main"}
+        if name == "setup-python":
+            # The receiver's own interpreter stands in; nothing is installed or changed.
+            return {"python-path": sys.executable, "python-version": platform.python_version(),
+                    "cache-hit": "false"}
+        if name == "upload-pages-artifact":
+            source = run.workspace / (with_.get("path") or "_site")
+            count = stage_artifact(source, run.temp / "pages-artifact")
+            run.write(f"Staged {count} files from {with_.get('path') or '_site'} for Pages")
+            return {"artifact_id": str(run.result.run_id)}
+        if name == "deploy-pages":
+            artifact = run.temp / "pages-artifact"
+            if not artifact.is_dir():
+                raise StepFailed("No Pages artifact was uploaded before deploy-pages.")
+            publish_site(self.data_dir, run.result.repo, artifact, str(run.result.run_id))
+            run.write(f"Published the site at {site}")
+            return {"page_url": site}
+        if name == "configure-pages":
+            return {"base_url": site.rstrip("/"), "origin": self.public_url,
+                    "base_path": f"/pages/{run.result.repo}"}
+        run.write(f"actions/{name} has no local equivalent; treated as a no-op")
+        return {}
+
+    def _composite(
+        self, run: RunState, with_: dict[str, str], outer: dict[str, Any], env: dict[str, str]
+    ) -> dict[str, str]:
+        spec_file = next((self.action_path / n for n in ("action.yml", "action.yaml")
+                          if (self.action_path / n).is_file()), None)
+        if spec_file is None:
+            raise StepFailed(f"No action.yml in {self.action_path}.")
+        spec = yaml.safe_load(spec_file.read_text("utf-8")) or {}
+        runs = spec.get("runs") or {}
+        if runs.get("using") != "composite":
+            raise StepFailed("The local runner only runs composite actions.")
+        inputs: dict[str, str] = {}
+        for key, decl in (spec.get("inputs") or {}).items():
+            default = yaml_str((decl or {}).get("default"))
+            inputs[key] = with_[key] if key in with_ else substitute(default, outer)
+        for key in set(with_) - set(inputs):
+            run.write(f"##[warning]Unexpected input {key!r} for the action")
+        ctx: dict[str, Any] = {
+            "inputs": inputs, "steps": {}, "env": env, "runner": outer["runner"],
+            "github": {**outer["github"], "action_path": str(self.action_path)},
+            "job": dict(outer["job"]), "vars": {},
+        }
+        status = self.run_steps(run, list(runs.get("steps") or []), ctx, self.action_path)
+        outputs = {k: substitute(yaml_str((d or {}).get("value")), ctx)
+                   for k, d in (spec.get("outputs") or {}).items()}
+        run.result.outputs.update({k: run.masker.mask(v) for k, v in outputs.items()})
+        if status != "success":
+            raise StepFailed("A step of the action failed.")
+        return outputs
+
+    def _shell(
+        self, run: RunState, script: str, shell: str, env: dict[str, str], workdir: Path,
+        action_path: Path | None,
+    ) -> dict[str, str]:
+        n = next(run.counter)
+        files = {k: run.temp / f"_{k.lower()}_{n}" for k in ("OUTPUT", "ENV", "PATH",
+                                                             "STEP_SUMMARY")}
+        for f in files.values():
+            f.touch()
+        script_file = run.temp / f"_script_{n}"
+        script_file.write_text(script, "utf-8")
+        template = _SHELLS.get(shell.split()[0]) if "{0}" not in shell else shell.split()
+        if template is None:
+            raise StepFailed(f"The shell {shell!r} is not supported by the local runner.")
+        argv = [a.replace("{0}", str(script_file)) for a in template]
+        full_env = {**run.env, **env, **{f"GITHUB_{k}": str(v) for k, v in files.items()}}
+        if action_path is not None:
+            full_env["GITHUB_ACTION_PATH"] = str(action_path)
+        remaining = run.deadline - time.monotonic()
+        if remaining <= 0:
+            raise StepFailed("The job ran past its timeout-minutes.")
+        with subprocess.Popen(argv, cwd=workdir, env=full_env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                              start_new_session=True) as proc:
+            timer = threading.Timer(remaining, _kill_group, (proc.pid,))
+            timer.start()
+            try:
+                assert proc.stdout is not None
+                for raw in proc.stdout:
+                    line = raw.decode("utf-8", "replace")
+                    if line.startswith("::add-mask::"):
+                        run.masker.add(line[len("::add-mask::"):].strip())
+                        continue
+                    run.write(line)
+                code = proc.wait()
+            finally:
+                timer.cancel()
+        summary = files["STEP_SUMMARY"].read_text("utf-8", "replace")
+        if summary.strip():
+            summary_file = self.runs_dir / f"{run.result.run_id}.summary.md"
+            with open(summary_file, "a", encoding="utf-8") as out:
+                out.write(run.masker.mask(summary) + "\n")
+        run.env.update(parse_env_file(files["ENV"].read_text("utf-8", "replace")))
+        extra = [p for p in files["PATH"].read_text("utf-8").splitlines() if p.strip()]
+        if extra:
+            run.env["PATH"] = os.pathsep.join([*reversed(extra), run.env.get("PATH", "")])
+        if code != 0:
+            raise StepFailed(f"The script exited with code {code}.")
+        return parse_env_file(files["OUTPUT"].read_text("utf-8", "replace"))
+
+
+def _kill_group(pid: int) -> None:
+    # The step's children (pip, python, git) share its session; a timeout must end them all.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def str_map(value: Any) -> dict[str, str]:
+    """A YAML mapping (``env:``) as strings; anything else as empty."""
+    if not isinstance(value, dict):
+        return {}
+    return {str(k): yaml_str(v) for k, v in value.items()}
+
+
