@@ -47,7 +47,7 @@ def notify_step(
     result["page_url"] = pages
     deadline = job.received_at + notify.DEADLINE_SECONDS
     expected = gitops.read_committed(root, sha, "index.html")
-    if settings.deploy and pages and expected is not None:
+    if settings.deploy and settings.site_by_action and pages and expected is not None:
         now = clock()
         until = min(
             now + notify.DEADLINE_SECONDS, max(now + MIN_PAGE_WAIT, deadline - PAGE_WAIT_MARGIN)

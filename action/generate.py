@@ -18,11 +18,22 @@ from typing import Any
 
 import httpx
 
-from action import answer, attachments, gitops, offline, prompts, repair, report, writer
-from action.attachment_policy import attachment_policy
-from action.errors import ActionError, LLMError, ProtocolError
+from action import (
+    answer,
+    app_workflows,
+    attachments,
+    formats,
+    gitops,
+    offline,
+    prompts,
+    repair,
+    report,
+    writer,
+)
+from action.attachment_policy import attachment_policy, conversions
+from action.errors import ActionError, AttachmentError, LLMError, ProtocolError
 from action.llm import LLMClient
-from action.payload import Job
+from action.payload import Attachment, Job
 from action.repair import Verifier
 from action.settings import ActionSettings, page_url
 from action.settings import job as read_job
@@ -80,16 +91,7 @@ class Run:
                 report.mask(value)
         self.report.update(task=job.task, round=job.round, model=s.model)
         with self.phase("attachments"):
-            names = [attachments.safe_name(a.name) for a in job.attachments]
-            skip, editable = attachment_policy(job.brief, names)
-            kept = [a for a, n in zip(job.attachments, names, strict=True) if n not in skip]
-            written = writer.ensure_attachments(self.root, kept)
-            self.report["attachments"] = written
-            if skip:
-                self.report["notes"].append(f"Not committed, as the brief asks: {sorted(skip)}.")
-            notes = [attachments.describe(a) for a in job.attachments]
-        protected = {n: a.data for a, n in zip(job.attachments, names, strict=True)}
-        protected = {n: d for n, d in protected.items() if n not in skip and n not in editable}
+            notes, protected = self._attachments(job)
         if s.llm_api_key:
             self._generate(job, notes, protected)
         else:
@@ -104,7 +106,39 @@ class Run:
             branch = gitops.current_branch(self.root, s.ref_name or "main")
             sha = gitops.push(self.root, branch, token, s.server_url, log=self.log)
         self.report.update(commit_sha=sha, page_url=page_url(s))
+        # The push token starts the app's own workflows; one that deploys Pages owns the site.
+        owners = app_workflows.pages_workflows(self.root, writer.OWN_WORKFLOW)
+        owners = owners if s.push_token else []
+        if owners:
+            self.report["pages_by"] = owners
+            self.report["notes"].append(
+                f"{', '.join(owners)} deploys GitHub Pages on push, so this run leaves the site "
+                "to it (two deployments would race)."
+            )
         return self.report
+
+    def _attachments(self, job: Job) -> tuple[list[str], dict[str, bytes]]:
+        """Commit what the brief keeps and derives; (notes for the model, files it must keep)."""
+        names = [attachments.safe_name(a.name) for a in job.attachments]
+        skip, editable = attachment_policy(job.brief, names)
+        kept = [Attachment(n, a.data) for a, n in zip(job.attachments, names, strict=True)
+                if n not in skip]
+        notes = [attachments.describe(a) for a in job.attachments]
+        by_name = {a.name: a.data for a in kept}
+        for target, source in conversions(job.brief, names).items():
+            try:
+                kept.append(Attachment(target, formats.xlsx_to_csv(by_name[source]).encode()))
+            except (AttachmentError, KeyError) as exc:
+                self.report["notes"].append(f"{target} was not derived from {source}: {exc}.")
+                continue
+            notes.append(f"`{target}` is already written at the repo root: {source} converted to "
+                         "CSV (first sheet), as the brief asks. It is committed as is; do not "
+                         "write it.")
+        self.report["attachments"] = writer.ensure_attachments(self.root, kept)
+        if skip:
+            self.report["notes"].append(f"Not committed, as the brief asks: {sorted(skip)}.")
+        protected = {a.name: a.data for a in kept if a.name not in editable}
+        return notes, protected
 
     # -- generation -------------------------------------------------------------------------
 

@@ -240,6 +240,8 @@ def finish(settings: ActionSettings, result: Report, secrets: list[str]) -> None
                 "commit-sha": clean.get("commit_sha", ""),
                 "page-url": clean.get("page_url", ""),
                 "generator": clean.get("generator", ""),
+                # "false" when the app's own workflow publishes Pages (see action.app_workflows).
+                "deploy": "false" if clean.get("pages_by") else "true",
                 "report": json.dumps(clean, separators=(",", ":"), sort_keys=True),
             },
         )

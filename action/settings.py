@@ -95,6 +95,8 @@ class ActionSettings:
     # Handed from the generate and deploy steps to the notify step.
     commit_sha: str = ""
     deployed_page_url: str = ""
+    # False when the app's own workflow publishes Pages and this run left the site to it.
+    site_by_action: bool = True
     generated_page_url: str = ""
 
     @classmethod
@@ -132,6 +134,7 @@ class ActionSettings:
             repo_url=_input(environ, "repo-url"),
             commit_sha=_input(environ, "commit-sha"),
             deployed_page_url=environ.get("LLMD_DEPLOY_PAGE_URL", "").strip(),
+            site_by_action=environ.get("LLMD_SITE_BY_ACTION", "").strip() != "false",
             generated_page_url=environ.get("LLMD_GENERATED_PAGE_URL", "").strip(),
         )
 

@@ -42,6 +42,7 @@ from tests.fakes.evaluator import FakeEvaluator
 from tests.fakes.llm import FakeLLM
 
 TARGET = 3.0
+AFTER = "after: "  # marks steps that run after the notification, outside the total
 
 
 def _one(http: httpx.Client, base: str, ev: FakeEvaluator, data: Path, request: dict[str, Any],
@@ -60,8 +61,13 @@ def _one(http: httpx.Client, base: str, ev: FakeEvaluator, data: Path, request: 
     # The run goes on after notifying (it checks the deployed page); wait for its record.
     record: dict[str, Any] = wait_for(lambda: _finished(data, run_id), 120, "the run's end")
     parts = {"total": total, "worker (POST → run start)": record["started_at"] - started}
+    after = False  # steps after the notify step run once the evaluator has its answer
     for step in record["steps"]:
-        parts[f"runner: {step['name']}"] = step["elapsed"]
+        name = step["name"]
+        if "/" in name and "@" in name and not name.startswith("actions/"):
+            continue  # the composite Action itself: its own steps are listed one by one
+        parts[f"{AFTER if after else ''}runner: {name}"] = step["elapsed"]
+        after = after or "notify" in name
     report = json.loads(record.get("outputs", {}).get("report") or "{}")
     for phase, seconds in (report.get("timings") or {}).items():
         parts[f"  action phase: {phase}"] = seconds
@@ -86,10 +92,14 @@ def _print(label: str, samples: list[dict[str, float]]) -> None:
         for key, value in s.items():
             sums[key].append(value)
     for key, values in sums.items():
-        if key == "total":
+        if key == "total" or key.startswith(AFTER):
             continue
         m = statistics.median(values)
         print(f"  {key[:60]:<60} {m:6.2f} s  {100 * m / median:5.1f} %")
+    print("  after the notification (not in the total):")
+    for key, values in sums.items():
+        if key.startswith(AFTER):
+            print(f"  {key[len(AFTER):][:60]:<60} {statistics.median(values):6.2f} s")
 
 
 def main(argv: list[str] | None = None) -> int:

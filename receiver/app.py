@@ -7,6 +7,7 @@ returned; no GitHub call ever happens before the 200. Every error is JSON.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
@@ -18,7 +19,7 @@ from urllib.parse import quote
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -125,10 +126,17 @@ def create_app(
 
     async def deploy(request: Request) -> Response:
         try:
-            body = await _read_capped(request, settings.max_body_bytes)
+            # A bound on the whole body, so a client trickling bytes cannot hold a slot forever.
+            body = await asyncio.wait_for(
+                _read_capped(request, settings.max_body_bytes), settings.body_timeout)
         except _TooLarge:
             limit_mb = settings.max_body_bytes // (1024 * 1024)
             return error(413, f"The request body is larger than {limit_mb} MB.")
+        except ClientDisconnect:  # a truncated body: nobody is left to answer
+            return Response(status_code=400)
+        except TimeoutError:
+            waited = f"{settings.body_timeout:g}"
+            return error(408, f"The request body did not arrive within {waited} s.")
         result = await run_in_threadpool(accept, body)
         if isinstance(result, JSONResponse):
             return result

@@ -71,6 +71,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     max_body_bytes: int = 25 * 1024 * 1024
+    body_timeout: float = 30.0
     master_key: bytes = b""
     action_ref: str = "llm-deploy/llm-deploy@v1"
     public_url: str = "http://127.0.0.1:8000"
@@ -102,6 +103,7 @@ class Settings:
             host=host,
             port=port,
             max_body_bytes=_int(environ, "LLM_DEPLOY_MAX_BODY_MB", 25) * 1024 * 1024,
+            body_timeout=float(_int(environ, "LLM_DEPLOY_BODY_TIMEOUT", 30)),
             master_key=_master_key(environ, deploy_secret),
             action_ref=_opt(environ, "LLM_DEPLOY_ACTION_REF") or cls.action_ref,
             public_url=(

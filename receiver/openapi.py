@@ -176,6 +176,7 @@ def operations(settings: Settings) -> dict[str, dict[str, Any]]:
                 "400": _json("Error", "Not JSON, or a field is wrong; `field` names it."),
                 "403": _json("Error", "The secret does not match."),
                 "413": _json("Error", f"The body is larger than {limit_mb} MB."),
+                "408": _json("Error", "The body did not arrive within the body timeout."),
             },
         }},
         "/api-deploy/{task}": {"get": {

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from action.settings import ActionSettings
+from receiver.expressions import evaluate_if
 
 ROOT = Path(__file__).resolve().parent.parent
 ACTION = ROOT / "action.yml"
@@ -127,6 +128,13 @@ def test_expressions_stay_simple_for_the_local_runner(spec: dict[str, Any]) -> N
         assert SIMPLE.match(expr), expr
 
 
+def when(cond: str, *, generated: dict[str, str], **inputs: str) -> bool:
+    """An `if:` of action.yml as the runner evaluates it, for these inputs and generate outputs."""
+    ctx = {"inputs": {"deploy": "true", "verify": "true", **inputs},
+           "steps": {"generate": {"outputs": generated}}, "job": {"status": "success"}}
+    return evaluate_if(cond, ctx)
+
+
 def test_steps_and_action_versions(spec: dict[str, Any]) -> None:
     uses = {s["uses"].split("@")[0]: s for s in steps(spec) if "uses" in s}
     assert uses["actions/setup-python"]["uses"].endswith("@v7")
@@ -135,8 +143,14 @@ def test_steps_and_action_versions(spec: dict[str, Any]) -> None:
     assert uses["actions/upload-pages-artifact"]["uses"].endswith("@v5")
     assert uses["actions/deploy-pages"]["uses"].endswith("@v5")
     assert uses["actions/deploy-pages"]["id"] == "deploy"
+    # Deploying is the input's call, unless the app's own workflow publishes Pages (the generate
+    # step says deploy=false); a generate step that died before its outputs still deploys.
     for name in ("actions/upload-pages-artifact", "actions/deploy-pages"):
-        assert uses[name]["if"] == "inputs.deploy == 'true'"
+        cond = uses[name]["if"]
+        assert when(cond, deploy="true", generated={"deploy": "true"})
+        assert when(cond, deploy="true", generated={})
+        assert not when(cond, deploy="true", generated={"deploy": "false"})
+        assert not when(cond, deploy="false", generated={"deploy": "true"})
     order = [s.get("id") or s["uses"].split("@")[0] for s in steps(spec)]
     assert order == [
         "python",
@@ -150,7 +164,9 @@ def test_steps_and_action_versions(spec: dict[str, Any]) -> None:
     ]
     # The live check runs after notify (never delays it) and only when deploying and verifying.
     live = next(s for s in steps(spec) if s.get("id") == "verify-live")
-    assert live["if"] == "inputs.deploy == 'true' && inputs.verify == 'true'"
+    assert when(live["if"], deploy="true", verify="true", generated={"deploy": "true"})
+    assert not when(live["if"], deploy="true", verify="false", generated={"deploy": "true"})
+    assert not when(live["if"], deploy="true", verify="true", generated={"deploy": "false"})
     assert live["run"] == '"$LLMD_PYTHON" -m action verify'
     upload = uses["actions/upload-artifact"]
     assert upload["uses"] == "actions/upload-artifact@v7" and upload["if"] == "always()"

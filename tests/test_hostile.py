@@ -46,6 +46,7 @@ __all__ = ["checkout"]  # the fixture, re-used from the LLM fault suite
 
 SECRET = "hostile-deploy-secret-0123456789abcdef"
 LIMIT = 1024 * 1024
+BODY_TIMEOUT = 2.0  # seconds; the default is 30
 
 
 class Served:
@@ -53,7 +54,7 @@ class Served:
 
     def __init__(self, tmp_path: Path) -> None:
         self.settings = Settings(deploy_secret=SECRET, data_dir=tmp_path, max_body_bytes=LIMIT,
-                                 master_key=b"m" * 32)
+                                 master_key=b"m" * 32, body_timeout=BODY_TIMEOUT)
         self.forge = MemoryForge()
         app = create_app(self.settings, forge=self.forge)
         with socket.socket() as s:
@@ -296,6 +297,11 @@ def test_slow_and_truncated_bodies_do_not_block_or_crash(
 ) -> None:
     header = ("POST /api-deploy HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
               "Content-Length: 5000\r\n\r\n")
+    def journaled() -> list[str]:
+        found = client.get("/api-deploy/hostile-task")
+        return [r["nonce"] for r in found.json()["rounds"]] if found.status_code == 200 else []
+
+    before = journaled()
     slow = [socket.create_connection(("127.0.0.1", served.port)) for _ in range(50)]
     try:
         for sock in slow:
@@ -304,18 +310,34 @@ def test_slow_and_truncated_bodies_do_not_block_or_crash(
         answers = [client.get("/health").status_code for _ in range(20)]
         ok = client.post("/api-deploy", json=good_body(nonce="during-slowloris"))
         elapsed = time.monotonic() - start
+        for sock in slow[25:]:
+            sock.close()  # a truncated body: the client goes away mid-body
+        timed_out = []
+        for sock in slow[:25]:  # the others keep waiting: the body timeout answers them
+            sock.settimeout(BODY_TIMEOUT + 10)
+            answer = b""
+            while not answer.endswith(b"}"):
+                data = sock.recv(4096)
+                if not data:
+                    break
+                answer += data
+            timed_out.append(answer)
+        waited = time.monotonic() - start
     finally:
         for sock in slow:
-            sock.close()  # a truncated body: the client goes away mid-body
-    time.sleep(0.2)
+            sock.close()
     after = client.post("/api-deploy", json=good_body(nonce="after-truncated"))
     assert answers == [200] * 20 and ok.status_code == 200 and after.status_code == 200
     assert elapsed < 5.0
+    assert all(a.startswith(b"HTTP/1.1 408") and b"did not arrive within 2 s" in a
+               for a in timed_out), timed_out[:2]
+    assert BODY_TIMEOUT <= waited < BODY_TIMEOUT + 8
+    assert journaled() == [*before, "during-slowloris", "after-truncated"]
     reliability.record(
-        "Hostile input", "50 slow bodies held open, then truncated (client hangs up mid-body)",
-        f"other requests answered meanwhile (21 in {elapsed:.2f} s); truncated bodies dropped "
-        "without an answer or a journal row. No app-level body-read timeout yet: a slow body "
-        "holds its connection until the client leaves", sent=52, dispatched=0)
+        "Hostile input", "50 slow bodies held open; 25 then truncated (client hangs up mid-body)",
+        f"other requests answered meanwhile (21 in {elapsed:.2f} s); the 25 still open answered "
+        f"408 by the {BODY_TIMEOUT:g} s body timeout (all within {waited:.1f} s); truncated "
+        "bodies dropped; only the 2 whole requests were journaled", sent=52, dispatched=2)
 
 
 # ----- model output and briefs that try to escape ---------------------------------------------
