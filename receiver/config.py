@@ -76,6 +76,7 @@ class Settings:
     action_ref: str = "llm-deploy/llm-deploy@v1"
     public_url: str = "http://127.0.0.1:8000"
     workflow_timeout: float = 180.0
+    settle_interval: float = 20.0
     worker_threads: int = 4
 
     @classmethod
@@ -110,6 +111,7 @@ class Settings:
                 _opt(environ, "LLM_DEPLOY_PUBLIC_URL") or f"http://{public_host}:{port}"
             ).rstrip("/"),
             workflow_timeout=float(_int(environ, "LLM_DEPLOY_WORKFLOW_TIMEOUT", 180)),
+            settle_interval=float(_int(environ, "LLM_DEPLOY_SETTLE_SECONDS", 20)),
             worker_threads=_int(environ, "LLM_DEPLOY_WORKERS", 4),
         )
 

@@ -78,3 +78,17 @@ class Forge(Protocol):
     def dispatch(self, repo: Repo, workflow_file: str, inputs: dict[str, str]) -> Dispatch:
         """Start the workflow on the default branch with these inputs, exactly once."""
         ...
+
+    def find_run(self, repo: Repo, workflow_file: str, dispatch_id: str) -> str | None:
+        """The page (html URL) of the workflow's run whose name carries ``dispatch_id``, or None.
+
+        The generated workflow's run-name is ``llm-deploy <dispatch-id>``, so a receiver that
+        died mid-dispatch can ask whether the run started instead of guessing.
+        """
+        ...
+
+
+def run_name_matches(name: str | None, dispatch_id: str) -> bool:
+    """Whether a run's rendered name carries the dispatch id as a whole word."""
+    # A word match, not a substring one: an empty or short id must never match every run.
+    return bool(dispatch_id) and dispatch_id in (name or "").split()

@@ -11,9 +11,8 @@ Choices worth knowing:
   and would resend a dispatch after a 5xx. Our wrapper honours ``retry-after`` and
   ``x-ratelimit-reset``, backs off on 5xx and dropped connections only for idempotent calls, keeps
   ``seconds_between_writes`` between writes, and takes an injected ``sleep``/``clock``.
-* A dispatch is resent only after answers proving nothing started: the registration-lag 404 and
-  422 "does not have 'workflow_dispatch' trigger", and rate-limit refusals (GitHub does not
-  process a rate-limited request). After a 5xx or a timeout the outcome is unknown, so it raises.
+* Workflow registration, the dispatch (resent only after answers proving nothing started) and the
+  run lookup that settles an unknown dispatch live in ``receiver.github_actions``.
 * Files go through the Contents API one PUT at a time: it works on an empty repo (the Git Data
   API answers 409 there) and the usual first commit is a single workflow file.
 """
@@ -23,7 +22,6 @@ from __future__ import annotations
 import re
 import threading
 import time
-import urllib.parse
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
@@ -33,14 +31,21 @@ from github import Auth, Github, GithubException
 from github.PublicKey import encrypt
 
 from receiver import github_rate
-from receiver.forge import Dispatch, ForgeError, NameTaken, Repo, WorkflowNotRegistered
+from receiver.forge import ForgeError, NameTaken, Repo
+from receiver.github_actions import ActionsCalls
+from receiver.github_actions import error_text as _text
+from receiver.github_actions import explain as _explain
+from receiver.github_actions import q as _q
 
 MARKER = "llm-deploy"
 T = TypeVar("T")
 
 
-class GitHubForge:
-    """Forge adapter for github.com or GitHub Enterprise Server; thread-safe."""
+class GitHubForge(ActionsCalls):
+    """Forge adapter for github.com or GitHub Enterprise Server; thread-safe.
+
+    The Actions calls (wait_for_workflow, dispatch, find_run) come from ``ActionsCalls``.
+    """
 
     def __init__(
         self,
@@ -187,64 +192,7 @@ class GitHubForge:
                 ) from exc
             raise _explain(exc, "enable GitHub Pages") from exc
 
-    def wait_for_workflow(self, repo: Repo, workflow_file: str, timeout: float) -> None:
-        """Poll until the workflow is active; raise WorkflowNotRegistered on timeout."""
-        url = f"/repos/{_q(repo.owner)}/{_q(repo.name)}/actions/workflows/{_q(workflow_file)}"
-        deadline, attempt = self._clock() + timeout, 0
-        while True:
-            try:
-                data = self._request("GET", url, None, "check the workflow")
-                if data.get("state") == "active":
-                    return
-            except GithubException as exc:
-                if exc.status != 404:
-                    raise _explain(exc, "check the workflow") from exc
-            attempt = self._pause(deadline, attempt, repo, workflow_file)
-
-    def dispatch(self, repo: Repo, workflow_file: str, inputs: dict[str, str]) -> Dispatch:
-        """Start the workflow on the default branch, retrying only provable non-starts."""
-        url = (
-            f"/repos/{_q(repo.owner)}/{_q(repo.name)}/actions/workflows/"
-            f"{_q(workflow_file)}/dispatches"
-        )
-        body = {"ref": repo.default_branch, "inputs": inputs, "return_run_details": True}
-        deadline, attempt = self._clock() + self._registration_timeout, 0
-        while True:
-            try:
-                data = self._request("POST", url, body, "dispatch the workflow", idempotent=False)
-                break
-            except GithubException as exc:
-                text = _text(exc)
-                if exc.status == 404 or (exc.status == 422 and "workflow_dispatch" in text):
-                    attempt = self._pause(deadline, attempt, repo, workflow_file)
-                    continue
-                if exc.status == 422 and "too large" in text:
-                    raise ForgeError(
-                        "The dispatch inputs exceed GitHub's 65,535-character limit; the payload "
-                        "must travel as a side-branch file."
-                    ) from exc
-                if exc.status >= 500:
-                    raise ForgeError(
-                        f"GitHub answered {exc.status} to the dispatch, so whether the run started "
-                        "is unknown; it was not resent."
-                    ) from exc
-                raise _explain(exc, "dispatch the workflow") from exc
-        if not data:
-            return Dispatch(run_id=None, run_url="")
-        return Dispatch(run_id=int(data["workflow_run_id"]), run_url=str(data["html_url"]))
-
     # ----- helpers ------------------------------------------------------------------------
-    def _pause(self, deadline: float, attempt: int, repo: Repo, workflow_file: str) -> int:
-        """Sleep before the next registration check, or give up at the deadline."""
-        delay = min(2.0 * 1.5**attempt, 15.0)
-        if self._clock() + delay > deadline:
-            raise WorkflowNotRegistered(
-                f"GitHub has not registered {workflow_file} in {repo.full_name} yet; a new commit "
-                "touching the file usually makes it register."
-            )
-        self._sleep(delay)
-        return attempt + 1
-
     def _put_file(
         self, repo: Repo, path: str, content: bytes, message: str, branch: str | None
     ) -> str:
@@ -293,12 +241,18 @@ class GitHubForge:
         return pair
 
     def _request(
-        self, verb: str, url: str, body: dict[str, Any] | None, action: str, idempotent: bool = True
+        self,
+        verb: str,
+        url: str,
+        body: dict[str, Any] | None,
+        action: str,
+        idempotent: bool = True,
+        params: dict[str, Any] | None = None,
     ) -> Any:
         requester = self._gh.requester
 
         def send() -> Any:
-            return requester.requestJsonAndCheck(verb, url, input=body)[1]
+            return requester.requestJsonAndCheck(verb, url, parameters=params, input=body)[1]
 
         return self._call(action, send, write=verb != "GET", idempotent=idempotent)
 
@@ -363,32 +317,3 @@ def _make_repo(
         created_at=created_at,
         default_branch=default_branch or "main",
     )
-
-
-def _q(part: str | None) -> str:
-    return urllib.parse.quote(part or "", safe="")
-
-
-def _text(exc: GithubException) -> str:
-    """GitHub's error message and details, for matching (never echoed with user data)."""
-    data = exc.data
-    return str(data) if data is not None else str(exc.message or "")
-
-
-def _explain(exc: GithubException, action: str) -> ForgeError:
-    """One sentence a user can act on for a GitHub error answer."""
-    status = exc.status
-    if status == 401:
-        return ForgeError("GitHub rejected the token (401 Bad credentials); check GITHUB_TOKEN.")
-    if status in (403, 429) and "rate limit" in _text(exc).lower():
-        return ForgeError(f"GitHub kept rate-limiting the request to {action}; try again later.")
-    if status == 403:
-        return ForgeError(f"The token is not allowed to {action} (GitHub answered 403).")
-    if status == 404:
-        return ForgeError(
-            f"GitHub answered 404 when trying to {action}: the repository is missing or the "
-            "token cannot see it."
-        )
-    if status >= 500:
-        return ForgeError(f"GitHub kept failing ({status}) when trying to {action}; try later.")
-    return ForgeError(f"GitHub answered {status} when trying to {action}.")

@@ -1,8 +1,10 @@
 """The local ``Forge`` adapter: bare git repos, secrets and Pages flags in the data folder.
 
 Layout under ``data_dir``: ``repos/<name>.git`` (bare repo, default branch ``main``, metadata
-in ``llm-deploy.json`` inside it so ``task_repos`` works from the folder alone) and
-``secrets/<name>.json`` (mode 0600).
+in ``llm-deploy.json`` inside it so ``task_repos`` works from the folder alone),
+``secrets/<name>.json`` (mode 0600) and, beside the runner's ``runs/<id>.json``,
+``runs/<id>.dispatch.json``: the repo, workflow and dispatch id of each run, written before the
+run starts, which is what ``find_run`` answers from (the runner rewrites its own record freely).
 
 Decision: ``repo_url`` is a ``file://`` URL, not git's dumb HTTP served by the receiver:
 ``git clone`` accepts it with no extra server code, and local mode is one machine by design.
@@ -98,7 +100,7 @@ class LocalForge:
         self.dispatches: list[tuple[str, str, dict[str, str]]] = []
         self._lock = threading.RLock()
         self._repo_locks: dict[str, threading.Lock] = {}
-        for sub in ("repos", "secrets"):
+        for sub in ("repos", "secrets", "runs"):
             (self.data_dir / sub).mkdir(parents=True, exist_ok=True)
 
     # -- helpers -------------------------------------------------------------------------------
@@ -255,6 +257,10 @@ class LocalForge:
         if self.runner is None:
             return Dispatch(run_id=None, run_url="")
         run_id = self.runner.allocate_run_id()
+        run_url = f"{self.public_url}/runs/{run_id}"
+        record = {"run_id": run_id, "repo": repo.name, "workflow": workflow_file,
+                  "dispatch_id": inputs.get("dispatch-id", ""), "run_url": run_url}
+        self._write_json(self._dispatch_record(run_id), record)
         runner = self.runner
         threading.Thread(
             target=runner.run,
@@ -263,4 +269,22 @@ class LocalForge:
             name=f"local-run-{run_id}",
             daemon=True,
         ).start()
-        return Dispatch(run_id=run_id, run_url=f"{self.public_url}/runs/{run_id}")
+        return Dispatch(run_id=run_id, run_url=run_url)
+
+    def find_run(self, repo: Repo, workflow_file: str, dispatch_id: str) -> str | None:
+        """The URL of the run started for this dispatch id, from the dispatch records."""
+        if not dispatch_id:
+            return None
+        for path in (self.data_dir / "runs").glob("*.dispatch.json"):
+            try:
+                record = json.loads(path.read_text("utf-8"))
+            except (OSError, ValueError):
+                continue  # records are written atomically: a damaged one names no run
+            if (record.get("repo"), record.get("workflow"), record.get("dispatch_id")) == (
+                repo.name, workflow_file, dispatch_id
+            ):
+                return str(record["run_url"])
+        return None
+
+    def _dispatch_record(self, run_id: int) -> Path:
+        return self.data_dir / "runs" / f"{run_id}.dispatch.json"

@@ -2,10 +2,10 @@
 
 Each step is journaled when it completes, so a restarted receiver resumes where it stopped. The
 dispatch itself is bracketed by a ``dispatching`` mark and the ``dispatched`` state: a request
-found still ``dispatching`` after a restart may or may not have started a run, and is *not* sent
-again (a duplicate run would notify twice); it ends as ``dispatch-uncertain`` with a sentence saying
-how to check (its dispatch id is in the run's name). Work for one task runs in arrival order on one
-thread at a time; different tasks run in parallel on a small pool.
+found still ``dispatching`` after a restart may or may not have started a run, so the forge is
+asked for the run named after its dispatch id (``receiver.settle``) before anything is resent; a
+duplicate run would notify twice. Work for one task runs in arrival order on one thread at a time;
+different tasks run in parallel on a small pool.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from receiver.forge import Forge, ForgeError, NameTaken, Repo, WorkflowNotRegist
 from receiver.journal import FINAL_STATES, Entry, Journal, repo_from_json, repo_to_json
 from receiver.naming import base_name, candidate, description
 from receiver.request import decode_attachments
+from receiver.settle import settle_dispatch
 from receiver.workflow import WORKFLOW_FILE, WORKFLOW_PATH, render_workflow
 
 log = logging.getLogger("llm_deploy.worker")
@@ -34,10 +35,6 @@ MAX_NAME_TRIES = 100
 PAYLOAD_SECRET = "LLM_DEPLOY_PAYLOAD_KEY"
 LLM_SECRET = "LLM_API_KEY"
 PUSH_SECRET = "LLM_DEPLOY_PUSH_TOKEN"
-UNCERTAIN = (
-    "The receiver stopped while dispatching this request, so it is not sent again to avoid a "
-    "duplicate run; look in the repo's Actions tab for a run named 'llm-deploy {dispatch_id}'."
-)
 
 
 def dispatch_inputs(sealed: str, dispatch_id: str) -> tuple[dict[str, str], bool]:
@@ -60,11 +57,16 @@ class Worker:
         *,
         clock: Callable[[], float] = time.time,
         threads: int | None = None,
+        settle_interval: float | None = None,
     ) -> None:
         self.settings = settings
         self.journal = journal
         self.forge = forge
         self.clock = clock
+        # How long GitHub may take to show a run it accepted; see receiver.settle.
+        self.settle_interval = (
+            settings.settle_interval if settle_interval is None else settle_interval)
+        self._stopping = threading.Event()
         self._threads = threads or settings.worker_threads
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Condition()
@@ -78,19 +80,14 @@ class Worker:
 
     def start(self) -> None:
         """Start the pool and resume every unfinished request of the journal."""
+        self._stopping.clear()
         self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="llm-deploy-worker")
-        for request_id in self.journal.pending():
-            entry = self.journal.get(request_id)
-            if entry.state == "dispatching":
-                message = UNCERTAIN.format(dispatch_id=entry.dispatch_id)
-                self.journal.mark(request_id, "dispatch-uncertain", error=message)
-                log.warning("task=%s round=%s step=resume state=dispatch-uncertain",
-                            entry.task, entry.round)
-            else:
-                self.submit(request_id)
+        for request_id in self.journal.pending():  # ``dispatching`` ones are settled on the pool
+            self.submit(request_id)
 
     def stop(self, wait: bool = True) -> None:
         """Stop taking work; with ``wait``, let running requests finish."""
+        self._stopping.set()  # cuts a settle wait short; that request is settled on the next start
         if self._pool is not None:
             self._pool.shutdown(wait=wait, cancel_futures=not wait)
             self._pool = None
@@ -138,7 +135,12 @@ class Worker:
     def process(self, request_id: int) -> None:
         """Run (or resume) every step for one request; failures end in the journal, not raised."""
         entry = self.journal.get(request_id)
-        if entry.state in FINAL_STATES or entry.state == "dispatching":
+        if entry.state in FINAL_STATES:
+            return
+        if entry.state == "dispatching" and not settle_dispatch(
+            self.journal, self.forge, entry,
+            settle_interval=self.settle_interval, wait=self._stopping.wait,
+        ):
             return
         started = self.clock()
         self.journal.mark(request_id, "working")

@@ -4,7 +4,9 @@ Response bodies are the recorded octokit fixtures with names and URLs rewritten;
 checked against GitHub's OpenAPI subset and violations are collected in ``fake.violations``.
 Knobs: ``registration_lag`` (404 answers before a pushed workflow registers), ``workflow_scope``,
 ``pages_rights``, ``delay`` (seconds slept before answering each request, for load and kill
-tests), and ``inject(...)`` for rate limits and 5xx bursts.
+tests), ``run_lag`` (listings of a workflow's runs that still omit a new run, as GitHub creates
+runs asynchronously), and ``inject(...)`` for rate limits and 5xx bursts. No octokit fixture
+records a workflow-runs listing, so that body follows the OpenAPI schema (checked like the rest).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+import yaml
 from nacl.encoding import Base64Encoder
 from nacl.public import PrivateKey, SealedBox
 
@@ -65,6 +68,9 @@ class DispatchRecord:
     ref: str
     inputs: dict[str, str]
     run_id: int
+    title: str = ""  # the run's display_title: the workflow's run-name, rendered
+    created_at: str = ""
+    hidden: int = 0  # listings of runs that still omit this run
 
 
 @dataclass
@@ -114,6 +120,7 @@ class FakeGitHub:
         self.workflow_scope, self.pages_rights = workflow_scope, pages_rights
         self.on_dispatch = on_dispatch
         self.delay = 0.0  # seconds each answer waits, like a slow GitHub
+        self.run_lag = 0  # listings of runs that omit a just-dispatched run
         self.repos: dict[str, FakeRepo] = {}  # lower-case full name -> repo
         self.requests: list[Recorded] = []
         self.dispatches: list[DispatchRecord] = []
@@ -531,7 +538,11 @@ class FakeGitHub:
         if len(json.dumps(inputs, separators=(",", ":"), ensure_ascii=False)) > INPUTS_CAP:
             raise _error(422, "inputs are too large.")
         run_id = next(self._ids) * 1000
-        self.dispatches.append(DispatchRecord(repo.full_name, wf, body["ref"], inputs, run_id))
+        source = repo.files["main"][f".github/workflows/{wf}"]
+        self.dispatches.append(DispatchRecord(
+            repo.full_name, wf, body["ref"], inputs, run_id, title=_run_title(source, wf, inputs),
+            created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), hidden=self.run_lag,
+        ))
         if self.on_dispatch is not None:
             self.on_dispatch(repo.full_name, wf, inputs)
         if not body.get("return_run_details"):
@@ -544,6 +555,111 @@ class FakeGitHub:
                 "html_url": f"https://github.com/{repo.full_name}/actions/runs/{run_id}",
             },
         )
+
+    def list_runs(self, query: dict[str, str], body: Any, owner: str, name: str, wf: str) -> _Reply:
+        """Runs of one workflow, newest first, paginated; only dispatches make runs here."""
+        repo = self._get(owner, name)
+        if f".github/workflows/{wf}" not in repo.files.get("main", {}):
+            raise _error(404, "Not Found")
+        mine = [d for d in self.dispatches if d.repo == repo.full_name and d.workflow == wf]
+        numbers = {d.run_id: n for n, d in enumerate(mine, 1)}
+        visible = []
+        for record in mine:
+            if record.hidden > 0:
+                record.hidden -= 1
+            else:
+                visible.append(record)
+        if query.get("event", "workflow_dispatch") != "workflow_dispatch":
+            visible = []
+        visible.reverse()
+        page, per_page = int(query.get("page", 1)), int(query.get("per_page", 30))
+        chunk = visible[(page - 1) * per_page : page * per_page]
+        runs = [self._run_json(repo, d, numbers[d.run_id]) for d in chunk]
+        return _Reply(200, {"total_count": len(visible), "workflow_runs": runs})
+
+    def _run_json(self, repo: FakeRepo, record: DispatchRecord, number: int) -> dict[str, Any]:
+        run_url = self._url(repo, f"actions/runs/{record.run_id}")
+        head = repo.branches.get(record.ref, "0" * 40)
+        source = repo.files["main"].get(f".github/workflows/{record.workflow}", b"")
+        user = {"name": "Octo", "email": "octo@example.com"}
+        repository = self._repo_json(repo)
+        return {
+            "id": record.run_id,
+            "name": _workflow_name(source, record.workflow),
+            "node_id": f"WFR_{record.run_id}",
+            "check_suite_id": record.run_id + 1,
+            "head_branch": record.ref,
+            "head_sha": head,
+            "path": f".github/workflows/{record.workflow}",
+            "display_title": record.title,
+            "run_number": number,
+            "run_attempt": 1,
+            "event": "workflow_dispatch",
+            "status": "in_progress",
+            "conclusion": None,
+            "workflow_id": repo.id * 10,
+            "url": run_url,
+            "html_url": f"https://github.com/{repo.full_name}/actions/runs/{record.run_id}",
+            "pull_requests": [],
+            "created_at": record.created_at,
+            "updated_at": record.created_at,
+            "run_started_at": record.created_at,
+            "actor": repository["owner"],
+            "triggering_actor": repository["owner"],
+            "jobs_url": f"{run_url}/jobs",
+            "logs_url": f"{run_url}/logs",
+            "check_suite_url": self._url(repo, f"check-suites/{record.run_id + 1}"),
+            "artifacts_url": f"{run_url}/artifacts",
+            "cancel_url": f"{run_url}/cancel",
+            "rerun_url": f"{run_url}/rerun",
+            "workflow_url": self._url(repo, f"actions/workflows/{repo.id * 10}"),
+            "head_commit": {
+                "id": head, "tree_id": hashlib.sha1(head.encode()).hexdigest(),
+                "message": "Add the llm-deploy workflow", "timestamp": record.created_at,
+                "author": user, "committer": user,
+            },
+            "repository": repository,
+            "head_repository": repository,
+        }
+
+
+def _workflow_doc(source: bytes) -> dict[str, Any]:
+    try:
+        doc = yaml.safe_load(source)
+    except yaml.YAMLError:
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def _workflow_name(source: bytes, workflow: str) -> str:
+    """A run's ``name``: the workflow's ``name:``, else its path, as GitHub shows it."""
+    return str(_workflow_doc(source).get("name") or f".github/workflows/{workflow}")
+
+
+_EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
+
+
+def _run_title(source: bytes, workflow: str, inputs: dict[str, str]) -> str:
+    """The rendered ``run-name`` (GitHub's ``display_title``), else the workflow's name.
+
+    Only what run-names use here is understood: ``inputs.x``, ``github.event.inputs.x``,
+    quoted literals and ``||`` between them.
+    """
+    template = _workflow_doc(source).get("run-name")
+    if not template:
+        return _workflow_name(source, workflow)
+
+    def value(match: re.Match[str]) -> str:
+        for option in match.group(1).split("||"):
+            option = option.strip()
+            if option[:1] == option[-1:] == "'" and len(option) >= 2:
+                return option[1:-1]
+            key = option.removeprefix("github.event.").removeprefix("inputs.")
+            if option != key and inputs.get(key):
+                return inputs[key]
+        return ""
+
+    return _EXPRESSION.sub(value, str(template))
 
 
 _R = r"([^/]+)/([^/]+)"
@@ -565,6 +681,7 @@ _TABLE: list[tuple[str, str, Callable[..., _Reply]]] = [
     ("GET", f"/repos/{_R}/pages", FakeGitHub.get_pages),
     ("GET", f"/repos/{_R}/actions/workflows/([^/]+)", FakeGitHub.get_workflow),
     ("POST", f"/repos/{_R}/actions/workflows/([^/]+)/dispatches", FakeGitHub.dispatch),
+    ("GET", f"/repos/{_R}/actions/workflows/([^/]+)/runs", FakeGitHub.list_runs),
 ]
 _ROUTES = [(verb, re.compile(f"^{pattern}$"), fn) for verb, pattern, fn in _TABLE]
 

@@ -21,6 +21,7 @@ class RepoState:
     commits: int = 0
     workflow_pushed_at: float | None = None
     dispatches: list[dict[str, str]] = field(default_factory=list)
+    run_urls: list[str] = field(default_factory=list)  # one per dispatch, same order
 
 
 class MemoryForge:
@@ -35,6 +36,7 @@ class MemoryForge:
         self.fail: dict[str, str] = {}  # method name → ForgeError message to raise
         self.never_register: set[str] = set()  # repo names whose workflow never registers
         self.dispatch_delay = 0.0
+        self.run_lag = 0  # find_run calls that miss every run, like GitHub creating runs late
         self.repos: dict[str, RepoState] = {}
         self.calls: list[tuple[str, str]] = []  # (method, repo name or argument)
         self._lock = threading.Lock()
@@ -140,4 +142,17 @@ class MemoryForge:
         with self._lock:
             state.dispatches.append(dict(inputs))
             run_id = sum(len(s.dispatches) for s in self.repos.values())
-        return Dispatch(run_id=run_id, run_url=f"{repo.html_url}/actions/runs/{run_id}")
+            state.run_urls.append(f"{repo.html_url}/actions/runs/{run_id}")
+        return Dispatch(run_id=run_id, run_url=state.run_urls[-1])
+
+    def find_run(self, repo: Repo, workflow_file: str, dispatch_id: str) -> str | None:
+        self._call("find_run", repo.name)
+        state = self._state(repo)
+        with self._lock:
+            if self.run_lag > 0:
+                self.run_lag -= 1
+                return None
+            for inputs, url in zip(state.dispatches, state.run_urls, strict=True):
+                if dispatch_id and inputs.get("dispatch-id") == dispatch_id:
+                    return url
+        return None
