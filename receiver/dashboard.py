@@ -14,15 +14,17 @@ import time
 from importlib import resources
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from receiver.config import Settings
+from receiver.local_notify import with_run
 
 RECENT = 50
 REFRESH_SECONDS = 5
-RUNNING_STATES = frozenset({"queued", "working", "dispatching"})
+RUNNING_STATES = frozenset({"queued", "working", "dispatching", "running"})  # running: local
 
 # No inline code and nothing from elsewhere: the page works offline and an injected string in a
 # task name cannot run even if it slipped past textContent.
@@ -85,6 +87,14 @@ def dashboard_rows(rows: list[dict[str, Any]], now: float) -> list[dict[str, Any
     return out
 
 
+def local_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A local-mode row whose run is under way: its current step, timed like the worker's."""
+    run = row.pop("run", None)
+    if run is not None and run["state"] in ("queued", "running"):
+        row["last_step"] = run["current_step"] or row.get("last_step")
+    return row
+
+
 def authorized(header: str | None, secret: str) -> bool:
     """True when an Authorization header carries ``Bearer <secret>``, compared in constant time."""
     scheme, _, token = (header or "").partition(" ")
@@ -118,6 +128,9 @@ def dashboard_routes(settings: Settings, *, clock: Any = time.time) -> list[Rout
                 status_code=401, headers={"WWW-Authenticate": 'Bearer realm="llm-deploy"'},
             )
         rows = request.app.state.journal.recent(RECENT)
+        if settings.local_mode:  # the run happens here: show its progress, as the status does
+            rows = await run_in_threadpool(
+                lambda: [local_row(with_run(row, settings.data_dir)) for row in rows])
         body = {
             "mode": "local" if settings.local_mode else "github",
             "now": clock(),

@@ -89,24 +89,29 @@ def with_progress(
     """
     rounds = []
     for entry in found["rounds"]:
-        entry = dict(entry)
-        run = _run_progress(data_dir, entry.get("run_url") or "")
-        if run is not None:
-            entry["run"] = run
-            if entry["state"] == "dispatched":
-                entry["state"] = {"success": "deployed", "failure": "failed"}.get(
-                    run["state"], "running")
-                if run["state"] == "failure" and not entry.get("error"):
-                    failed = next((s for s in run["steps"] if s["state"] == "failure"), None)
-                    entry["error"] = run["error"] or (
-                        f"The run failed at the step {failed['name']!r}." if failed
-                        else "The run failed.")
+        entry = with_run(entry, data_dir)
         note = notes.latest(found["task"], entry["round"], entry["nonce"])
         entry["notified"] = note is not None
         if note is not None:
             entry["state"], entry["notified_commit"] = "notified", note["commit_sha"]
         rounds.append(entry)
     return {**found, "rounds": rounds}
+
+
+def with_run(entry: dict[str, Any], data_dir: Path) -> dict[str, Any]:
+    """A journal row (status round or dashboard row) with its local run's progress folded in."""
+    entry = dict(entry)
+    run = _run_progress(data_dir, entry.get("run_url") or "")
+    if run is None:
+        return entry
+    entry["run"] = run
+    if entry["state"] == "dispatched":
+        entry["state"] = {"success": "deployed", "failure": "failed"}.get(run["state"], "running")
+        if run["state"] == "failure" and not entry.get("error"):
+            failed = next((s for s in run["steps"] if s["state"] == "failure"), None)
+            entry["error"] = run["error"] or (
+                f"The run failed at the step {failed['name']!r}." if failed else "The run failed.")
+    return entry
 
 
 def _run_progress(data_dir: Path, run_url: str) -> dict[str, Any] | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
 import socket
 import struct
@@ -19,8 +20,9 @@ import uvicorn
 from receiver import dashboard
 from receiver.app import create_app
 from receiver.config import Settings
-from receiver.dashboard import authorized, dashboard_rows, scrub
+from receiver.dashboard import authorized, dashboard_rows, local_row, scrub
 from receiver.journal import Journal
+from receiver.local_notify import with_run
 from receiver.worker import Worker
 from tests.conftest import load_task
 from tests.fakes.memory_forge import MemoryForge
@@ -58,6 +60,34 @@ def test_dashboard_rows(row: dict[str, Any], expected: dict[str, Any]) -> None:
     [out] = dashboard_rows([row], now=1000.0)
     assert {k: out[k] for k in expected} == expected
     assert "body" not in out and "email" not in out and "evaluation_url" not in out
+
+
+LOCAL_RUN_CASES = [
+    ("running", {"state": "running", "started_at": 950.0, "steps": [
+        {"name": "action: Install", "state": "success", "elapsed": 1.0},
+        {"name": "action: Generate", "state": "running", "elapsed": 0.0}]},
+     {"state": "running", "running": True, "step": "action: Generate", "elapsed_s": 900.0}),
+    ("success", {"state": "success", "elapsed": 4.0, "steps": []},
+     {"state": "deployed", "running": False, "step": "dispatched", "error": None}),
+    ("failure", {"state": "failure", "error": "", "steps": [
+        {"name": "action: Generate", "state": "failure", "elapsed": 2.0}]},
+     {"state": "failed", "running": False,
+      "error": "The run failed at the step 'action: Generate'."}),
+    ("no-record-yet", None, {"state": "dispatched", "running": False}),
+]
+
+
+@pytest.mark.parametrize(("record", "expected"), [c[1:] for c in LOCAL_RUN_CASES],
+                         ids=[c[0] for c in LOCAL_RUN_CASES])
+def test_local_rows_show_their_run(
+    tmp_path: Path, record: dict[str, Any] | None, expected: dict[str, Any]
+) -> None:
+    (tmp_path / "runs").mkdir()
+    if record is not None:
+        (tmp_path / "runs" / "7.json").write_text(json.dumps({"run_id": 7, **record}))
+    row = _row(run_url="http://127.0.0.1:8000/runs/7")
+    [out] = dashboard_rows([local_row(with_run(row, tmp_path))], now=1000.0)
+    assert {k: out[k] for k in expected} == expected
 
 
 SCRUB_CASES = [
