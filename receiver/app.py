@@ -63,8 +63,10 @@ def default_forge(settings: Settings) -> Forge:
     if settings.local_mode:
         from receiver.runner import default_action_path, local_forge_with_runner
 
-        return local_forge_with_runner(settings.data_dir, public_url=settings.public_url,
-                                       action_path=default_action_path())
+        local = local_forge_with_runner(settings.data_dir, public_url=settings.public_url,
+                                        action_path=default_action_path())
+        local.resume_interrupted()  # runs die with the process here; GitHub's would go on
+        return local
     from receiver.github_forge import GitHubForge
 
     github: Forge = GitHubForge.from_settings(settings)

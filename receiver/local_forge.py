@@ -18,6 +18,7 @@ nested paths and binary content for free.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
@@ -29,8 +30,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from receiver.forge import Dispatch, ForgeError, NameTaken, Repo, WorkflowNotRegistered
+from receiver.local_resume import NO_INPUTS, NOTIFIED_BEFORE_STOP, close_run, interrupted_runs
 from receiver.naming import candidate
 
+log = logging.getLogger("llm_deploy.local")
 OWNER = "repos"
 META = "llm-deploy.json"
 _AUTHOR = "llm-deploy <llm-deploy@localhost>"
@@ -258,18 +261,43 @@ class LocalForge:
             return Dispatch(run_id=None, run_url="")
         run_id = self.runner.allocate_run_id()
         run_url = f"{self.public_url}/runs/{run_id}"
+        # The inputs are kept so a restart can run it again (local_resume); the payload in them
+        # is encrypted, and the data folder already holds the repo secrets.
         record = {"run_id": run_id, "repo": repo.name, "workflow": workflow_file,
-                  "dispatch_id": inputs.get("dispatch-id", ""), "run_url": run_url}
-        self._write_json(self._dispatch_record(run_id), record)
-        runner = self.runner
+                  "dispatch_id": inputs.get("dispatch-id", ""), "run_url": run_url,
+                  "inputs": dict(inputs)}
+        self._write_json(self._dispatch_record(run_id), record, mode=0o600)
+        self._start_run(repo.name, workflow_file, dict(inputs), run_id)
+        return Dispatch(run_id=run_id, run_url=run_url)
+
+    def _start_run(
+        self, repo: str, workflow_file: str, inputs: dict[str, str], run_id: int
+    ) -> None:
+        assert self.runner is not None
         threading.Thread(
-            target=runner.run,
-            args=(repo.name, workflow_file, dict(inputs)),
+            target=self.runner.run,
+            args=(repo, workflow_file, inputs),
             kwargs={"run_id": run_id},
             name=f"local-run-{run_id}",
             daemon=True,
         ).start()
-        return Dispatch(run_id=run_id, run_url=run_url)
+
+    def resume_interrupted(self) -> list[int]:
+        """Run again what a stopped receiver left unfinished (see local_resume); the ids."""
+        if self.runner is None:
+            return []
+        runs, restarted = self.data_dir / "runs", []
+        for run in interrupted_runs(runs):
+            if run.notified or run.inputs is None:
+                close_run(runs, run.run_id, NOTIFIED_BEFORE_STOP if run.notified else NO_INPUTS)
+                log.warning("run=%s repo=%s interrupted by a stop; not run again", run.run_id,
+                            run.repo)
+                continue
+            log.info("run=%s repo=%s interrupted by a stop; running it again", run.run_id,
+                     run.repo)
+            self._start_run(run.repo, run.workflow, run.inputs, run.run_id)
+            restarted.append(run.run_id)
+        return restarted
 
     def find_run(self, repo: Repo, workflow_file: str, dispatch_id: str) -> str | None:
         """The URL of the run started for this dispatch id, from the dispatch records."""
