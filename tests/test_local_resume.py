@@ -13,7 +13,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -32,6 +32,10 @@ from tests.e2e_support import (
 from tests.fakes.evaluator import FakeEvaluator
 from tests.fakes.llm import FakeLLM
 
+if TYPE_CHECKING:
+    from tests.reliability import Recorder
+
+pytest_plugins = ["tests.reliability"]
 SECRET = "resume-deploy-secret"
 
 
@@ -151,7 +155,9 @@ def _start(data: Path, port: int, llm: FakeLLM, log: Path) -> subprocess.Popen[b
 
 
 @pytest.mark.e2e
-def test_a_run_killed_with_the_receiver_runs_again_after_restart(tmp_path: Path) -> None:
+def test_a_run_killed_with_the_receiver_runs_again_after_restart(
+    tmp_path: Path, reliability: Recorder
+) -> None:
     prebuild_action_venv()
     data, log = tmp_path / "data", tmp_path / "receiver.log"
     link_tool_cache(data)
@@ -191,6 +197,12 @@ def test_a_run_killed_with_the_receiver_runs_again_after_restart(tmp_path: Path)
         finally:
             receiver.send_signal(signal.SIGTERM)
             receiver.wait(30)
+    reliability.record(
+        "Receiver", "local mode: SIGKILL of the receiver and every process below it while the "
+        "run waits for the model, restart on the same data",
+        "the restarted receiver found the run still 'running' in its record and ran it again "
+        "under the same id from the kept (encrypted) dispatch inputs", sent=1, dispatched=1,
+        notified=len(note), lost=1 - len(note), duplicated=max(0, len(note) - 1))
     assert len(note) == 1 and note[0]["nonce"] == request["nonce"]
     assert status["run"]["id"] == 1 and status["run"]["state"] == "success"
     assert len(llm.requests) == 2  # the hung call, then the rerun's
