@@ -22,6 +22,7 @@ from action import (
     answer,
     app_workflows,
     attachments,
+    boilerplate,
     formats,
     gitops,
     offline,
@@ -185,9 +186,9 @@ class Run:
         with self.phase("finish"):
             s = self.settings
             holder = s.repository.split("/")[0] if "/" in s.repository else "the authors"
-            writer.ensure_license(self.root, holder)
+            boilerplate.ensure_license(self.root, holder)
             summary = f"A web app for the task {task}, built by llm-deploy."
-            writer.ensure_readme(self.root, task, summary)
+            boilerplate.ensure_readme(self.root, task, summary)
 
     def _usage(self, client: LLMClient) -> None:
         u = client.usage

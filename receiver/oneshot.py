@@ -29,7 +29,8 @@ import uvicorn
 
 from receiver.app import create_app
 from receiver.config import ConfigError, Settings
-from receiver.runner import RunResult, default_action_path, local_forge_with_runner
+from receiver.run_model import RunResult
+from receiver.runner import default_action_path, local_forge_with_runner
 
 TIMEOUT = 600.0
 Event = tuple[str, Any]

@@ -33,21 +33,10 @@ from typing import Any, TextIO
 import yaml
 
 from receiver.local_forge import OWNER, LocalForge, read_secrets, workflow_path
-from receiver.steps import (
-    Masker,
-    RunResult,
-    RunState,
-    StepFailed,
-    StepRecord,
-    StepRunner,
-    parse_env_file,
-    run_git,
-    str_map,
-    yaml_str,
-)
+from receiver.run_model import Masker, RunResult, RunState, StepFailed, run_git, str_map, yaml_str
+from receiver.steps import StepRunner
 
-__all__ = ["LocalRunner", "Masker", "RunResult", "StepFailed", "StepRecord", "default_action_path",
-           "local_forge_with_runner", "parse_env_file"]
+__all__ = ["LocalRunner", "default_action_path", "local_forge_with_runner"]
 
 log = logging.getLogger("receiver.runner")
 # Only these variables of the receiver's own environment reach a step: never its secrets.

@@ -1,34 +1,31 @@
-"""Step execution for the local runner: ``run:`` scripts, ``actions/*`` stand-ins, the composite.
+"""Step execution for the local runner: ``run:`` scripts, ``actions/*`` steps, the composite.
 
 ``StepRunner`` runs a list of steps the way GitHub Actions does (``if:``, ``env:``,
 ``continue-on-error``, step outputs, ``GITHUB_OUTPUT``/``GITHUB_ENV``/``GITHUB_PATH`` files, masks)
 and saves the run record after each step so the status endpoint and ``/runs/<id>`` show progress.
-``LocalRunner`` (receiver.runner) adds the workflow around it.
+``LocalRunner`` (receiver.runner) adds the workflow around it; the ``actions/*`` stand-ins are in
+receiver.builtin_actions and the run record in receiver.run_model.
 """
 
 from __future__ import annotations
 
 import contextlib
-import itertools
 import logging
 import os
-import platform
 import re
-import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import yaml
 
+from receiver.builtin_actions import run_builtin
 from receiver.expressions import ExpressionError, evaluate_if, substitute, truthy
-from receiver.local_pages import publish_site, stage_artifact
+from receiver.run_model import RunState, StepFailed, StepRecord, parse_env_file, str_map, yaml_str
 
 log = logging.getLogger("receiver.runner")
 _SHELLS = {
@@ -37,117 +34,6 @@ _SHELLS = {
     "python": [sys.executable, "{0}"],
 }
 _USES = re.compile(r"^(?P<owner>[^/@\s]+)/(?P<name>[^@\s]+)@(?P<ref>\S+)$")
-
-
-class StepFailed(Exception):
-    """A step failed; the message is safe to log."""
-
-
-@dataclass
-class StepRecord:
-    name: str
-    state: str = "pending"  # running | success | failure | skipped
-    elapsed: float = 0.0
-    outputs: dict[str, str] = field(default_factory=dict)
-    error: str = ""
-
-
-@dataclass
-class RunResult:
-    run_id: int
-    repo: str
-    workflow: str
-    state: str = "queued"  # queued | running | success | failure
-    started_at: float = 0.0
-    elapsed: float = 0.0
-    steps: list[StepRecord] = field(default_factory=list)
-    outputs: dict[str, str] = field(default_factory=dict)
-    error: str = ""
-
-
-class Masker:
-    """Replaces every registered secret value with ***."""
-
-    def __init__(self, values: Iterable[str]) -> None:
-        self._values: set[str] = set()
-        for v in values:
-            self.add(v)
-
-    def add(self, value: str) -> None:
-        for part in [value, *value.splitlines()]:
-            if len(part.strip()) >= 3:  # masking "1" or "" would shred every log line
-                self._values.add(part.strip())
-
-    def mask(self, text: str) -> str:
-        for value in sorted(self._values, key=len, reverse=True):
-            text = text.replace(value, "***")
-        return text
-
-
-def parse_env_file(text: str) -> dict[str, str]:
-    """Parse a GITHUB_OUTPUT/GITHUB_ENV file: ``k=v`` lines and ``k<<DELIM`` heredocs."""
-    values: dict[str, str] = {}
-    lines = text.split("\n")
-    i = 0
-    while i < len(lines):
-        line = lines[i].rstrip("\r")
-        i += 1
-        if not line.strip():
-            continue
-        eq, hd = line.find("="), line.find("<<")
-        if eq >= 0 and (hd < 0 or eq < hd):
-            values[line[:eq]] = line[eq + 1 :]
-            continue
-        if hd < 0:
-            raise StepFailed(f"Malformed line in an output file: {line[:40]!r}.")
-        key, delim = line[:hd], line[hd + 2 :]
-        body: list[str] = []
-        while i < len(lines) and lines[i].rstrip("\r") != delim:
-            body.append(lines[i].rstrip("\r"))
-            i += 1
-        if i >= len(lines):
-            raise StepFailed(f"The output {key!r} has no closing delimiter.")
-        i += 1
-        values[key] = "\n".join(body)
-    return values
-
-
-def yaml_str(value: Any) -> str:
-    """A YAML scalar as GitHub hands it to expressions (booleans lower-case, null empty)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return "" if value is None else str(value)
-
-
-def run_git(*args: str) -> str:
-    """Run git; StepFailed with its stderr on failure."""
-    proc = subprocess.run(["git", *args], capture_output=True, check=False)
-    if proc.returncode != 0:
-        raise StepFailed(f"git {args[0]} failed: {proc.stderr.decode(errors='replace').strip()}")
-    return proc.stdout.decode("utf-8", "replace").strip()
-
-
-@dataclass
-class RunState:
-    """What the steps of one run share: record, masks, log, env, contexts and folders."""
-
-    result: RunResult
-    masker: Masker
-    logfile: TextIO
-    env: dict[str, str]
-    github: dict[str, Any]
-    runner_ctx: dict[str, str]
-    workspace: Path
-    temp: Path
-    clone_url: str
-    deadline: float = 0.0
-    status: str = "success"
-    counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
-    save: Callable[[], None] = lambda: None  # persists the record: progress for /runs and status
-
-    def write(self, line: str) -> None:
-        self.logfile.write(self.masker.mask(line.rstrip("\n")) + "\n")
-        self.logfile.flush()
 
 
 class StepRunner:
@@ -229,43 +115,11 @@ class StepRunner:
         if not m:
             raise StepFailed(f"The step uses {uses!r}, which the local runner cannot run.")
         if m["owner"] == "actions":
-            return self._builtin(run, m["name"], with_)
+            return run_builtin(run, m["name"], with_, data_dir=self.data_dir,
+                               public_url=self.public_url)
         if action_path is not None:
             raise StepFailed(f"The local runner cannot run the nested action {uses!r}.")
         return self._composite(run, with_, ctx, env)
-
-    def _builtin(self, run: RunState, name: str, with_: dict[str, str]) -> dict[str, str]:
-        site = f"{self.public_url}/pages/{run.result.repo}/"
-        if name == "checkout":
-            dest = run.workspace / with_.get("path", "")
-            if dest.exists() and any(dest.iterdir()):
-                shutil.rmtree(dest)
-            # A local bare repo needs no credentials: origin is the file URL, pushes just work.
-            run_git("clone", "--quiet", run.clone_url, str(dest))
-            run.write(f"Checked out {run.result.repo} into the workspace")
-            head = run_git("-C", str(dest), "rev-parse", "HEAD")
-            return {"commit": head, "ref": "refs/heads/main"}
-        if name == "setup-python":
-            # The receiver's own interpreter stands in; nothing is installed or changed.
-            return {"python-path": sys.executable, "python-version": platform.python_version(),
-                    "cache-hit": "false"}
-        if name == "upload-pages-artifact":
-            source = run.workspace / (with_.get("path") or "_site")
-            count = stage_artifact(source, run.temp / "pages-artifact")
-            run.write(f"Staged {count} files from {with_.get('path') or '_site'} for Pages")
-            return {"artifact_id": str(run.result.run_id)}
-        if name == "deploy-pages":
-            artifact = run.temp / "pages-artifact"
-            if not artifact.is_dir():
-                raise StepFailed("No Pages artifact was uploaded before deploy-pages.")
-            publish_site(self.data_dir, run.result.repo, artifact, str(run.result.run_id))
-            run.write(f"Published the site at {site}")
-            return {"page_url": site}
-        if name == "configure-pages":
-            return {"base_url": site.rstrip("/"), "origin": self.public_url,
-                    "base_path": f"/pages/{run.result.repo}"}
-        run.write(f"actions/{name} has no local equivalent; treated as a no-op")
-        return {}
 
     def _composite(
         self, run: RunState, with_: dict[str, str], outer: dict[str, Any], env: dict[str, str]
@@ -352,12 +206,3 @@ def _kill_group(pid: int) -> None:
     # The step's children (pip, python, git) share its session; a timeout must end them all.
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)
-
-
-def str_map(value: Any) -> dict[str, str]:
-    """A YAML mapping (``env:``) as strings; anything else as empty."""
-    if not isinstance(value, dict):
-        return {}
-    return {str(k): yaml_str(v) for k, v in value.items()}
-
-

@@ -8,7 +8,8 @@ import httpx
 import pytest
 
 from action.errors import BudgetExhausted, LLMError
-from action.llm import Completion, LLMClient, estimate_cost, price_for, rejects_temperature
+from action.llm import LLMClient, rejects_temperature
+from action.usage import Completion, estimate_cost, price_for
 from tests.fakes.llm import FakeLLM, Reply, budget_reply, completion_body, default_app_answer
 
 KEY = "sk-test-0123456789abcdef"

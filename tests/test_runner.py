@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from receiver.local_forge import LocalForge
-from receiver.runner import LocalRunner, RunResult, StepFailed, parse_env_file
+from receiver.run_model import RunResult, StepFailed, parse_env_file
+from receiver.runner import LocalRunner
 
 URL = "http://127.0.0.1:9"
 SECRET = "s3cr3t-payload-key"

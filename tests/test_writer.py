@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from action.boilerplate import ensure_license, ensure_readme
 from action.errors import ActionError, AttachmentError
 from action.payload import Attachment
 from action.writer import (
@@ -17,8 +18,6 @@ from action.writer import (
     WriteResult,
     check_path,
     ensure_attachments,
-    ensure_license,
-    ensure_readme,
     write_files,
 )
 
