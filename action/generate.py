@@ -21,9 +21,7 @@ import httpx
 from action import (
     answer,
     app_workflows,
-    attachments,
     boilerplate,
-    formats,
     gitops,
     offline,
     prompts,
@@ -31,10 +29,10 @@ from action import (
     report,
     writer,
 )
-from action.attachment_policy import attachment_policy, conversions
-from action.errors import ActionError, AttachmentError, LLMError, ProtocolError
+from action.attachment_policy import plan_attachments
+from action.errors import ActionError, LLMError, ProtocolError
 from action.llm import LLMClient
-from action.payload import Attachment, Job
+from action.payload import Job
 from action.repair import Verifier
 from action.settings import ActionSettings, page_url
 from action.settings import job as read_job
@@ -120,26 +118,10 @@ class Run:
 
     def _attachments(self, job: Job) -> tuple[list[str], dict[str, bytes]]:
         """Commit what the brief keeps and derives; (notes for the model, files it must keep)."""
-        names = [attachments.safe_name(a.name) for a in job.attachments]
-        skip, editable = attachment_policy(job.brief, names)
-        kept = [Attachment(n, a.data) for a, n in zip(job.attachments, names, strict=True)
-                if n not in skip]
-        notes = [attachments.describe(a) for a in job.attachments]
-        by_name = {a.name: a.data for a in kept}
-        for target, source in conversions(job.brief, names).items():
-            try:
-                kept.append(Attachment(target, formats.xlsx_to_csv(by_name[source]).encode()))
-            except (AttachmentError, KeyError) as exc:
-                self.report["notes"].append(f"{target} was not derived from {source}: {exc}.")
-                continue
-            notes.append(f"`{target}` is already written at the repo root: {source} converted to "
-                         "CSV (first sheet), as the brief asks. It is committed as is; do not "
-                         "write it.")
-        self.report["attachments"] = writer.ensure_attachments(self.root, kept)
-        if skip:
-            self.report["notes"].append(f"Not committed, as the brief asks: {sorted(skip)}.")
-        protected = {a.name: a.data for a in kept if a.name not in editable}
-        return notes, protected
+        plan = plan_attachments(job)
+        self.report["attachments"] = writer.ensure_attachments(self.root, plan.committed)
+        self.report["notes"].extend(plan.report_notes)
+        return plan.model_notes, plan.protected
 
     # -- generation -------------------------------------------------------------------------
 
