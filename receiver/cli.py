@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -35,8 +36,16 @@ def serve(settings: Settings) -> int:
     else:
         log.info("GitHub mode as %s, listening on %s:%s",
                  settings.github_owner or "the token's user", settings.host, settings.port)
+    # Uvicorn shuts down gracefully, then raises the signal again under the handler it found. Make
+    # SIGTERM's a clean exit (like SIGINT's KeyboardInterrupt), so exit hooks still run: they end
+    # local-mode steps, which run in their own sessions and would otherwise outlive the receiver.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
     return 0
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

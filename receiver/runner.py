@@ -34,7 +34,7 @@ import yaml
 
 from receiver.local_forge import OWNER, LocalForge, read_secrets, workflow_path
 from receiver.run_model import Masker, RunResult, RunState, StepFailed, run_git, str_map, yaml_str
-from receiver.steps import StepRunner
+from receiver.steps import StepRunner, stopping
 
 __all__ = ["LocalRunner", "default_action_path", "local_forge_with_runner"]
 
@@ -90,6 +90,8 @@ class LocalRunner(StepRunner):
         return self.runs_dir / f"{run_id}.json"
 
     def _save(self, result: RunResult) -> None:
+        if stopping.is_set():
+            return  # the receiver is exiting and killed the steps: the record stays "running"
         path = self.record_path(result.run_id)
         tmp = path.with_name(f".{path.name}.tmp")
         tmp.write_text(json.dumps(asdict(result), indent=2), "utf-8")

@@ -9,6 +9,7 @@ receiver.builtin_actions and the run record in receiver.run_model.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import os
@@ -175,6 +176,7 @@ class StepRunner:
         with subprocess.Popen(argv, cwd=workdir, env=full_env, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                               start_new_session=True) as proc:
+            _ACTIVE.add(proc.pid)
             timer = threading.Timer(remaining, _kill_group, (proc.pid,))
             timer.start()
             try:
@@ -188,6 +190,7 @@ class StepRunner:
                 code = proc.wait()
             finally:
                 timer.cancel()
+                _ACTIVE.discard(proc.pid)
         summary = files["STEP_SUMMARY"].read_text("utf-8", "replace")
         if summary.strip():
             summary_file = self.runs_dir / f"{run.result.run_id}.summary.md"
@@ -200,6 +203,20 @@ class StepRunner:
         if code != 0:
             raise StepFailed(f"The script exited with code {code}.")
         return parse_env_file(files["OUTPUT"].read_text("utf-8", "replace"))
+
+
+# Process groups of the steps running now. Steps get their own session (so a timeout can end a
+# step's whole tree), which also means they would outlive the receiver: on exit, end them. Their
+# runs stay "running" in their records and run again on the next start (receiver.local_resume).
+_ACTIVE: set[int] = set()
+stopping = threading.Event()  # set on exit: runs must not record the kill as their outcome
+
+
+@atexit.register
+def end_running_steps() -> None:
+    stopping.set()
+    for pgid in list(_ACTIVE):
+        _kill_group(pgid)
 
 
 def _kill_group(pid: int) -> None:

@@ -154,9 +154,25 @@ def _start(data: Path, port: int, llm: FakeLLM, log: Path) -> subprocess.Popen[b
     return proc
 
 
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"  # a zombie has ended; only its exit status waits to be collected
+
+
+STOPS = {
+    "sigkill-machine": "SIGKILL of the receiver and every process below it (a machine or "
+                       "container stop)",
+    "sigterm-receiver": "SIGTERM of the receiver alone (Ctrl-C, a process manager's stop)",
+}
+
+
 @pytest.mark.e2e
-def test_a_run_killed_with_the_receiver_runs_again_after_restart(
-    tmp_path: Path, reliability: Recorder
+@pytest.mark.parametrize("stop", list(STOPS))
+def test_a_run_stopped_with_the_receiver_runs_again_after_restart(
+    tmp_path: Path, reliability: Recorder, stop: str
 ) -> None:
     prebuild_action_venv()
     data, log = tmp_path / "data", tmp_path / "receiver.log"
@@ -179,9 +195,16 @@ def test_a_run_killed_with_the_receiver_runs_again_after_restart(
                                 json={**request, "secret": SECRET, "evaluation_url": ev.url})
             assert answer.status_code == 200, answer.text
             wait_for(lambda: llm.requests, 120, "the run to ask the model")
-            for pid in [receiver.pid, *_descendants(receiver.pid)]:  # the whole machine stops
-                os.kill(pid, signal.SIGKILL)
-            receiver.wait(10)
+            below = _descendants(receiver.pid)
+            assert below, "the run's step processes should be running"
+            if stop == "sigkill-machine":
+                for pid in [receiver.pid, *below]:
+                    os.kill(pid, signal.SIGKILL)
+            else:
+                receiver.send_signal(signal.SIGTERM)
+            receiver.wait(30)
+            # No step outlives the receiver (steps run in their own sessions, so this is work).
+            wait_for(lambda: not any(_alive(pid) for pid in below), 10, "the steps to end")
         finally:
             gate.set()
         record = json.loads((data / "runs" / "1.dispatch.json").read_text())
@@ -198,10 +221,11 @@ def test_a_run_killed_with_the_receiver_runs_again_after_restart(
             receiver.send_signal(signal.SIGTERM)
             receiver.wait(30)
     reliability.record(
-        "Receiver", "local mode: SIGKILL of the receiver and every process below it while the "
-        "run waits for the model, restart on the same data",
-        "the restarted receiver found the run still 'running' in its record and ran it again "
-        "under the same id from the kept (encrypted) dispatch inputs", sent=1, dispatched=1,
+        "Receiver", f"local mode: {STOPS[stop]} while the run waits for the model, restart "
+        "on the same data",
+        "no step process outlived the receiver; the restarted receiver found the run still "
+        "'running' in its record and ran it again under the same id from the kept (encrypted) "
+        "dispatch inputs", sent=1, dispatched=1,
         notified=len(note), lost=1 - len(note), duplicated=max(0, len(note) - 1))
     assert len(note) == 1 and note[0]["nonce"] == request["nonce"]
     assert status["run"]["id"] == 1 and status["run"]["state"] == "success"
