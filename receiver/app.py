@@ -134,8 +134,8 @@ def create_app(
         except _TooLarge:
             limit_mb = settings.max_body_bytes // (1024 * 1024)
             return error(413, f"The request body is larger than {limit_mb} MB.")
-        except ClientDisconnect:  # a truncated body: nobody is left to answer
-            return Response(status_code=400)
+        except ClientDisconnect:  # a truncated body: the answer is for the log, nobody reads it
+            return error(400, "The client closed the connection before the body ended.")
         except TimeoutError:
             waited = f"{settings.body_timeout:g}"
             return error(408, f"The request body did not arrive within {waited} s.")

@@ -35,17 +35,7 @@ class ActionsCalls:
     _clock: Callable[[], float]
     _sleep: Callable[[float], None]
     _registration_timeout: float
-
-    def _request(
-        self,
-        verb: str,
-        url: str,
-        body: dict[str, Any] | None,
-        action: str,
-        idempotent: bool = True,
-        params: dict[str, Any] | None = None,
-    ) -> Any:
-        raise NotImplementedError  # GitHubForge's rate-limited, retrying wrapper
+    _request: Callable[..., Any]  # GitHubForge's rate-limited, retrying wrapper
 
     def wait_for_workflow(self, repo: Repo, workflow_file: str, timeout: float) -> None:
         """Poll until the workflow is active; raise WorkflowNotRegistered on timeout."""

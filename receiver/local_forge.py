@@ -3,8 +3,9 @@
 Layout under ``data_dir``: ``repos/<name>.git`` (bare repo, default branch ``main``, metadata
 in ``llm-deploy.json`` inside it so ``task_repos`` works from the folder alone),
 ``secrets/<name>.json`` (mode 0600) and, beside the runner's ``runs/<id>.json``,
-``runs/<id>.dispatch.json``: the repo, workflow and dispatch id of each run, written before the
-run starts, which is what ``find_run`` answers from (the runner rewrites its own record freely).
+``runs/<id>.dispatch.json`` (mode 0600): the repo, workflow, dispatch id and inputs of each run,
+written before the run starts, which is what ``find_run`` answers from and what a restart reruns
+from (``receiver.local_resume``); the runner rewrites its own record freely.
 
 Decision: ``repo_url`` is a ``file://`` URL, not git's dumb HTTP served by the receiver:
 ``git clone`` accepts it with no extra server code, and local mode is one machine by design.

@@ -33,36 +33,29 @@ class Crash(BaseException):
     """The receiver process dying."""
 
 
-class DyingMemoryForge(MemoryForge):
-    """Dies in its first dispatch, after sending it when ``sent``."""
-
-    def __init__(self, *, sent: bool) -> None:
-        super().__init__()
-        self.sent, self.dying = sent, True
-
-    def dispatch(self, repo: Repo, workflow_file: str, inputs: dict[str, str]) -> Dispatch:
-        if self.dying:
-            self.dying = False
-            if self.sent:
-                super().dispatch(repo, workflow_file, inputs)
-            raise Crash
-        return super().dispatch(repo, workflow_file, inputs)
-
-
-class DyingGitHubForge(GitHubForge):
-    """GitHubForge that dies in its first dispatch, after sending it when ``sent``."""
+class DiesInFirstDispatch:
+    """A forge that dies in its first dispatch, after sending it when ``sent``."""
 
     def __init__(self, *, sent: bool, **kw: Any) -> None:
         super().__init__(**kw)
         self.sent, self.dying = sent, True
 
     def dispatch(self, repo: Repo, workflow_file: str, inputs: dict[str, str]) -> Dispatch:
+        forge: Any = super()
         if self.dying:
             self.dying = False
             if self.sent:
-                super().dispatch(repo, workflow_file, inputs)
+                forge.dispatch(repo, workflow_file, inputs)
             raise Crash
-        return super().dispatch(repo, workflow_file, inputs)
+        return forge.dispatch(repo, workflow_file, inputs)
+
+
+class DyingMemoryForge(DiesInFirstDispatch, MemoryForge):
+    pass
+
+
+class DyingGitHubForge(DiesInFirstDispatch, GitHubForge):
+    pass
 
 
 @pytest.fixture
