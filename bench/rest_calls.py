@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from receiver.github_forge import GitHubForge
+from receiver.github.forge import GitHubForge
 from tests.fakes.github import FakeGitHub
 
 WORKFLOW = "llm-deploy.yml"

@@ -28,19 +28,21 @@ def serve(settings: Settings) -> int:
     import uvicorn
 
     from receiver.app import create_app
+    from receiver.modes import mode_for
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    log = logging.getLogger("llm_deploy")
-    if settings.local_mode:
-        log.info("local mode (no GITHUB_TOKEN), listening on %s:%s", settings.host, settings.port)
-    else:
-        log.info("GitHub mode as %s, listening on %s:%s",
-                 settings.github_owner or "the token's user", settings.host, settings.port)
-    # Uvicorn shuts down gracefully, then raises the signal again under the handler it found. Make
-    # SIGTERM's a clean exit (like SIGINT's KeyboardInterrupt), so exit hooks still run: they end
-    # local-mode steps, which run in their own sessions and would otherwise outlive the receiver.
+    mode = mode_for(settings)
+    logging.getLogger("llm_deploy").info("%s, listening on %s:%s", mode.describe(), settings.host,
+                                         settings.port)
+    # Uvicorn shuts down gracefully (the app's lifespan shuts the mode down), then raises the
+    # signal again under the handler it found. Make SIGTERM's a clean exit, like SIGINT's
+    # KeyboardInterrupt, and shut the mode down here too in case the lifespan never ran.
     signal.signal(signal.SIGTERM, _exit_cleanly)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
+    try:
+        uvicorn.run(create_app(settings, mode=mode), host=settings.host, port=settings.port,
+                    log_config=None)
+    finally:
+        mode.shutdown()
     return 0
 
 
@@ -52,8 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
     args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
     if args.command == "run":
-        # Imported by name: the one-shot runner is optional and pulls in the local runner.
-        oneshot = importlib.import_module("receiver.oneshot")
+        # Imported by name: the one-shot runner belongs to local mode's wing.
+        oneshot = importlib.import_module("receiver.local.oneshot")
         return int(oneshot.main(list(args.rest)))
     try:
         settings = Settings.from_environ()

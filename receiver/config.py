@@ -115,11 +115,6 @@ class Settings:
             worker_threads=_int(environ, "LLM_DEPLOY_WORKERS", 4),
         )
 
-    @property
-    def local_mode(self) -> bool:
-        """True when no GitHub token is configured: the local forge does the work."""
-        return self.github_token is None
-
     def __repr__(self) -> str:
         parts = []
         for f in fields(self):

@@ -19,12 +19,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from receiver.config import Settings
-from receiver.local_notify import with_run
+from receiver.errors import ApiError
 
 RECENT = 50
 REFRESH_SECONDS = 5
-RUNNING_STATES = frozenset({"queued", "working", "dispatching", "running"})  # running: local
+# "running" is a state a mode may report (a run under way on this machine).
+RUNNING_STATES = frozenset({"queued", "working", "dispatching", "running"})
 
 # No inline code and nothing from elsewhere: the page works offline and an injected string in a
 # task name cannot run even if it slipped past textContent.
@@ -87,14 +87,6 @@ def dashboard_rows(rows: list[dict[str, Any]], now: float) -> list[dict[str, Any
     return out
 
 
-def local_row(row: dict[str, Any]) -> dict[str, Any]:
-    """A local-mode row whose run is under way: its current step, timed like the worker's."""
-    run = row.pop("run", None)
-    if run is not None and run["state"] in ("queued", "running"):
-        row["last_step"] = run["current_step"] or row.get("last_step")
-    return row
-
-
 def authorized(header: str | None, secret: str) -> bool:
     """True when an Authorization header carries ``Bearer <secret>``, compared in constant time."""
     scheme, _, token = (header or "").partition(" ")
@@ -107,38 +99,39 @@ def _asset(name: str) -> bytes:
     return resources.files("receiver").joinpath("static", name).read_bytes()
 
 
-def dashboard_routes(settings: Settings, *, clock: Any = time.time) -> list[Route]:
-    """Routes for the page, its two assets and its JSON; the journal comes from app state."""
+async def page(request: Request) -> Response:
+    """``GET /``: the page; it holds no data."""
+    return Response(_asset("dashboard.html"), media_type="text/html; charset=utf-8",
+                    headers=_PAGE_HEADERS)
 
-    async def page(request: Request) -> Response:
-        return Response(_asset("dashboard.html"), media_type="text/html; charset=utf-8",
-                        headers=_PAGE_HEADERS)
 
-    async def asset(request: Request) -> Response:
-        name = request.path_params["name"]
-        if name not in _ASSETS:
-            return JSONResponse({"error": "Not found.", "field": None}, status_code=404)
-        return Response(_asset(name), media_type=_ASSETS[name], headers=_PAGE_HEADERS)
+async def asset(request: Request) -> Response:
+    """``GET /static/{name}``: the page's script and style."""
+    name = request.path_params["name"]
+    if name not in _ASSETS:
+        raise ApiError(404, "Not found.")
+    return Response(_asset(name), media_type=_ASSETS[name], headers=_PAGE_HEADERS)
 
-    async def data(request: Request) -> Response:
-        if not authorized(request.headers.get("authorization"), settings.deploy_secret):
-            return JSONResponse(
-                {"error": "Send the deploy secret as 'Authorization: Bearer <secret>'.",
-                 "field": "authorization"},
-                status_code=401, headers={"WWW-Authenticate": 'Bearer realm="llm-deploy"'},
-            )
-        rows = request.app.state.journal.recent(RECENT)
-        if settings.local_mode:  # the run happens here: show its progress, as the status does
-            rows = await run_in_threadpool(
-                lambda: [local_row(with_run(row, settings.data_dir)) for row in rows])
-        body = {
-            "mode": "local" if settings.local_mode else "github",
-            "now": clock(),
-            "refresh_seconds": REFRESH_SECONDS,
-            "tasks": dashboard_rows(rows, clock()),
-        }
-        return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
+async def data(request: Request) -> Response:
+    """``GET /api/dashboard``: the recent requests, for the bearer of the deploy secret."""
+    state = request.app.state
+    if not authorized(request.headers.get("authorization"), state.settings.deploy_secret):
+        raise ApiError(401, "Send the deploy secret as 'Authorization: Bearer <secret>'.",
+                       "authorization", headers={"WWW-Authenticate": 'Bearer realm="llm-deploy"'})
+    rows = await run_in_threadpool(lambda: state.mode.rows(state.journal.recent(RECENT)))
+    now = time.time()
+    body = {
+        "mode": state.mode.name,
+        "now": now,
+        "refresh_seconds": REFRESH_SECONDS,
+        "tasks": dashboard_rows(rows, now),
+    }
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+
+def dashboard_routes() -> list[Route]:
+    """Routes for the page, its two assets and its JSON (state comes from ``app.state``)."""
     return [
         Route("/", page, methods=["GET"]),
         Route("/static/{name}", asset, methods=["GET"]),

@@ -1,6 +1,6 @@
 """The ``Forge`` port: everything the worker needs from a code host, GitHub or local.
 
-Adapters: ``receiver.github_forge.GitHubForge`` (PyGithub) and ``receiver.local_forge.LocalForge``
+Adapters: ``receiver.github.forge.GitHubForge`` (PyGithub) and ``receiver.local.forge.LocalForge``
 (bare git repos in the data folder). The worker only ever talks to this interface.
 """
 

@@ -272,11 +272,12 @@ def openapi_document(settings: Settings, mounted: dict[str, set[str]] | None = N
     }
 
 
-def openapi_routes(settings: Settings) -> list[Route]:
+async def spec(request: Request) -> Response:
     """``GET /openapi.json`` describing the routes of the app that serves it."""
+    mounted = route_paths(list(request.app.routes))
+    return JSONResponse(openapi_document(request.app.state.settings, mounted))
 
-    async def spec(request: Request) -> Response:
-        mounted = route_paths(list(request.app.routes))
-        return JSONResponse(openapi_document(settings, mounted))
 
+def openapi_routes() -> list[Route]:
+    """The route serving the OpenAPI document."""
     return [Route("/openapi.json", spec, methods=["GET"])]

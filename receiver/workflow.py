@@ -1,4 +1,7 @@
-"""Render the workflow written into every generated repo (pure, from workflow-templates/)."""
+"""Render the workflow written into every generated repo (pure, from workflow-templates/).
+
+The templates travel inside the wheel; ``receiver.bundled`` finds them in either install.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +12,12 @@ from pathlib import Path
 
 import jinja2
 
+from receiver.bundled import bundled_path
+
 WORKFLOW_PATH = ".github/workflows/llm-deploy.yml"
 WORKFLOW_FILE = "llm-deploy.yml"  # how GitHub's workflow API names it
 TEMPLATE = "llm-deploy.yml.j2"
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "workflow-templates"
+TEMPLATES_DIR = bundled_path("workflow-templates")
 
 # owner/repo[/path]@ref, or a local ./path: anything else would not be a valid `uses:`.
 _ACTION_REF = re.compile(r"^(\./[\w./-]*|[\w.-]+/[\w.-]+(/[\w./-]+)?@[\w./-]+)$")

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from action.settings import ActionSettings
-from receiver.expressions import evaluate_if
+from receiver.local.expressions import evaluate_if
 
 ROOT = Path(__file__).resolve().parent.parent
 ACTION = ROOT / "action.yml"

@@ -13,7 +13,7 @@ BASE = {"DEPLOY_SECRET": "s3cret-value"}
 
 def test_defaults_are_local_and_safe() -> None:
     s = Settings.from_environ(BASE)
-    assert s.local_mode
+    assert s.github_token is None  # no token: receiver.modes picks local mode
     assert (s.host, s.port) == ("127.0.0.1", 8000)
     assert s.github_api_url == "https://api.github.com"
     assert s.llm_base_url == "https://aipipe.org/openai/v1"
@@ -28,7 +28,7 @@ def test_defaults_are_local_and_safe() -> None:
 @pytest.mark.parametrize(
     ("env", "attr", "expected"),
     [
-        ({"GITHUB_TOKEN": "ghp_x"}, "local_mode", False),
+        ({"GITHUB_TOKEN": "ghp_x"}, "github_token", "ghp_x"),
         ({"AIPIPE_TOKEN": "ai"}, "llm_api_key", "ai"),
         ({"AIPIPE_TOKEN": "ai", "LLM_API_KEY": "llm"}, "llm_api_key", "llm"),
         ({"LLM_DEPLOY_MAX_BODY_MB": "2"}, "max_body_bytes", 2 * 1024 * 1024),

@@ -20,9 +20,9 @@ import uvicorn
 from receiver import dashboard
 from receiver.app import create_app
 from receiver.config import Settings
-from receiver.dashboard import authorized, dashboard_rows, local_row, scrub
+from receiver.dashboard import authorized, dashboard_rows, scrub
 from receiver.journal import Journal
-from receiver.local_notify import with_run
+from receiver.local.notify import local_row, with_run
 from receiver.worker import Worker
 from tests.conftest import load_task
 from tests.fakes.memory_forge import MemoryForge

@@ -16,10 +16,10 @@ import httpx
 
 from receiver.app import create_app
 from receiver.config import Settings
-from receiver.github_forge import GitHubForge
-from receiver.local_forge import LocalForge
-from receiver.local_pages import pages_app
-from receiver.runner import LocalRunner, default_action_path
+from receiver.github.forge import GitHubForge
+from receiver.local.forge import LocalForge
+from receiver.local.pages import pages_app
+from receiver.local.runner import LocalRunner, default_action_path
 from tests.e2e_support import (
     TOOL_CACHE,
     check_notification,

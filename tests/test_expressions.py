@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from receiver.expressions import ExpressionError, evaluate, evaluate_if, substitute
+from receiver.local.expressions import ExpressionError, evaluate, evaluate_if, substitute
 
 CTX: dict[str, Any] = {
     "inputs": {"round": "2", "deploy": "true", "payload-key": "k", "empty": ""},

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from receiver.config import Settings
-from receiver.github_forge import GitHubForge
+from receiver.github.forge import GitHubForge
 from receiver.journal import Journal
 from receiver.request import DeployRequest
 from receiver.worker import Worker

@@ -46,7 +46,7 @@ def serve() -> None:
 
     from receiver.app import create_app
     from receiver.config import Settings
-    from receiver.github_forge import GitHubForge
+    from receiver.github.forge import GitHubForge
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
     settings = Settings.from_environ()

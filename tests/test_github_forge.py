@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from receiver.forge import ForgeError, NameTaken, Repo, WorkflowNotRegistered
-from receiver.github_forge import GitHubForge
+from receiver.github.forge import GitHubForge
 from tests.fakes.github import FakeGitHub
 
 WORKFLOW = "llm-deploy.yml"

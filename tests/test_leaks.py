@@ -18,7 +18,7 @@ import pytest
 
 from action.__main__ import notify_main
 from receiver.config import Settings
-from receiver.github_forge import GitHubForge
+from receiver.github.forge import GitHubForge
 from receiver.journal import Journal
 from receiver.request import parse_request
 from receiver.worker import PAYLOAD_SECRET, Worker

@@ -16,8 +16,8 @@ import pytest
 import uvicorn
 
 from receiver.forge import Forge, ForgeError, NameTaken, WorkflowNotRegistered
-from receiver.local_forge import LocalForge
-from receiver.local_pages import pages_app, publish_site, stage_artifact
+from receiver.local.forge import LocalForge
+from receiver.local.pages import pages_app, publish_site, stage_artifact
 
 URL = "http://127.0.0.1:9"
 

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
-from receiver.local_forge import LocalForge
-from receiver.local_resume import NOTIFIED_BEFORE_STOP, close_run, interrupted_runs
+from receiver.local.forge import LocalForge
+from receiver.local.resume import NOTIFIED_BEFORE_STOP, close_run, interrupted_runs
 from tests.e2e_support import (
     ROOT,
     corpus_answer,

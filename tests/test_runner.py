@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from receiver.local_forge import LocalForge
-from receiver.run_model import RunResult, StepFailed, parse_env_file
-from receiver.runner import LocalRunner
+from receiver.local.forge import LocalForge
+from receiver.local.run_model import RunResult, StepFailed, parse_env_file
+from receiver.local.runner import LocalRunner
 
 URL = "http://127.0.0.1:9"
 SECRET = "s3cr3t-payload-key"

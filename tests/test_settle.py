@@ -16,9 +16,9 @@ import pytest
 
 from receiver.config import Settings
 from receiver.forge import Dispatch, ForgeError, Repo, run_name_matches
-from receiver.github_forge import GitHubForge
+from receiver.github.forge import GitHubForge
 from receiver.journal import Journal
-from receiver.local_forge import LocalForge
+from receiver.local.forge import LocalForge
 from receiver.settle import Verdict, look_up
 from receiver.worker import Worker
 from receiver.workflow import WORKFLOW_FILE

@@ -1,6 +1,6 @@
 """The GitHub Actions calls of ``GitHubForge``: workflow registration, dispatch and run lookup.
 
-Kept apart from ``receiver.github_forge`` (repos, files, secrets, Pages) because these calls carry
+Kept apart from ``receiver.github.forge`` (repos, files, secrets, Pages) because these calls carry
 the exactly-once rules:
 
 * A dispatch is resent only after answers proving nothing started: the registration-lag 404 and
@@ -12,7 +12,7 @@ the exactly-once rules:
   workflow's ``workflow_dispatch`` runs (newest first), so two pages are enough.
 
 The REST helpers both modules share (path quoting, error text and wording) live here, so that
-``github_forge`` imports them without an import cycle.
+``receiver.github.forge`` imports them without an import cycle.
 """
 
 from __future__ import annotations
@@ -30,12 +30,19 @@ RUNS_PER_PAGE = 50
 
 
 class ActionsCalls:
-    """The Actions half of GitHubForge (a mixin: it uses the forge's request wrapper and clock)."""
+    """The Actions half of GitHubForge, built on the forge's rate-limited, retrying request."""
 
-    _clock: Callable[[], float]
-    _sleep: Callable[[float], None]
-    _registration_timeout: float
-    _request: Callable[..., Any]  # GitHubForge's rate-limited, retrying wrapper
+    def __init__(
+        self,
+        request: Callable[..., Any],
+        *,
+        clock: Callable[[], float],
+        sleep: Callable[[float], None],
+        registration_timeout: float,
+    ) -> None:
+        self._request = request
+        self._clock, self._sleep = clock, sleep
+        self._registration_timeout = registration_timeout
 
     def wait_for_workflow(self, repo: Repo, workflow_file: str, timeout: float) -> None:
         """Poll until the workflow is active; raise WorkflowNotRegistered on timeout."""

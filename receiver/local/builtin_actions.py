@@ -12,8 +12,8 @@ import shutil
 import sys
 from pathlib import Path
 
-from receiver.local_pages import publish_site, stage_artifact
-from receiver.run_model import RunState, StepFailed, run_git
+from receiver.local.pages import publish_site, stage_artifact
+from receiver.local.run_model import RunState, StepFailed, run_git
 
 
 def run_builtin(

@@ -12,7 +12,7 @@ Choices worth knowing:
   ``x-ratelimit-reset``, backs off on 5xx and dropped connections only for idempotent calls, keeps
   ``seconds_between_writes`` between writes, and takes an injected ``sleep``/``clock``.
 * Workflow registration, the dispatch (resent only after answers proving nothing started) and the
-  run lookup that settles an unknown dispatch live in ``receiver.github_actions``.
+  run lookup that settles an unknown dispatch live in ``receiver.github.actions``.
 * Files go through the Contents API one PUT at a time: it works on an empty repo (the Git Data
   API answers 409 there) and the usual first commit is a single workflow file.
 """
@@ -30,21 +30,22 @@ import requests
 from github import Auth, Github, GithubException
 from github.PublicKey import encrypt
 
-from receiver import github_rate
-from receiver.forge import ForgeError, NameTaken, Repo
-from receiver.github_actions import ActionsCalls
-from receiver.github_actions import error_text as _text
-from receiver.github_actions import explain as _explain
-from receiver.github_actions import q as _q
+from receiver.forge import Dispatch, ForgeError, NameTaken, Repo
+from receiver.github import rate as github_rate
+from receiver.github.actions import ActionsCalls
+from receiver.github.actions import error_text as _text
+from receiver.github.actions import explain as _explain
+from receiver.github.actions import q as _q
 
 MARKER = "llm-deploy"
 T = TypeVar("T")
 
 
-class GitHubForge(ActionsCalls):
+class GitHubForge:
     """Forge adapter for github.com or GitHub Enterprise Server; thread-safe.
 
-    The Actions calls (wait_for_workflow, dispatch, find_run) come from ``ActionsCalls``.
+    The Actions calls (wait_for_workflow, dispatch, find_run) are delegated to ``ActionsCalls``,
+    which shares only this forge's request wrapper, clock and sleep.
     """
 
     def __init__(
@@ -72,7 +73,8 @@ class GitHubForge(ActionsCalls):
         self._sleep, self._clock = sleep, clock
         self._throttle = github_rate.WriteThrottle(seconds_between_writes, sleep, clock)
         self._max_retries = max_retries
-        self._registration_timeout = registration_timeout
+        self._actions = ActionsCalls(self._request, clock=clock, sleep=sleep,
+                                     registration_timeout=registration_timeout)
         self._keys: dict[str, tuple[str, str]] = {}  # full name -> (key_id, key)
         self._lock = threading.Lock()
         self._reset_waited = 0
@@ -88,6 +90,18 @@ class GitHubForge(ActionsCalls):
         )
 
     # ----- the Forge port -----------------------------------------------------------------
+
+    def wait_for_workflow(self, repo: Repo, workflow_file: str, timeout: float) -> None:
+        """Poll until the workflow is active; raise WorkflowNotRegistered on timeout."""
+        self._actions.wait_for_workflow(repo, workflow_file, timeout)
+
+    def dispatch(self, repo: Repo, workflow_file: str, inputs: dict[str, str]) -> Dispatch:
+        """Start the workflow on the default branch, retrying only provable non-starts."""
+        return self._actions.dispatch(repo, workflow_file, inputs)
+
+    def find_run(self, repo: Repo, workflow_file: str, dispatch_id: str) -> str | None:
+        """The html URL of the dispatched run whose run-name carries dispatch_id, or None."""
+        return self._actions.find_run(repo, workflow_file, dispatch_id)
     def task_repos(self, base_name: str) -> list[Repo]:
         """Repos this tool made for the task whose base name is given, oldest first."""
         if self._owner:

@@ -5,7 +5,7 @@ in ``llm-deploy.json`` inside it so ``task_repos`` works from the folder alone),
 ``secrets/<name>.json`` (mode 0600) and, beside the runner's ``runs/<id>.json``,
 ``runs/<id>.dispatch.json`` (mode 0600): the repo, workflow, dispatch id and inputs of each run,
 written before the run starts, which is what ``find_run`` answers from and what a restart reruns
-from (``receiver.local_resume``); the runner rewrites its own record freely.
+from (``receiver.local.resume``); the runner rewrites its own record freely.
 
 Decision: ``repo_url`` is a ``file://`` URL, not git's dumb HTTP served by the receiver:
 ``git clone`` accepts it with no extra server code, and local mode is one machine by design.
@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from receiver.forge import Dispatch, ForgeError, NameTaken, Repo, WorkflowNotRegistered
-from receiver.local_resume import NO_INPUTS, NOTIFIED_BEFORE_STOP, close_run, interrupted_runs
+from receiver.local.resume import NO_INPUTS, NOTIFIED_BEFORE_STOP, close_run, interrupted_runs
 from receiver.naming import candidate
 
 log = logging.getLogger("llm_deploy.local")

@@ -29,8 +29,8 @@ import uvicorn
 
 from receiver.app import create_app
 from receiver.config import ConfigError, Settings
-from receiver.run_model import RunResult
-from receiver.runner import default_action_path, local_forge_with_runner
+from receiver.local.mode import LocalMode
+from receiver.local.run_model import RunResult
 
 TIMEOUT = 600.0
 Event = tuple[str, Any]
@@ -125,12 +125,9 @@ def main(argv: Sequence[str]) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(name)s %(message)s")
     events: queue.Queue[Event] = queue.Queue()
-    forge = local_forge_with_runner(
-        settings.data_dir, public_url=settings.public_url, action_path=default_action_path(),
-        on_finish=lambda result: events.put(("run", result)),
-    )
+    mode = LocalMode(settings, on_finish=lambda result: events.put(("run", result)))
     capture = _capture_server(events)
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, forge=forge), log_config=None,
+    server = uvicorn.Server(uvicorn.Config(create_app(settings, mode=mode), log_config=None,
                                            log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -159,5 +156,6 @@ def main(argv: Sequence[str]) -> int:
     finally:
         server.should_exit = True
         thread.join(10)
+        mode.shutdown()
         capture.shutdown()
         capture.server_close()

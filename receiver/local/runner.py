@@ -32,18 +32,27 @@ from typing import Any, TextIO
 
 import yaml
 
-from receiver.local_forge import OWNER, LocalForge, read_secrets, workflow_path
-from receiver.run_model import Masker, RunResult, RunState, StepFailed, run_git, str_map, yaml_str
-from receiver.steps import StepRunner, stopping
+from receiver.local.action_source import action_path
+from receiver.local.forge import OWNER, LocalForge, read_secrets, workflow_path
+from receiver.local.run_model import (
+    Masker,
+    RunResult,
+    RunState,
+    StepFailed,
+    run_git,
+    str_map,
+    yaml_str,
+)
+from receiver.local.steps import StepProcesses, StepRunner
 
 __all__ = ["LocalRunner", "default_action_path", "local_forge_with_runner"]
 
-log = logging.getLogger("receiver.runner")
+log = logging.getLogger("receiver.local.runner")
 # Only these variables of the receiver's own environment reach a step: never its secrets.
 _PASS_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "USER", "LOGNAME", "TERM")
 
 
-class LocalRunner(StepRunner):
+class LocalRunner:
     """Runs generated repos' workflows locally; thread-safe, one thread per run."""
 
     def __init__(
@@ -56,6 +65,7 @@ class LocalRunner(StepRunner):
         on_finish: Callable[[RunResult], None] | None = None,
         clone_url_for: Callable[[str], str] | None = None,
         tool_cache: Path | None = None,
+        processes: StepProcesses | None = None,
     ) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.action_path = Path(action_path).resolve()
@@ -71,6 +81,11 @@ class LocalRunner(StepRunner):
         self.runs_dir = self.data_dir / "runs"
         self.runs_dir.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        # Steps running now; local mode's shutdown ends them (a runner of its own owns a fresh set).
+        self.processes = processes or StepProcesses()
+        self.steps = StepRunner(data_dir=self.data_dir, action_path=self.action_path,
+                                public_url=self.public_url, runs_dir=self.runs_dir,
+                                processes=self.processes)
 
     def allocate_run_id(self) -> int:
         """Reserve a new run id (unique across restarts) by creating its record file."""
@@ -90,7 +105,7 @@ class LocalRunner(StepRunner):
         return self.runs_dir / f"{run_id}.json"
 
     def _save(self, result: RunResult) -> None:
-        if stopping.is_set():
+        if self.processes.stopping.is_set():
             return  # the receiver is exiting and killed the steps: the record stays "running"
         path = self.record_path(result.run_id)
         tmp = path.with_name(f".{path.name}.tmp")
@@ -196,7 +211,7 @@ class LocalRunner(StepRunner):
                 "runner": run.runner_ctx, "env": env, "steps": {}, "vars": {},
                 "job": {"status": run.status},
             }
-            self.run_steps(run, job.get("steps") or [], ctx, action_path=None)
+            self.steps.run_steps(run, job.get("steps") or [], ctx, action_path=None)
 
 
 def local_forge_with_runner(
@@ -206,16 +221,17 @@ def local_forge_with_runner(
     action_path: Path,
     on_finish: Callable[[RunResult], None] | None = None,
     tool_cache: Path | None = None,
+    processes: StepProcesses | None = None,
 ) -> LocalForge:
     """A LocalForge whose dispatches run on a LocalRunner reading that forge's secrets."""
     runner = LocalRunner(
         data_dir, action_path=action_path, public_url=public_url,
         secrets_for=functools.partial(read_secrets, Path(data_dir).resolve()), on_finish=on_finish,
-        tool_cache=tool_cache,
+        tool_cache=tool_cache, processes=processes,
     )
     return LocalForge(data_dir, public_url=public_url, runner=runner)
 
 
-def default_action_path() -> Path:
-    """The folder holding this project's action.yml (the source checkout)."""
-    return Path(__file__).resolve().parent.parent
+def default_action_path(data_dir: Path | None = None) -> Path:
+    """The folder holding this project's action.yml: the checkout, or one assembled in data_dir."""
+    return action_path(Path(data_dir) if data_dir is not None else Path("llm-deploy-data"))

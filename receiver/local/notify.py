@@ -138,3 +138,11 @@ def _run_progress(data_dir: Path, run_url: str) -> dict[str, Any] | None:
         "steps": steps,
         "error": str(record.get("error") or ""),
     }
+
+
+def local_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A dashboard row (after ``with_run``) whose run is under way: its current step."""
+    run = row.pop("run", None)
+    if run is not None and run["state"] in ("queued", "running"):
+        row["last_step"] = run["current_step"] or row.get("last_step")
+    return row

@@ -3,13 +3,13 @@
 ``StepRunner`` runs a list of steps the way GitHub Actions does (``if:``, ``env:``,
 ``continue-on-error``, step outputs, ``GITHUB_OUTPUT``/``GITHUB_ENV``/``GITHUB_PATH`` files, masks)
 and saves the run record after each step so the status endpoint and ``/runs/<id>`` show progress.
-``LocalRunner`` (receiver.runner) adds the workflow around it; the ``actions/*`` stand-ins are in
-receiver.builtin_actions and the run record in receiver.run_model.
+``LocalRunner`` (receiver.local.runner) adds the workflow around it; the ``actions/*`` stand-ins
+are in receiver.local.builtin_actions and the run record in receiver.local.run_model.
+``StepProcesses`` tracks the steps running now, so that local mode's shutdown can end them.
 """
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import logging
 import os
@@ -24,11 +24,18 @@ from typing import Any
 
 import yaml
 
-from receiver.builtin_actions import run_builtin
-from receiver.expressions import ExpressionError, evaluate_if, substitute, truthy
-from receiver.run_model import RunState, StepFailed, StepRecord, parse_env_file, str_map, yaml_str
+from receiver.local.builtin_actions import run_builtin
+from receiver.local.expressions import ExpressionError, evaluate_if, substitute, truthy
+from receiver.local.run_model import (
+    RunState,
+    StepFailed,
+    StepRecord,
+    parse_env_file,
+    str_map,
+    yaml_str,
+)
 
-log = logging.getLogger("receiver.runner")
+log = logging.getLogger("receiver.local.runner")
 _SHELLS = {
     "bash": ["bash", "--noprofile", "--norc", "-eo", "pipefail", "{0}"],
     "sh": ["sh", "-e", "{0}"],
@@ -37,13 +44,45 @@ _SHELLS = {
 _USES = re.compile(r"^(?P<owner>[^/@\s]+)/(?P<name>[^@\s]+)@(?P<ref>\S+)$")
 
 
-class StepRunner:
-    """Runs steps for one run at a time per thread; subclasses set the attributes below."""
+class StepProcesses:
+    """The process groups of the steps running now, and whether local mode is shutting down.
 
-    data_dir: Path
-    action_path: Path
-    public_url: str
-    runs_dir: Path
+    Steps get their own session (so a timeout can end a step's whole tree), which also means they
+    would outlive the receiver: ``shutdown`` ends them. Their runs stay "running" in their records
+    and run again on the next start (receiver.local.resume).
+    """
+
+    def __init__(self) -> None:
+        self._active: set[int] = set()
+        self._lock = threading.Lock()
+        self.stopping = threading.Event()  # set on shutdown: runs must not record the kill
+
+    def add(self, pgid: int) -> None:
+        with self._lock:
+            self._active.add(pgid)
+
+    def discard(self, pgid: int) -> None:
+        with self._lock:
+            self._active.discard(pgid)
+
+    def shutdown(self) -> None:
+        """End every running step's process group; later record saves are skipped."""
+        self.stopping.set()
+        with self._lock:
+            active = list(self._active)
+        for pgid in active:
+            kill_group(pgid)
+
+
+class StepRunner:
+    """Runs the steps of runs, one run per thread, for the ``LocalRunner`` that owns it."""
+
+    def __init__(
+        self, *, data_dir: Path, action_path: Path, public_url: str, runs_dir: Path,
+        processes: StepProcesses,
+    ) -> None:
+        self.data_dir, self.action_path, self.public_url = data_dir, action_path, public_url
+        self.runs_dir, self.processes = runs_dir, processes
 
     def run_steps(
         self,
@@ -176,8 +215,8 @@ class StepRunner:
         with subprocess.Popen(argv, cwd=workdir, env=full_env, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                               start_new_session=True) as proc:
-            _ACTIVE.add(proc.pid)
-            timer = threading.Timer(remaining, _kill_group, (proc.pid,))
+            self.processes.add(proc.pid)
+            timer = threading.Timer(remaining, kill_group, (proc.pid,))
             timer.start()
             try:
                 assert proc.stdout is not None
@@ -190,7 +229,7 @@ class StepRunner:
                 code = proc.wait()
             finally:
                 timer.cancel()
-                _ACTIVE.discard(proc.pid)
+                self.processes.discard(proc.pid)
         summary = files["STEP_SUMMARY"].read_text("utf-8", "replace")
         if summary.strip():
             summary_file = self.runs_dir / f"{run.result.run_id}.summary.md"
@@ -205,21 +244,7 @@ class StepRunner:
         return parse_env_file(files["OUTPUT"].read_text("utf-8", "replace"))
 
 
-# Process groups of the steps running now. Steps get their own session (so a timeout can end a
-# step's whole tree), which also means they would outlive the receiver: on exit, end them. Their
-# runs stay "running" in their records and run again on the next start (receiver.local_resume).
-_ACTIVE: set[int] = set()
-stopping = threading.Event()  # set on exit: runs must not record the kill as their outcome
-
-
-@atexit.register
-def end_running_steps() -> None:
-    stopping.set()
-    for pgid in list(_ACTIVE):
-        _kill_group(pgid)
-
-
-def _kill_group(pid: int) -> None:
-    # The step's children (pip, python, git) share its session; a timeout must end them all.
+def kill_group(pid: int) -> None:
+    """End a step's process group: its children (pip, python, git) share its session."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)

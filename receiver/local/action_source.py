@@ -1,0 +1,82 @@
+"""The Action's source tree that local runs execute: the checkout, or one rebuilt from a wheel.
+
+``action.yml`` installs the Action from ``github.action_path`` (``pip install <path>``), so the
+runner needs a folder holding ``action.yml``, ``pyproject.toml`` and ``action/``. A source
+checkout is that folder. An installed wheel has the ``action`` package and a bundled
+``action.yml`` but no project file, so the folder is assembled under the data folder, with a
+``pyproject.toml`` that installs only ``action`` and the dependencies this install declares.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from importlib import metadata, util
+from pathlib import Path
+
+from receiver.bundled import bundled_path, source_checkout
+
+DIST = "llm-deploy"
+
+
+def action_path(data_dir: Path) -> Path:
+    """The folder the local runner reads ``action.yml`` from (assembled once per start)."""
+    checkout = source_checkout()
+    if checkout is not None:
+        return checkout
+    return assemble(Path(data_dir) / "action-source")
+
+
+def assemble(target: Path) -> Path:
+    """Write action.yml, the installed ``action`` package and a pyproject.toml into target."""
+    spec = util.find_spec("action")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("The 'action' package is not installed beside the receiver.")
+    package = Path(next(iter(spec.submodule_search_locations)))
+    tmp = target.with_name(f".{target.name}.tmp.{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(package, tmp / "action", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    shutil.copyfile(bundled_path("action.yml"), tmp / "action.yml")
+    (tmp / "pyproject.toml").write_text(_pyproject(), "utf-8")
+    old = target.with_name(f".{target.name}.old.{os.getpid()}")
+    if target.exists():
+        target.rename(old)  # swapped, not edited in place, so the venv key sees a whole tree
+    tmp.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
+    return target
+
+
+def _pyproject() -> str:
+    """A project file for the ``action`` package alone, with this install's dependencies."""
+    base, verify = [], []
+    for req in metadata.requires(DIST) or []:
+        name, _, marker = req.partition(";")
+        if not marker:
+            base.append(name.strip())
+        elif "extra" in marker and "verify" in marker:
+            verify.append(name.strip())
+    return "\n".join([
+        "[build-system]",
+        'requires = ["setuptools>=68"]',
+        'build-backend = "setuptools.build_meta"',
+        "",
+        "[project]",
+        f'name = "{DIST}"',
+        f'version = "{metadata.version(DIST)}"',
+        'requires-python = ">=3.11"',
+        f"dependencies = {_toml_list(base)}",
+        "",
+        "[project.optional-dependencies]",
+        f"verify = {_toml_list(verify)}",
+        "",
+        "[tool.setuptools]",
+        'packages = ["action"]',
+        "",
+        "[tool.setuptools.package-data]",
+        'action = ["templates/*.j2", "py.typed"]',
+        "",
+    ])
+
+
+def _toml_list(items: list[str]) -> str:
+    return "[" + ", ".join(f'"{item}"' for item in items) + "]"

@@ -1,0 +1,104 @@
+"""Local mode: bare repos, runs and Pages on this machine, and a stand-in evaluator.
+
+``LocalMode`` is what the composition root plugs in when no GitHub token is set: its forge (a
+``LocalForge`` whose dispatches run on a ``LocalRunner``), its routes (``/pages``, ``/runs`` and
+``POST /local/notify``), the run progress it folds into status and dashboard rows, and a shutdown
+that ends the steps still running (they run in sessions of their own and would outlive us).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from receiver.config import Settings
+from receiver.errors import ApiError
+from receiver.forge import Forge
+from receiver.local.notify import LocalNotifications, local_row, with_progress, with_run
+from receiver.local.pages import pages_app
+from receiver.local.run_model import RunResult
+from receiver.local.runner import default_action_path, local_forge_with_runner
+from receiver.local.steps import StepProcesses
+
+log = logging.getLogger("llm_deploy.local")
+NOTIFY_LIMIT = 1024 * 1024
+
+
+class LocalMode:
+    """The ``Mode`` that does everything on this machine, under ``settings.data_dir``."""
+
+    name = "local"
+
+    def __init__(
+        self, settings: Settings, *, on_finish: Callable[[RunResult], None] | None = None
+    ) -> None:
+        self.settings = settings
+        self.on_finish = on_finish
+        # The local evaluator: the README quickstart's requests notify the receiver itself.
+        self.notes = LocalNotifications(settings.data_dir)
+        self._processes: list[StepProcesses] = []
+
+    def describe(self) -> str:
+        """Where requests go."""
+        return f"local mode (no GITHUB_TOKEN); data in {self.settings.data_dir}"
+
+    def forge(self) -> Forge:
+        """A LocalForge with its runner; runs a stopped receiver left unfinished start again."""
+        data_dir = self.settings.data_dir
+        processes = StepProcesses()
+        self._processes.append(processes)
+        local = local_forge_with_runner(
+            data_dir, public_url=self.settings.public_url,
+            action_path=default_action_path(data_dir), on_finish=self.on_finish,
+            processes=processes)
+        local.resume_interrupted()  # runs die with the process here; GitHub's would go on
+        return local
+
+    def routes(self) -> list[BaseRoute]:
+        """Local Pages, the run pages (the Actions tab's stand-in) and the evaluator."""
+        sites = pages_app(self.settings.data_dir)
+        return [
+            Route("/pages/{repo}", sites), Route("/pages/{repo}/{path:path}", sites),
+            Route("/runs/{run_id:int}", sites),
+            Route("/local/notify", notify, methods=["POST"]),
+        ]
+
+    def status(self, found: dict[str, Any]) -> dict[str, Any]:
+        """Each round with its run's progress and whether its notification arrived."""
+        return with_progress(found, self.settings.data_dir, self.notes)
+
+    def rows(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Dashboard rows showing the step their run is at."""
+        return [local_row(with_run(row, self.settings.data_dir)) for row in rows]
+
+    def shutdown(self) -> None:
+        """End the steps still running; their runs start again on the next start."""
+        for processes in self._processes:
+            processes.shutdown()
+        self._processes.clear()
+
+
+async def notify(request: Request) -> Response:
+    """``POST /local/notify``: check a notification as the evaluator would, and keep it."""
+    mode = request.app.state.mode
+    assert isinstance(mode, LocalMode)
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > NOTIFY_LIMIT:
+            raise ApiError(400, "The body is not a JSON object of at most 1 MB.")
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, ValueError):
+        raise ApiError(400, "The body is not a JSON object of at most 1 MB.") from None
+    code, answer = await run_in_threadpool(mode.notes.receive, body, request.app.state.journal)
+    if code != 200:
+        raise ApiError(code, answer["error"])
+    return JSONResponse(answer)

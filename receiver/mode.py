@@ -1,0 +1,43 @@
+"""The port a mode plugs into the core: where repos live and runs happen, and what that adds.
+
+The core (app, worker, dashboard) knows only this protocol. ``receiver.modes`` picks the mode
+from the settings; ``receiver.github`` and ``receiver.local`` implement it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from starlette.routing import BaseRoute
+
+from receiver.forge import Forge
+
+
+class Mode(Protocol):
+    """What a mode brings: its forge, its routes, its view of a status row, its shutdown."""
+
+    name: str  # shown by /health and the dashboard
+
+    def describe(self) -> str:
+        """One log line saying where requests go (no secret in it)."""
+        ...
+
+    def forge(self) -> Forge:
+        """The forge requests are worked against; built once, at startup."""
+        ...
+
+    def routes(self) -> list[BaseRoute]:
+        """Extra HTTP routes; their endpoints find the journal and the mode on ``app.state``."""
+        ...
+
+    def status(self, found: dict[str, Any]) -> dict[str, Any]:
+        """A task's status (``Journal.status``) with whatever this mode knows beyond the journal."""
+        ...
+
+    def rows(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Dashboard rows (``Journal.recent``) with whatever this mode knows beyond the journal."""
+        ...
+
+    def shutdown(self) -> None:
+        """Release what the mode started (idempotent); called when the app stops."""
+        ...
