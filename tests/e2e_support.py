@@ -7,23 +7,20 @@ from __future__ import annotations
 import base64
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import unquote_to_bytes
 
 import httpx
-import uvicorn
 import yaml
-from starlette.types import ASGIApp
+
+from tests.support import free_socket, serve, wait_for
+
+__all__ = ["free_socket", "serve", "wait_for"]  # re-exported for the e2e tests and the bench
 
 ROOT = Path(__file__).resolve().parent.parent
 TASKS = ROOT.parent / "shared" / "tasks"
@@ -31,7 +28,6 @@ APPS = ROOT / "tests" / "apps"
 # Keyed by a hash of the Action's code (as action.yml does), so sharing it between sessions is
 # safe and spares every test run the ~17 s install; it lives outside any one data folder.
 TOOL_CACHE = Path(tempfile.gettempdir()) / f"llm-deploy-tool-cache-{os.getuid()}"
-T = TypeVar("T")
 
 
 def load_request(stem: str) -> dict[str, Any]:
@@ -40,16 +36,18 @@ def load_request(stem: str) -> dict[str, Any]:
     return data
 
 
-def prebuild_action_venv(tool_cache: Path = TOOL_CACHE, verify: bool = True) -> Path:
+def prebuild_action_venv(
+    tool_cache: Path = TOOL_CACHE, verify: bool = True, action_path: Path = ROOT
+) -> Path:
     """Run action.yml's own venv step once into tool_cache; return the venv's python."""
-    spec = yaml.safe_load((ROOT / "action.yml").read_text("utf-8"))
+    spec = yaml.safe_load((action_path / "action.yml").read_text("utf-8"))
     step = next(s for s in spec["runs"]["steps"] if s.get("id") == "venv")
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "output"
         env = {
             "PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", tmp),
             "LLMD_BASE_PYTHON": sys.executable, "LLMD_TOOL_CACHE": str(tool_cache),
-            "LLMD_ACTION_PATH": str(ROOT), "LLMD_VERIFY": "true" if verify else "false",
+            "LLMD_ACTION_PATH": str(action_path), "LLMD_VERIFY": "true" if verify else "false",
             "GITHUB_OUTPUT": str(out),
         }
         subprocess.run(["bash", "-euo", "pipefail", "-c", step["run"]], env=env, check=True,
@@ -64,42 +62,6 @@ def link_tool_cache(data_dir: Path, tool_cache: Path = TOOL_CACHE) -> None:
     link = data_dir / "runner-temp"
     if not link.exists():
         link.symlink_to(tool_cache, target_is_directory=True)
-
-
-def free_socket() -> socket.socket:
-    """A bound 127.0.0.1 socket on an ephemeral port, for uvicorn to serve on."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
-@contextmanager
-def serve(app: ASGIApp, sock: socket.socket | None = None) -> Iterator[str]:
-    """Serve an ASGI app under uvicorn in a thread; yield its base URL."""
-    sock = sock or free_socket()
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        wait_for(lambda: server.started or not thread.is_alive(), 20, "uvicorn to start")
-        assert server.started, "uvicorn did not start"
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(20)
-        sock.close()
-
-
-def wait_for(probe: Callable[[], T | None], timeout: float, what: str, every: float = 0.05) -> T:
-    """Poll probe until it returns something truthy; AssertionError naming `what` on timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(every)
 
 
 # -- the fake model's answers -------------------------------------------------------------------

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -14,7 +11,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from receiver.app import create_app
 from receiver.config import Settings
@@ -22,6 +18,7 @@ from receiver.journal import Journal
 from receiver.worker import Worker
 from tests.conftest import load_task
 from tests.fakes.memory_forge import MemoryForge
+from tests.support import ServerThread, free_socket
 
 SECRET = "app-test-secret"
 
@@ -42,7 +39,8 @@ class Harness:
     """The app with an in-memory forge, served by uvicorn on an ephemeral loopback port."""
 
     def __init__(self, tmp_path: Path, *, inject: bool = True, **changes: Any) -> None:
-        self.port = _free_port()
+        sock = free_socket()
+        self.port = int(sock.getsockname()[1])
         changes.setdefault("public_url", f"http://127.0.0.1:{self.port}")
         self.settings = settings_for(tmp_path, port=self.port, **changes)
         self.forge = MemoryForge()
@@ -53,30 +51,16 @@ class Harness:
                                   worker=self.worker)
         else:
             self.app = create_app(self.settings)
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port,
-                                log_level="warning", lifespan="on")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.served = ServerThread(self.app, sock)
 
     def __enter__(self) -> httpx.Client:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            assert time.monotonic() < deadline and self.thread.is_alive(), "uvicorn did not start"
-            time.sleep(0.01)
+        self.served.start()
         self.client = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=10)
         return self.client
 
     def __exit__(self, *exc: object) -> None:
         self.client.close()
-        self.server.should_exit = True
-        self.thread.join(10)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+        self.served.stop()
 
 
 @pytest.fixture

@@ -5,17 +5,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
-import socket
 import struct
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from receiver import dashboard
 from receiver.app import create_app
@@ -26,6 +22,7 @@ from receiver.local.notify import local_row, with_run
 from receiver.worker import Worker
 from tests.conftest import load_task
 from tests.fakes.memory_forge import MemoryForge
+from tests.support import ServerThread, free_socket
 
 SECRET = "dashboard-test-secret"
 EMAIL = "student.private@example.com"
@@ -131,9 +128,8 @@ class Served:
     """The receiver with a MemoryForge under uvicorn on a loopback port; two tasks journaled."""
 
     def __init__(self, tmp_path: Path) -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = int(s.getsockname()[1])
+        sock = free_socket()
+        self.port = int(sock.getsockname()[1])
         self.url = f"http://127.0.0.1:{self.port}"
         base = Settings.from_environ({"DEPLOY_SECRET": SECRET, "GITHUB_TOKEN": "ghp_test",
                                       "LLM_DEPLOY_DATA": str(tmp_path / "data")})
@@ -142,16 +138,10 @@ class Served:
         self.journal = Journal(tmp_path / "journal.sqlite3")
         self.worker = Worker(settings, self.journal, self.forge)
         app = create_app(settings, forge=self.forge, journal=self.journal, worker=self.worker)
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
-                                                    log_level="warning", lifespan="on"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.served = ServerThread(app, sock)
 
     def start(self) -> httpx.Client:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            assert time.monotonic() < deadline and self.thread.is_alive(), "uvicorn did not start"
-            time.sleep(0.01)
+        self.served.start()
         self.client = httpx.Client(base_url=self.url, timeout=10)
         return self.client
 
@@ -163,8 +153,7 @@ class Served:
 
     def stop(self) -> None:
         self.client.close()
-        self.server.should_exit = True
-        self.thread.join(10)
+        self.served.stop()
         self.journal.close()
 
 

@@ -12,7 +12,6 @@ import json
 import os
 import shlex
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.support import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = ROOT / "Dockerfile"
@@ -155,12 +156,6 @@ def copy_context(src: Path, dest: Path, patterns: list[str]) -> None:
             if not ignored(rel.as_posix(), patterns):
                 (dest / rel).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(src / rel, dest / rel)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 GOOD = DOCKERFILE.read_text(encoding="utf-8")

@@ -5,8 +5,7 @@ Real HTTP on 127.0.0.1; only the waits between attempts are simulated (they adva
 
 from __future__ import annotations
 
-import socket
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import httpx
@@ -15,6 +14,7 @@ import pytest
 from action.errors import NotifyError
 from action.notify import DEADLINE_SECONDS, notification_body, notify
 from tests.fakes.evaluator import Answer, FakeEvaluator, ScriptItem
+from tests.support import FakeTime, free_port
 
 if TYPE_CHECKING:
     from tests.reliability import Recorder
@@ -25,25 +25,6 @@ START = 1_800_000_000.0
 BODY = notification_body(email="e@example.com", task="t", round_=1, nonce="n1",
                          repo_url="https://github.com/o/t", commit_sha="a" * 40,
                          pages_url="https://o.github.io/t/")
-
-
-@dataclass
-class FakeTime:
-    now: float = START
-    sleeps: list[float] = field(default_factory=list)
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    def clock(self) -> float:
-        return self.now
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -111,7 +92,7 @@ def test_evaluator_fault_ends_notified_once_or_with_a_final_error(
 def test_evaluator_refusing_connections_until_the_deadline(reliability: Recorder) -> None:
     """Nothing listens at all: every attempt fails fast, and the last error is final."""
     t = FakeTime()
-    url = f"http://127.0.0.1:{closed_port()}/notify"
+    url = f"http://127.0.0.1:{free_port()}/notify"
     with httpx.Client() as http, pytest.raises(NotifyError) as info:
         notify(http, url, BODY, deadline=START + DEADLINE_SECONDS, clock=t.clock, sleep=t.sleep)
     assert "ConnectError" in str(info.value) and url not in str(info.value)

@@ -6,7 +6,7 @@ Each case ends with exactly one dispatch, or a final journal state whose error s
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,6 +18,7 @@ from receiver.journal import Journal
 from receiver.request import DeployRequest
 from receiver.worker import Worker
 from tests.fakes.github import FakeGitHub
+from tests.support import FakeTime
 
 if TYPE_CHECKING:
     from tests.reliability import Recorder
@@ -26,24 +27,6 @@ pytest_plugins = ["tests.reliability"]  # imported by pytest only, so it can be 
 
 TOKEN = "ghp_faketoken"
 START = 1_800_000_000.0
-
-
-@dataclass
-class FakeTime:
-    """Sleeping advances the clock and is recorded; nothing ever waits."""
-
-    now: float = START
-    sleeps: list[float] = field(default_factory=list)
-    on_sleep: Callable[[], None] | None = None
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-        if self.on_sleep is not None:
-            self.on_sleep()
-
-    def clock(self) -> float:
-        return self.now
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -24,6 +23,7 @@ import httpx
 import pytest
 
 from tests.fakes.github import FakeGitHub
+from tests.support import free_port
 
 if TYPE_CHECKING:
     from tests.reliability import Recorder
@@ -53,12 +53,6 @@ def serve() -> None:
     forge = GitHubForge.from_settings(settings, seconds_between_writes=0.0)
     uvicorn.run(create_app(settings, forge=forge), host=settings.host, port=settings.port,
                 log_config=None, log_level="warning")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Receiver:

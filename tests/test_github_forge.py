@@ -11,27 +11,13 @@ import pytest
 from receiver.forge import ForgeError, NameTaken, Repo, WorkflowNotRegistered
 from receiver.github.forge import GitHubForge
 from tests.fakes.github import FakeGitHub
+from tests.support import FakeTime
 
 WORKFLOW = "llm-deploy.yml"
 WORKFLOW_PATH = f".github/workflows/{WORKFLOW}"
 WORKFLOW_TEXT = b"name: llm-deploy\non:\n  workflow_dispatch:\n    inputs:\n      payload: {}\n"
 DESCRIPTION = "Built by llm-deploy for task demo, round 1"
 START = 1_800_000_000.0
-
-
-class FakeTime:
-    """Injected clock and sleep: sleeping advances the clock and is recorded, never waits."""
-
-    def __init__(self) -> None:
-        self.now = START
-        self.sleeps: list[float] = []
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    def clock(self) -> float:
-        return self.now
 
 
 @pytest.fixture

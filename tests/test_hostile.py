@@ -8,7 +8,6 @@ import json
 import select
 import socket
 import statistics
-import threading
 import time
 import tracemalloc
 from collections.abc import Iterator
@@ -17,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-import uvicorn
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -27,6 +25,7 @@ from receiver.config import Settings
 from tests.fakes.evaluator import FakeEvaluator
 from tests.fakes.llm import FakeLLM
 from tests.fakes.memory_forge import MemoryForge
+from tests.support import ServerThread
 from tests.test_faults_llm import (
     EMAIL,
     GITHUB_TOKEN,
@@ -56,26 +55,15 @@ class Served:
         self.settings = Settings(deploy_secret=SECRET, data_dir=tmp_path, max_body_bytes=LIMIT,
                                  master_key=b"m" * 32, body_timeout=BODY_TIMEOUT)
         self.forge = MemoryForge()
-        app = create_app(self.settings, forge=self.forge)
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = int(s.getsockname()[1])
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
-                                                    log_config=None, lifespan="on"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.served = ServerThread(create_app(self.settings, forge=self.forge))
+        self.port, self.url = self.served.port, self.served.url
 
     def __enter__(self) -> Served:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.02)
+        self.served.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
+        self.served.stop()
 
 
 @pytest.fixture(scope="module")

@@ -13,11 +13,11 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from receiver.forge import Forge, ForgeError, NameTaken, WorkflowNotRegistered
 from receiver.local.forge import LocalForge
 from receiver.local.pages import pages_app, publish_site, stage_artifact
+from tests.support import serve
 
 URL = "http://127.0.0.1:9"
 
@@ -174,16 +174,8 @@ def site(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def server(site: Path) -> Iterator[str]:
-    config = uvicorn.Config(pages_app(site), host="127.0.0.1", port=0, log_level="warning")
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    while not srv.started:
-        time.sleep(0.01)
-    port = srv.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(5)
+    with serve(pages_app(site)) as base:
+        yield base
 
 
 def _raw_get(base: str, path: str) -> tuple[int, dict[str, str], str]:

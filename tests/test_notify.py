@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import socket
-
 import httpx
 import pytest
 
 from action.errors import NotifyError
 from action.notify import notification_body, notify, wait_for_page
 from tests.fakes.evaluator import Answer, FakeEvaluator, ScriptItem
+from tests.support import FakeTime, free_port
 
 BODY = notification_body(
     email="s@example.com",
@@ -20,21 +19,6 @@ BODY = notification_body(
     commit_sha="abc",
     pages_url="https://o.github.io/r/",
 )
-
-
-class FakeTime:
-    """An injected clock whose sleep advances it (no real waiting)."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.slept: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
 
 
 @pytest.mark.parametrize(
@@ -52,20 +36,18 @@ class FakeTime:
 def test_retries_follow_the_schedule_and_stop_at_200(
     script: list[ScriptItem], attempts: int, delays: list[float]
 ) -> None:
-    t = FakeTime()
+    t = FakeTime(now=1000.0)
     with FakeEvaluator(script) as ev, httpx.Client() as http:
         result = notify(http, ev.url, BODY, deadline=t.now + 600, clock=t.clock, sleep=t.sleep)
         assert (result.status, result.attempts, result.delays) == (200, attempts, delays)
-        assert t.slept == delays
+        assert t.sleeps == delays
         assert len(ev.bodies) == attempts
         assert ev.bodies[-1] == BODY
 
 
 def test_connection_refused_is_retried_until_the_deadline() -> None:
-    with socket.socket() as s:  # a port nobody listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    t = FakeTime()
+    port = free_port()  # nobody listens on it
+    t = FakeTime(now=1000.0)
     with httpx.Client() as http, pytest.raises(NotifyError) as caught:
         notify(
             http,
@@ -75,41 +57,41 @@ def test_connection_refused_is_retried_until_the_deadline() -> None:
             clock=t.clock,
             sleep=t.sleep,
         )
-    assert t.slept == [1.0, 2.0, 4.0, 8.0]  # the next 16 s wait would pass the deadline
+    assert t.sleeps == [1.0, 2.0, 4.0, 8.0]  # the next 16 s wait would pass the deadline
     assert t.now <= 1000.0 + 20
     assert "5 attempts" in str(caught.value)
     assert str(port) not in str(caught.value)  # the URL never appears
 
 
 def test_400_is_final_with_the_evaluators_reason_and_no_url() -> None:
-    t = FakeTime()
+    t = FakeTime(now=1000.0)
     with FakeEvaluator([Answer(400, {"reason": "nonce does not match"}), 200]) as ev:
         with httpx.Client() as http, pytest.raises(NotifyError) as caught:
             notify(http, ev.url, BODY, deadline=t.now + 600, clock=t.clock, sleep=t.sleep)
         assert len(ev.bodies) == 1
     assert "HTTP 400" in str(caught.value) and "nonce does not match" in str(caught.value)
     assert "127.0.0.1" not in str(caught.value)
-    assert t.slept == []
+    assert t.sleeps == []
 
 
 def test_deadline_honoured_with_persistent_500() -> None:
-    t = FakeTime()
+    t = FakeTime(now=1000.0)
     with FakeEvaluator([500] * 20) as ev, httpx.Client() as http:
         with pytest.raises(NotifyError, match="deadline"):
             notify(http, ev.url, BODY, deadline=t.now + 60, clock=t.clock, sleep=t.sleep)
         assert len(ev.bodies) == 6  # sleeps 1+2+4+8+16 = 31 s; a 32 s wait would pass 60 s
-    assert t.slept == [1.0, 2.0, 4.0, 8.0, 16.0]
+    assert t.sleeps == [1.0, 2.0, 4.0, 8.0, 16.0]
 
 
 def test_past_deadline_still_makes_one_attempt() -> None:
-    t = FakeTime()
+    t = FakeTime(now=1000.0)
     with FakeEvaluator([200]) as ev, httpx.Client() as http:
         result = notify(http, ev.url, BODY, deadline=t.now - 5, clock=t.clock, sleep=t.sleep)
         assert result.attempts == 1 and len(ev.bodies) == 1
 
 
 def test_slow_evaluator_times_out_and_is_retried() -> None:
-    t = FakeTime()
+    t = FakeTime(now=1000.0)
     with FakeEvaluator([Answer(200, delay=5.0), 200]) as ev, httpx.Client() as http:
         result = notify(
             http, ev.url, BODY, deadline=t.now + 600, clock=t.clock, sleep=t.sleep, timeout=0.3
@@ -118,21 +100,21 @@ def test_slow_evaluator_times_out_and_is_retried() -> None:
 
 
 def test_wait_for_page_until_the_commit_is_served() -> None:
-    t = FakeTime()
+    t = FakeTime(now=1000.0)
     committed = b"<html>round 2</html>"
     with FakeEvaluator(pages={"/r/": b"<html>round 1</html>"}) as ev, httpx.Client() as http:
 
         def sleep(seconds: float) -> None:
             t.sleep(seconds)
-            if len(t.slept) == 3:  # the deploy finishes after three polls
+            if len(t.sleeps) == 3:  # the deploy finishes after three polls
                 ev.pages["/r/"] = committed
 
         assert wait_for_page(http, ev.base + "/r", committed, t.now + 120, sleep, clock=t.clock)
-        assert len(ev.gets) == 4 and t.slept == [5.0, 5.0, 5.0]
+        assert len(ev.gets) == 4 and t.sleeps == [5.0, 5.0, 5.0]
 
 
 def test_wait_for_page_gives_up_at_the_deadline() -> None:
-    t = FakeTime()
+    t = FakeTime(now=1000.0)
     with FakeEvaluator() as ev, httpx.Client() as http:  # every GET is a 404
         assert not wait_for_page(http, ev.base + "/r/", b"x", t.now + 12, t.sleep, clock=t.clock)
-    assert sum(t.slept) == 12.0
+    assert sum(t.sleeps) == 12.0

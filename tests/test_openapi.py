@@ -5,9 +5,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +12,6 @@ from typing import Any
 import httpx
 import jsonschema
 import pytest
-import uvicorn
 from openapi_spec_validator import validate
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
@@ -28,6 +24,7 @@ from receiver.request import MAX_TASK, RequestError, parse_request
 from receiver.worker import Worker
 from tests.conftest import load_task, task_names
 from tests.fakes.memory_forge import MemoryForge
+from tests.support import ServerThread, free_socket
 
 SECRET = "openapi-test-secret"
 SPEC_URI = "urn:llm-deploy:openapi"
@@ -157,9 +154,8 @@ class Served:
     """The app under uvicorn on a loopback port (MemoryForge in GitHub mode)."""
 
     def __init__(self, tmp_path: Path, *, local: bool) -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = int(s.getsockname()[1])
+        sock = free_socket()
+        port = int(sock.getsockname()[1])
         self.url = f"http://127.0.0.1:{port}"
         settings = dataclasses.replace(_settings(tmp_path, local=local), port=port,
                                        public_url=self.url, max_body_bytes=64 * 1024)
@@ -167,20 +163,13 @@ class Served:
         forge = MemoryForge()
         self.app = create_app(settings, forge=forge, journal=self.journal,
                               worker=Worker(settings, self.journal, forge))
-        self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=port,
-                                                    log_level="warning", lifespan="on"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            assert time.monotonic() < deadline and self.thread.is_alive(), "uvicorn did not start"
-            time.sleep(0.01)
+        self.served = ServerThread(self.app, sock)
+        self.served.start()
         self.client = httpx.Client(base_url=self.url, timeout=10)
 
     def close(self) -> None:
         self.client.close()
-        self.server.should_exit = True
-        self.thread.join(10)
+        self.served.stop()
         self.journal.close()
 
 
