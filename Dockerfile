@@ -17,11 +17,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# The whole project tree stays in /app and is installed editable: receiver/workflow.py renders
-# workflow-templates/ and local mode runs action.yml, both read from the tree next to the
-# packages, which a plain (non-editable) wheel install would leave behind.
-COPY . .
-RUN pip install --no-cache-dir -e '.[receiver]'
+# Installed as a wheel, like any `pip install .`: the workflow templates and action.yml travel
+# inside the package (receiver/bundled/), so the source tree is only bind-mounted for the build
+# and never becomes a layer of the image.
+RUN --mount=type=bind,source=.,target=/src,rw \
+    pip install --no-cache-dir '/src[receiver]'
 
 # uid 1000 is the user Hugging Face Spaces runs containers as; /data is the data folder (journal,
 # local repos, sites) and where Spaces mounts persistent storage when it is enabled.

@@ -1,8 +1,9 @@
 """The Dockerfile: linted (hadolint and our own structural rules), and its steps replayed in a venv.
 
 No container engine runs here, so the build is proven the next best way: the build context that
-`.dockerignore` lets through is copied to a temporary /app, the Dockerfile's own `pip install`
-line runs there in a fresh venv, and its CMD starts with its ENV until GET /health answers 200.
+`.dockerignore` lets through is copied to a temporary folder standing for the bind-mounted /src,
+the Dockerfile's own `pip install` line (a wheel build) runs against it in a fresh venv, and its
+CMD starts with its ENV, away from any source tree, until GET /health answers 200.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ def pip_installs(instructions: list[Instruction]) -> list[list[str]]:
         if keyword != "RUN":
             continue
         for part in args.split("&&"):
-            words = shlex.split(part)
+            words = [w for w in shlex.split(part) if not w.startswith("--mount=")]
             if words[:2] == ["pip", "install"]:
                 found.append(words[2:])
     return found
@@ -147,7 +148,7 @@ def dockerignore_patterns() -> list[str]:
 
 
 def copy_context(src: Path, dest: Path, patterns: list[str]) -> None:
-    """Copy what `COPY . .` would see: the tree minus the .dockerignore matches."""
+    """Copy the build context: the tree minus the .dockerignore matches."""
     for dirpath, dirnames, filenames in os.walk(src):
         rel_dir = Path(dirpath).relative_to(src)
         dirnames[:] = [d for d in dirnames if not ignored((rel_dir / d).as_posix(), patterns)]
@@ -244,9 +245,11 @@ def test_dockerignore_keeps_what_the_image_needs(path: str, kept: bool) -> None:
 
 def test_image_steps_in_a_venv_start_the_entry_point(tmp_path: Path) -> None:
     ins = parse_dockerfile(GOOD)
-    app = tmp_path / "app"  # WORKDIR /app, filled by `COPY . .`
-    copy_context(ROOT, app, dockerignore_patterns())
-    assert (app / "workflow-templates").is_dir() and not (app / ".venv").exists()
+    src = tmp_path / "src"  # what `RUN --mount=type=bind,source=.,target=/src` sees
+    copy_context(ROOT, src, dockerignore_patterns())
+    assert (src / "workflow-templates").is_dir() and not (src / ".venv").exists()
+    app = tmp_path / "app"  # WORKDIR /app: no source tree in the image
+    app.mkdir()
 
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
@@ -261,7 +264,8 @@ def test_image_steps_in_a_venv_start_the_entry_point(tmp_path: Path) -> None:
     }
     for args in installs:
         proc = subprocess.run(
-            [str(bin_dir / "python"), "-m", "pip", "install", "-q", *args],
+            [str(bin_dir / "python"), "-m", "pip", "install", "-q",
+             *(a.replace("/src", str(src)) for a in args)],
             cwd=app,
             env=base_env,
             capture_output=True,
@@ -270,7 +274,7 @@ def test_image_steps_in_a_venv_start_the_entry_point(tmp_path: Path) -> None:
         )
         assert proc.returncode == 0, proc.stderr[-3000:]
 
-    # The installed receiver must find workflow-templates/ in the tree it was installed from.
+    # The installed receiver finds workflow-templates/ inside the package: no source tree here.
     render = (
         "from receiver.workflow import render_workflow as r;"
         "print(r('o/r@v1', 'https://x.invalid/v1', 'm', 'f'))"
