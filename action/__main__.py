@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -136,13 +137,23 @@ STEPS: dict[str, Callable[[list[str]], int]] = {
 }
 
 
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m action",
+        description="Run one step of action.yml; its settings come from the step's environment.",
+    )
+    parser.add_argument("step", choices=list(STEPS), help="the step to run")
+    parser.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    return parser
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run one step by name."""
-    args = sys.argv[1:] if argv is None else argv
-    if not args or args[0] not in STEPS:
-        print(f"usage: python -m action {{{'|'.join(STEPS)}}}", file=sys.stderr)
-        return 2
-    return STEPS[args[0]](args[1:])
+    """Run one step by name; ``--help`` prints usage and returns 0, a bad step returns 2."""
+    try:
+        parsed = _parser().parse_args(sys.argv[1:] if argv is None else argv)
+    except SystemExit as exc:  # argparse printed the help (0) or the usage error (2)
+        return exc.code if isinstance(exc.code, int) else 2
+    return STEPS[parsed.step](parsed.args)
 
 
 if __name__ == "__main__":
