@@ -203,3 +203,11 @@ def test_performance_doc_covers_every_bench_script() -> None:
         assert f"bench/{script.name}" in perf, f"{script.name} is not in docs/performance.md"
     for named in re.findall(r"bench/([\w.-]+\.py)", perf):
         assert (ROOT / "bench" / named).exists(), f"docs/performance.md names bench/{named}"
+
+
+@pytest.mark.parametrize("lint", ["ruff check .", "ruff format --check .", "mypy"])
+def test_ci_lints_before_the_test_command(lint: str) -> None:
+    lines = (ROOT / ".ci/run").read_text(encoding="utf-8").splitlines()
+    assert f".venv/bin/{lint}" in lines
+    test_command = next(i for i, x in enumerate(lines) if x.startswith("cmd=$(awk"))
+    assert lines.index(f".venv/bin/{lint}") < test_command
