@@ -17,7 +17,10 @@ class ApiError(Exception):
     """An answer other than 2xx: status, one sentence a client can act on, the field at fault."""
 
     def __init__(
-        self, status: int, message: str, field: str | None = None,
+        self,
+        status: int,
+        message: str,
+        field: str | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
@@ -28,8 +31,9 @@ def error_response(
     status: int, message: str, field: str | None = None, headers: Mapping[str, str] | None = None
 ) -> JSONResponse:
     """The one shape of every error answer."""
-    return JSONResponse({"error": message, "field": field}, status_code=status,
-                        headers=dict(headers or {}))
+    return JSONResponse(
+        {"error": message, "field": field}, status_code=status, headers=dict(headers or {})
+    )
 
 
 async def api_error(request: Request, exc: Exception) -> Response:

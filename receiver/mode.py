@@ -30,6 +30,10 @@ class Mode(Protocol):
         """Extra HTTP routes; their endpoints find the journal and the mode on ``app.state``."""
         ...
 
+    def openapi_paths(self) -> dict[str, dict[str, Any]]:
+        """OpenAPI path items describing ``routes()``."""
+        ...
+
     def status(self, found: dict[str, Any]) -> dict[str, Any]:
         """A task's status (``Journal.status``) with whatever this mode knows beyond the journal."""
         ...

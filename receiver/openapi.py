@@ -94,10 +94,10 @@ def schemas() -> dict[str, Any]:
         "properties": {
             "round": {"type": "integer"}, "nonce": {"type": "string"},
             "state": {"anyOf": [_ref("State"), {"enum": ["running", "deployed", "notified"]}],
-                      "description": "Local mode adds the run's progress after 'dispatched'."},
-            "worker_state": {**_ref("State"), "description": "Local mode: the journal's state."},
-            "run": {"type": ["object", "null"], "description": "Local mode: the run's progress."},
-            "notified": {"type": "boolean", "description": "Local mode: the notification came."},
+                      "description": "A mode that runs the workflow itself adds its progress."},
+            "worker_state": {**_ref("State"), "description": "Then: the journal's state."},
+            "run": {"type": ["object", "null"], "description": "Then: the run's progress."},
+            "notified": {"type": "boolean", "description": "Then: the notification came."},
             "repo": _nullable("string"), "repo_url": _nullable("string"),
             "pages_url": _nullable("string"), "run_url": _nullable("string"),
             "error": _nullable("string"),
@@ -134,14 +134,14 @@ def schemas() -> dict[str, Any]:
         "type": "object",
         "required": ["mode", "now", "refresh_seconds", "tasks"],
         "properties": {
-            "mode": {"enum": ["local", "github"]}, "now": {"type": "number"},
+            "mode": {"type": "string"}, "now": {"type": "number"},
             "refresh_seconds": {"type": "integer"},
             "tasks": {"type": "array", "items": _ref("DashboardRow")},
         },
     }
     health = {
         "type": "object", "required": ["status", "mode"],
-        "properties": {"status": {"const": "ok"}, "mode": {"enum": ["local", "github"]}},
+        "properties": {"status": {"const": "ok"}, "mode": {"type": "string"}},
     }
     states = ["queued", "working", "dispatching", "dispatched", "failed", "dispatch-uncertain"]
     return {
@@ -152,18 +152,10 @@ def schemas() -> dict[str, Any]:
 
 
 def operations(settings: Settings) -> dict[str, dict[str, Any]]:
-    """Every documented path, whether or not this app mounts it (local-mode routes vary)."""
+    """Every path of the core; a mode documents its own (``Mode.openapi_paths``)."""
     limit_mb = settings.max_body_bytes // (1024 * 1024)
     bearer: list[dict[str, list[str]]] = [{"deploySecret": []}]
     task = {"name": "task", "in": "path", "required": True, "schema": {"type": "string"}}
-    repo = {"name": "repo", "in": "path", "required": True, "schema": {"type": "string"}}
-    path = {"name": "path", "in": "path", "required": True, "schema": {"type": "string"}}
-
-    def page(*params: dict[str, Any]) -> dict[str, Any]:
-        return {"get": {"summary": "A file of a local-mode site", "tags": ["local mode"],
-                        "parameters": list(params),
-                        "responses": {"200": {"description": "The file."},
-                                      "404": {"description": "No such site or file."}}}}
 
     return {
         "/api-deploy": {"post": {
@@ -208,26 +200,6 @@ def operations(settings: Settings) -> dict[str, dict[str, Any]]:
         }},
         "/openapi.json": {"get": {"summary": "This description", "operationId": "openapi",
                                   "responses": {"200": {"description": "OpenAPI 3.1 JSON."}}}},
-        "/pages/{repo}": page(repo),
-        "/pages/{repo}/{path}": page(repo, path),
-        "/runs/{run_id}": {"get": {
-            "summary": "A local-mode run's log page", "tags": ["local mode"],
-            "parameters": [{"name": "run_id", "in": "path", "required": True,
-                            "schema": {"type": "integer"}}],
-            "responses": {"200": _text("text/html", "The run."),
-                          "404": {"description": "No such run."}}}},
-        "/local/notify": {"post": {
-            "summary": "Local-mode stand-in evaluator: records a notification",
-            "tags": ["local mode"],
-            "requestBody": {"content": {"application/json": {"schema": {
-                "type": "object",
-                "required": ["email", "task", "round", "nonce", "repo_url", "commit_sha",
-                             "pages_url"]}}}},
-            "responses": {"200": {"description": "Recorded.", "content": {"application/json": {
-                              "schema": {"type": "object", "required": ["status"]}}}},
-                          "400": {"description": "Not a notification of a received task.",
-                                  "content": {"application/json": {"schema": {
-                                      "type": "object", "required": ["error"]}}}}}}},
     }
 
 
@@ -244,10 +216,13 @@ def route_paths(routes: list[Any]) -> dict[str, set[str]]:
     return found
 
 
-def openapi_document(settings: Settings, mounted: dict[str, set[str]] | None = None) -> dict[
-        str, Any]:
-    """The description; with ``mounted``, only those paths and methods are listed."""
-    paths = operations(settings)
+def openapi_document(
+    settings: Settings,
+    mounted: dict[str, set[str]] | None = None,
+    extra: dict[str, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The description, with a mode's ``extra`` paths; with ``mounted``, only those are listed."""
+    paths = {**operations(settings), **(extra or {})}
     if mounted is not None:
         paths = {
             p: {m: op for m, op in ops.items() if m in mounted[p]}
@@ -275,7 +250,8 @@ def openapi_document(settings: Settings, mounted: dict[str, set[str]] | None = N
 async def spec(request: Request) -> Response:
     """``GET /openapi.json`` describing the routes of the app that serves it."""
     mounted = route_paths(list(request.app.routes))
-    return JSONResponse(openapi_document(request.app.state.settings, mounted))
+    state = request.app.state
+    return JSONResponse(openapi_document(state.settings, mounted, state.mode.openapi_paths()))
 
 
 def openapi_routes() -> list[Route]:

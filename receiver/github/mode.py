@@ -32,6 +32,10 @@ class GitHubMode:
         """None: GitHub serves the sites and the run pages."""
         return []
 
+    def openapi_paths(self) -> dict[str, dict[str, Any]]:
+        """None: no routes of its own."""
+        return {}
+
     def status(self, found: dict[str, Any]) -> dict[str, Any]:
         """The journal's status as it is: GitHub shows the runs."""
         return found

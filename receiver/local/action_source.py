@@ -55,27 +55,29 @@ def _pyproject() -> str:
             base.append(name.strip())
         elif "extra" in marker and "verify" in marker:
             verify.append(name.strip())
-    return "\n".join([
-        "[build-system]",
-        'requires = ["setuptools>=68"]',
-        'build-backend = "setuptools.build_meta"',
-        "",
-        "[project]",
-        f'name = "{DIST}"',
-        f'version = "{metadata.version(DIST)}"',
-        'requires-python = ">=3.11"',
-        f"dependencies = {_toml_list(base)}",
-        "",
-        "[project.optional-dependencies]",
-        f"verify = {_toml_list(verify)}",
-        "",
-        "[tool.setuptools]",
-        'packages = ["action"]',
-        "",
-        "[tool.setuptools.package-data]",
-        'action = ["templates/*.j2", "py.typed"]',
-        "",
-    ])
+    return "\n".join(
+        [
+            "[build-system]",
+            'requires = ["setuptools>=68"]',
+            'build-backend = "setuptools.build_meta"',
+            "",
+            "[project]",
+            f'name = "{DIST}"',
+            f'version = "{metadata.version(DIST)}"',
+            'requires-python = ">=3.11"',
+            f"dependencies = {_toml_list(base)}",
+            "",
+            "[project.optional-dependencies]",
+            f"verify = {_toml_list(verify)}",
+            "",
+            "[tool.setuptools]",
+            'packages = ["action"]',
+            "",
+            "[tool.setuptools.package-data]",
+            'action = ["templates/*.j2", "py.typed"]',
+            "",
+        ]
+    )
 
 
 def _toml_list(items: list[str]) -> str:

@@ -21,6 +21,7 @@ from starlette.routing import BaseRoute, Route
 from receiver.config import Settings
 from receiver.errors import ApiError
 from receiver.forge import Forge
+from receiver.local.api_docs import local_operations
 from receiver.local.notify import LocalNotifications, local_row, with_progress, with_run
 from receiver.local.pages import pages_app
 from receiver.local.run_model import RunResult
@@ -55,9 +56,12 @@ class LocalMode:
         processes = StepProcesses()
         self._processes.append(processes)
         local = local_forge_with_runner(
-            data_dir, public_url=self.settings.public_url,
-            action_path=default_action_path(data_dir), on_finish=self.on_finish,
-            processes=processes)
+            data_dir,
+            public_url=self.settings.public_url,
+            action_path=default_action_path(data_dir),
+            on_finish=self.on_finish,
+            processes=processes,
+        )
         local.resume_interrupted()  # runs die with the process here; GitHub's would go on
         return local
 
@@ -65,10 +69,15 @@ class LocalMode:
         """Local Pages, the run pages (the Actions tab's stand-in) and the evaluator."""
         sites = pages_app(self.settings.data_dir)
         return [
-            Route("/pages/{repo}", sites), Route("/pages/{repo}/{path:path}", sites),
+            Route("/pages/{repo}", sites),
+            Route("/pages/{repo}/{path:path}", sites),
             Route("/runs/{run_id:int}", sites),
             Route("/local/notify", notify, methods=["POST"]),
         ]
+
+    def openapi_paths(self) -> dict[str, dict[str, Any]]:
+        """The descriptions of those routes."""
+        return local_operations()
 
     def status(self, found: dict[str, Any]) -> dict[str, Any]:
         """Each round with its run's progress and whether its notification arrived."""

@@ -1,0 +1,87 @@
+"""OpenAPI descriptions of local mode's routes, added to the core's by ``LocalMode``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_TAGS = ["local mode"]
+_ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+
+
+def _param(name: str, kind: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": kind}}
+
+
+def _page(*params: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "get": {
+            "summary": "A file of a local-mode site",
+            "tags": _TAGS,
+            "parameters": list(params),
+            "responses": {
+                "200": {"description": "The file."},
+                "404": {"description": "No such site or file."},
+            },
+        }
+    }
+
+
+def local_operations() -> dict[str, dict[str, Any]]:
+    """The paths local mode mounts: its Pages, its run pages and its stand-in evaluator."""
+    repo, path = _param("repo", "string"), _param("path", "string")
+    return {
+        "/pages/{repo}": _page(repo),
+        "/pages/{repo}/{path}": _page(repo, path),
+        "/runs/{run_id}": {
+            "get": {
+                "summary": "A local-mode run's log page",
+                "tags": _TAGS,
+                "parameters": [_param("run_id", "integer")],
+                "responses": {
+                    "200": {
+                        "description": "The run.",
+                        "content": {"text/html": {"schema": {"type": "string"}}},
+                    },
+                    "404": {"description": "No such run."},
+                },
+            }
+        },
+        "/local/notify": {
+            "post": {
+                "summary": "Local-mode stand-in evaluator: records a notification",
+                "tags": _TAGS,
+                "requestBody": {
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": [
+                                    "email",
+                                    "task",
+                                    "round",
+                                    "nonce",
+                                    "repo_url",
+                                    "commit_sha",
+                                    "pages_url",
+                                ],
+                            }
+                        }
+                    }
+                },
+                "responses": {
+                    "200": {
+                        "description": "Recorded.",
+                        "content": {
+                            "application/json": {
+                                "schema": {"type": "object", "required": ["status"]}
+                            }
+                        },
+                    },
+                    "400": {
+                        "description": "Not a notification of a received task.",
+                        "content": _ERROR,
+                    },
+                },
+            }
+        },
+    }
