@@ -1,7 +1,7 @@
-"""The ``Forge`` port: everything the worker needs from a code host, GitHub or local.
+"""The ``Forge`` port: everything the worker needs from a code host.
 
-Adapters: ``receiver.github.forge.GitHubForge`` (PyGithub) and ``receiver.local.forge.LocalForge``
-(bare git repos in the data folder). The worker only ever talks to this interface.
+Each mode brings its adapter (``Mode.forge``, see ``receiver.mode``); the worker only ever talks
+to this interface.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ class WorkflowNotRegistered(ForgeError):
 class Repo:
     name: str  # the real name, read back from the forge
     owner: str
-    html_url: str  # what the notification reports as repo_url (cloneable in local mode)
+    html_url: str  # what the notification reports as repo_url
     pages_url: str
     created_at: float  # seconds since the epoch
     default_branch: str = "main"
