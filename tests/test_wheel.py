@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -26,17 +27,46 @@ pytestmark = [pytest.mark.wheel, pytest.mark.e2e]
 SECRET = "wheel-test-secret"
 
 
+_SKIP = shutil.ignore_patterns(
+    ".venv",
+    "node_modules",
+    "*.egg-info",
+    "__pycache__",
+    ".git",
+    "llm-deploy-data",
+    ".*_cache",
+    "build",
+    "dist",
+)
+
+
 @pytest.fixture(scope="session")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # Built from a clean copy: setuptools reuses an in-tree build/ folder, which could hold modules
+    # that no longer exist in the source and would ship stale in the wheel.
+    src = tmp_path_factory.mktemp("src") / "llm-deploy"
+    shutil.copytree(ROOT, src, ignore=_SKIP, symlinks=True)
     out = tmp_path_factory.mktemp("wheel")
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out), "."],
+        cwd=src,
         check=True,
         capture_output=True,
         timeout=300,
     )
     [built] = out.glob("llm_deploy-*.whl")
     return built
+
+
+def test_wheel_holds_exactly_the_packages_modules(wheel: Path) -> None:
+    shipped = {n for n in zipfile.ZipFile(wheel).namelist() if n.endswith(".py")}
+    source = {
+        p.relative_to(ROOT).as_posix()
+        for d in ("action", "receiver")
+        for p in (ROOT / d).rglob("*.py")
+        if "__pycache__" not in p.parts
+    }
+    assert shipped == source
 
 
 @pytest.fixture(scope="session")
