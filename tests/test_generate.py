@@ -22,7 +22,7 @@ from action.payload import Job, encode_key, seal
 from action.report import read_outputs
 from action.settings import ActionSettings
 from tests.conftest import load_task, task_sequences
-from tests.fakes.evaluator import FakeEvaluator
+from tests.fakes.evaluator import Answer, FakeEvaluator
 from tests.fakes.llm import FakeLLM, default_app_answer
 
 KEY = bytes(range(32))
@@ -332,11 +332,14 @@ def test_notify_step_waits_for_the_page_then_posts_the_body(
         run = run_step(repo, job_for("sum-of-sales-601-r1"), llm, capsys)
     sha = run["outputs"]["commit-sha"]
     index = (repo.work / "index.html").read_bytes()
-    with FakeEvaluator([500, 200], pages={"/site/": index}) as ev:
+    # A 400 is retried like any answer but 200 (the evaluator's spec): two POSTs, success.
+    with FakeEvaluator([Answer(400, {"reason": f"bad nonce for {EMAIL}"}), 200],
+                       pages={"/site/": index}) as ev:
         job = replace(job_for("sum-of-sales-601-r1"), evaluation_url=ev.url)
         env = environ(repo, job, None, pages_url=ev.base + "/site/", commit_sha=sha)
         env["LLMD_DEPLOY_PAGE_URL"] = "https://ignored.example/"
         assert notify_main([], env) == 0
+        logs = capsys.readouterr().out
         assert ev.gets == ["/site/"]
         assert ev.bodies[-1] == {
             "email": EMAIL,
@@ -350,8 +353,11 @@ def test_notify_step_waits_for_the_page_then_posts_the_body(
         assert len(ev.bodies) == 2
     summary = Path(env["GITHUB_STEP_SUMMARY"]).read_text()
     assert "HTTP 200 after 2 attempt(s)" in summary and "yes" in summary
+    assert "Notification attempt 1: HTTP 400: bad nonce for <email>; retrying in 1 s." in logs
+    assert "Notification attempt 2: HTTP 200, accepted." in logs
     for secret in (EMAIL, ev.url, job.brief):
         assert secret not in summary
+        assert all(secret not in line for line in logs.splitlines() if "::add-mask::" not in line)
 
 
 def test_hand_run_from_a_plain_brief(repo: Repo, capsys: pytest.CaptureFixture[str]) -> None:
