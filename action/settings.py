@@ -12,11 +12,9 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from action.defaults import DEFAULT_BASE_URL, DEFAULT_MODEL
 from action.errors import SettingsError
 from action.payload import REF_PREFIX, Job, decode_key, open_sealed
-
-DEFAULT_BASE_URL = "https://aipipe.org/openai/v1"
-DEFAULT_MODEL = "gpt-4.1-mini"
 
 
 def _input(environ: Mapping[str, str], name: str, default: str = "") -> str:

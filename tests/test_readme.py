@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from action.defaults import DEFAULT_BASE_URL, DEFAULT_FALLBACK_MODEL, DEFAULT_MODEL
 from receiver.config import Settings
 from receiver.request import parse_request
 
@@ -203,3 +204,20 @@ def test_performance_doc_covers_every_bench_script() -> None:
         assert f"bench/{script.name}" in perf, f"{script.name} is not in docs/performance.md"
     for named in re.findall(r"bench/([\w.-]+\.py)", perf):
         assert (ROOT / "bench" / named).exists(), f"docs/performance.md names bench/{named}"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("LLM_BASE_URL", DEFAULT_BASE_URL),
+        ("LLM_MODEL", DEFAULT_MODEL),
+        ("LLM_FALLBACK_MODEL", DEFAULT_FALLBACK_MODEL),
+        ("llm-base-url", DEFAULT_BASE_URL),
+        ("model", DEFAULT_MODEL),
+    ],
+    ids=["receiver-base-url", "receiver-model", "receiver-fallback", "input-base-url",
+         "input-model"],
+)
+def test_readme_tables_show_the_llm_defaults(name: str, value: str) -> None:
+    """The defaults' single source is action.defaults; the README's tables must quote it."""
+    assert f"| `{name}` | `{value}` |" in README
