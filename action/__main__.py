@@ -12,8 +12,8 @@ import httpx
 
 from action import generate, gitops, live_checks, notify, report
 from action.errors import ActionError
+from action.job_source import read_job
 from action.settings import ActionSettings, page_url
-from action.settings import job as read_job
 
 # Leave the evaluator a margin: the page wait stops this long before the notify deadline.
 PAGE_WAIT_MARGIN = 30.0

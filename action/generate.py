@@ -31,11 +31,11 @@ from action import (
 )
 from action.attachment_policy import plan_attachments
 from action.errors import ActionError, LLMError, ProtocolError
+from action.job import Job
+from action.job_source import read_job
 from action.llm import LLMClient
-from action.payload import Job
 from action.repair import Verifier
 from action.settings import ActionSettings, page_url
-from action.settings import job as read_job
 from action.worktree import Worktree
 
 Report = dict[str, Any]

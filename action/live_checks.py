@@ -21,9 +21,9 @@ from typing import Any
 
 from action import gitops, report
 from action.errors import ActionError
-from action.payload import Job
+from action.job import Job
+from action.job_source import read_job
 from action.settings import ActionSettings, page_url
-from action.settings import job as read_job
 
 SETTLE_MS = 5000
 

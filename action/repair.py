@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from action.errors import LLMError, ProtocolError
-from action.payload import Job
+from action.job import Job
 from action.report import check_rows
 
 State = TypeVar("State")

@@ -18,7 +18,8 @@ from action import generate
 from action.__main__ import main as action_main
 from action.__main__ import notify_main
 from action.attachments import from_request, safe_name
-from action.payload import Job, encode_key, seal
+from action.job import Job
+from action.payload import encode_key, seal
 from action.report import read_outputs
 from action.settings import ActionSettings
 from tests.conftest import load_task, task_sequences

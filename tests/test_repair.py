@@ -15,7 +15,8 @@ import pytest
 from action import generate, live_checks, verify
 from action.browser import find_chromium, serve
 from action.errors import LLMError
-from action.payload import Job, encode_key, seal
+from action.job import Job
+from action.payload import encode_key, seal
 from action.repair import Limits, notes, repair_loop, report_fields
 from action.report import read_outputs
 
