@@ -292,7 +292,7 @@ def test_repair_keeps_the_best_version(repo: Repo) -> None:
         s = ActionSettings(
             **{**settings.__dict__, "llm_api_key": llm.api_key, "llm_base_url": llm.base_url}
         )
-        result = generate.run(s, http=http, verifier=marker_verifier)
+        result = generate.run(s, http=http, verifier=marker_verifier).to_json()
         assert len(llm.requests) == 3
         assert "M2" in llm.requests[1].json["messages"][-1]["content"]
     assert (repo.work / "index.html").read_text() == "M1 only"
