@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 
 from action import generate, gitops, live_checks, notify, report
-from action.errors import ActionError
+from action.errors import ActionError, NotifyError
 from action.job_source import read_job
 from action.run_report import NotifyReport
 from action.settings import ActionSettings, page_url
@@ -27,8 +27,13 @@ def notify_step(
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
     secrets: list[str] | None = None,
+    result: NotifyReport | None = None,
 ) -> NotifyReport:
-    """Decrypt the request again, wait until Pages serves the commit, then notify."""
+    """Decrypt the request again, wait until Pages serves the commit, then notify.
+
+    ``result`` is filled in as the step goes, so a caller still has it when the step raises.
+    """
+    result = result if result is not None else NotifyReport()
     root = Path(settings.workspace)
     token = settings.push_token or settings.github_token or None
     job = read_job(
@@ -43,7 +48,7 @@ def notify_step(
     sha = settings.commit_sha or gitops.head(root)
     pages = settings.pages_url or settings.deployed_page_url or settings.generated_page_url
     pages = pages or page_url(settings)
-    result = NotifyReport(task=job.task, round=job.round, commit_sha=sha, page_url=pages)
+    result.task, result.round, result.commit_sha, result.page_url = job.task, job.round, sha, pages
     deadline = job.received_at + notify.DEADLINE_SECONDS
     expected = gitops.read_committed(root, sha, "index.html")
     if settings.deploy and settings.site_by_action and pages and expected is not None:
@@ -70,9 +75,14 @@ def notify_step(
         commit_sha=sha,
         pages_url=pages,
     )
-    outcome = notify.notify(
-        http, job.evaluation_url, body, deadline=deadline, clock=clock, sleep=sleep
-    )
+    try:
+        outcome = notify.notify(
+            http, job.evaluation_url, body, deadline=deadline, clock=clock, sleep=sleep
+        )
+    except NotifyError as exc:
+        last = f"HTTP {exc.status}" if exc.status else "no HTTP answer"
+        result.notified = f"not accepted: last answer {last}"
+        raise
     result.notified = f"HTTP {outcome.status} after {outcome.attempts} attempt(s)"
     result.notify_delays = outcome.delays
     return result
@@ -113,7 +123,7 @@ def notify_main(argv: list[str] | None = None, environ: Mapping[str, str] | None
     result = NotifyReport()
     with httpx.Client(timeout=httpx.Timeout(30.0, connect=10.0)) as http:
         try:
-            result = notify_step(settings, http=http, secrets=secrets)
+            notify_step(settings, http=http, secrets=secrets, result=result)
         except ActionError as exc:
             result.error = str(exc)
             print(f"::error::{report.redact(str(exc), secrets)}")

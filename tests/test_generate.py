@@ -361,6 +361,30 @@ def test_notify_step_waits_for_the_page_then_posts_the_body(
         assert all(secret not in line for line in logs.splitlines() if "::add-mask::" not in line)
 
 
+def test_notify_step_that_never_gets_a_200_fails_with_the_last_status(
+    repo: Repo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with FakeLLM(api_key=LLM_KEY) as llm:
+        run = run_step(repo, job_for("sum-of-sales-601-r1"), llm, capsys)
+    sha = run["outputs"]["commit-sha"]
+    index = (repo.work / "index.html").read_bytes()
+    # Received long ago: the deadline has passed, so the one attempt always made is the last.
+    with FakeEvaluator([400] * 5, pages={"/site/": index}) as ev:
+        job = replace(job_for("sum-of-sales-601-r1"), evaluation_url=ev.url, received_at=1.0)
+        env = environ(repo, job, None, pages_url=ev.base + "/site/", commit_sha=sha)
+        assert notify_main([], env) == 1
+        logs = capsys.readouterr().out
+        assert len(ev.bodies) == 1
+    assert "::error::The evaluator did not accept the notification before the deadline" in logs
+    assert "last answer HTTP 400: scripted 400" in logs
+    summary = Path(env["GITHUB_STEP_SUMMARY"]).read_text()
+    assert "Evaluator: not accepted: last answer HTTP 400" in summary
+    assert "Page serves commit" in summary  # what the step did before failing is kept
+    outputs = read_outputs(Path(env["GITHUB_OUTPUT"]).read_text())
+    assert outputs["notified"] == "not accepted: last answer HTTP 400"
+    assert EMAIL not in summary and ev.url not in summary
+
+
 def test_hand_run_from_a_plain_brief(repo: Repo, capsys: pytest.CaptureFixture[str]) -> None:
     job = Job(task="ignored", round=1, brief="A page that greets visitors")
     repo.temp.mkdir()
