@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from action import gitops, report
+from action.check_report import LiveChecks, check_rows
 from action.errors import ActionError
 from action.job import Job
 from action.job_source import read_job
-from action.run_report import LiveChecks, RunReport, check_rows
+from action.run_report import RunReport
 from action.settings import ActionSettings, page_url
 
 SETTLE_MS = 5000

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+from action.check_report import Repair, Verification, VerifiedRound, check_rows
 from action.errors import LLMError, ProtocolError
 from action.job import Job
-from action.run_report import Repair, Verification, VerifiedRound, check_rows
 
 State = TypeVar("State")
 

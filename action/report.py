@@ -15,7 +15,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
-from action.run_report import LiveChecks, RunReport, Verification
+from action.check_report import LiveChecks, Verification
+from action.run_report import RunReport
 from action.settings import ActionSettings
 
 # The run artifact's folder under RUNNER_TEMP: report.json plus the screenshots of each round.

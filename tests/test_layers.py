@@ -30,11 +30,13 @@ def imported(module: str) -> set[str]:
         ("settings", ("action.payload", "action.job_source", "nacl")),
         ("repair", ("action.report",)),
         ("run_report", ("action.report", "action.settings", "action.repair")),
+        ("check_report", ("action.", "nacl")),
         ("defaults", ("action.", "receiver")),
         ("payload", ("action.settings", "receiver")),
     ],
     ids=["job-model-alone", "settings-decrypt-nothing", "repair-no-presentation",
-         "report-data-no-presentation", "defaults-alone", "payload-no-settings"],
+         "report-data-no-presentation", "check-data-alone", "defaults-alone",
+         "payload-no-settings"],
 )
 def test_module_does_not_import(module: str, forbidden: tuple[str, ...]) -> None:
     bad = sorted(n for n in imported(module) if n.startswith(forbidden))

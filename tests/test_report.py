@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from action.check_report import CheckRow, LiveChecks, Repair, Verification, VerifiedRound
 from action.report import (
     finish,
     mask,
@@ -18,15 +19,7 @@ from action.report import (
     step_summary,
     write_outputs,
 )
-from action.run_report import (
-    CheckRow,
-    LiveChecks,
-    LlmUsage,
-    Repair,
-    RunReport,
-    Verification,
-    VerifiedRound,
-)
+from action.run_report import LlmUsage, RunReport
 from action.settings import ActionSettings
 
 REPORT = {
