@@ -7,14 +7,14 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
 
 import httpx
 
 from action import generate, gitops, live_checks, notify, report
-from action.errors import ActionError
+from action.errors import ActionError, NotifyError
+from action.job_source import read_job
+from action.run_report import NotifyReport
 from action.settings import ActionSettings, page_url
-from action.settings import job as read_job
 
 # Leave the evaluator a margin: the page wait stops this long before the notify deadline.
 PAGE_WAIT_MARGIN = 30.0
@@ -28,8 +28,13 @@ def notify_step(
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
     secrets: list[str] | None = None,
-) -> dict[str, Any]:
-    """Decrypt the request again, wait until Pages serves the commit, then notify."""
+    result: NotifyReport | None = None,
+) -> NotifyReport:
+    """Decrypt the request again, wait until Pages serves the commit, then notify.
+
+    ``result`` is filled in as the step goes, so a caller still has it when the step raises.
+    """
+    result = result if result is not None else NotifyReport()
     root = Path(settings.workspace)
     token = settings.push_token or settings.github_token or None
     job = read_job(
@@ -44,8 +49,7 @@ def notify_step(
     sha = settings.commit_sha or gitops.head(root)
     pages = settings.pages_url or settings.deployed_page_url or settings.generated_page_url
     pages = pages or page_url(settings)
-    result: dict[str, Any] = {"task": job.task, "round": job.round, "commit_sha": sha}
-    result["page_url"] = pages
+    result.task, result.round, result.commit_sha, result.page_url = job.task, job.round, sha, pages
     deadline = job.received_at + notify.DEADLINE_SECONDS
     expected = gitops.read_committed(root, sha, "index.html")
     if settings.deploy and settings.site_by_action and pages and expected is not None:
@@ -55,10 +59,10 @@ def notify_step(
         )
         started = clock()
         served = notify.wait_for_page(http, pages, expected, until, sleep, clock=clock)
-        result["page_served"] = served
-        result["page_wait_s"] = round(clock() - started, 1)
+        result.page_served = served
+        result.page_wait_s = round(clock() - started, 1)
     if not job.evaluation_url:
-        result["notified"] = "skipped: no evaluation_url"
+        result.notified = "skipped: no evaluation_url"
         return result
     repo_url = settings.repo_url or (
         f"{settings.server_url.rstrip('/')}/{settings.repository}" if settings.repository else ""
@@ -72,28 +76,32 @@ def notify_step(
         commit_sha=sha,
         pages_url=pages,
     )
-    outcome = notify.notify(
-        http, job.evaluation_url, body, deadline=deadline, clock=clock, sleep=sleep
-    )
-    result["notified"] = f"HTTP {outcome.status} after {outcome.attempts} attempt(s)"
-    result["notify_delays"] = outcome.delays
+    try:
+        outcome = notify.notify(
+            http, job.evaluation_url, body, deadline=deadline, clock=clock, sleep=sleep
+        )
+    except NotifyError as exc:
+        last = f"HTTP {exc.status}" if exc.status else "no HTTP answer"
+        result.notified = f"not accepted: last answer {last}"
+        raise
+    result.notified = f"HTTP {outcome.status} after {outcome.attempts} attempt(s)"
+    result.notify_delays = outcome.delays
     return result
 
 
-def notify_summary(result: Mapping[str, Any]) -> str:
+def notify_summary(result: NotifyReport) -> str:
     """Markdown lines for the notify step."""
     lines = ["### Notification", ""]
-    if "page_served" in result:
-        state = "yes" if result["page_served"] else "not confirmed before the deadline"
+    if result.page_served is not None:
+        state = "yes" if result.page_served else "not confirmed before the deadline"
         lines.append(
-            f"- Page serves commit `{result.get('commit_sha', '')}`: {state} "
-            f"({result.get('page_wait_s', 0)} s)"
+            f"- Page serves commit `{result.commit_sha}`: {state} ({result.page_wait_s} s)"
         )
-    if result.get("page_url"):
-        lines.append(f"- Page: [{result['page_url']}]({result['page_url']})")
-    lines.append(f"- Evaluator: {result.get('notified', 'not notified')}")
-    if result.get("error"):
-        lines.append(f"- Error: {result['error']}")
+    if result.page_url:
+        lines.append(f"- Page: [{result.page_url}]({result.page_url})")
+    lines.append(f"- Evaluator: {result.notified or 'not notified'}")
+    if result.error:
+        lines.append(f"- Error: {result.error}")
     return "\n".join(lines) + "\n"
 
 
@@ -113,19 +121,19 @@ def notify_main(argv: list[str] | None = None, environ: Mapping[str, str] | None
     for secret in secrets:
         report.mask(secret)
     code = 0
-    result: dict[str, Any] = {}
+    result = NotifyReport()
     with httpx.Client(timeout=httpx.Timeout(30.0, connect=10.0)) as http:
         try:
-            result = notify_step(settings, http=http, secrets=secrets)
+            notify_step(settings, http=http, secrets=secrets, result=result)
         except ActionError as exc:
-            result["error"] = str(exc)
+            result.error = str(exc)
             print(f"::error::{report.redact(str(exc), secrets)}")
             code = 1
     text = report.redact(notify_summary(result), [s for s in secrets if len(s) >= 4])
     if settings.summary_path:
         report.append_summary(settings.summary_path, text)
     if settings.output_path:
-        report.write_outputs(settings.output_path, {"notified": str(result.get("notified", ""))})
+        report.write_outputs(settings.output_path, {"notified": result.notified})
     print(text)
     return code
 

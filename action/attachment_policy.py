@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from action import attachments, formats
 from action.errors import AttachmentError
-from action.payload import Attachment, Job
+from action.job import Attachment, Job
 
 _DONT_COMMIT = re.compile(
     r"\b(?:do not|don't|never|must not|should not|shouldn't)\s+(?:commit|include|push|upload|add)",

@@ -18,7 +18,7 @@ from urllib.parse import unquote_to_bytes
 
 from action.errors import AttachmentError
 from action.formats import image_size, xlsx_to_csv
-from action.payload import Attachment
+from action.job import Attachment
 
 MAX_NAME = 100
 HEAD_LINES = 20

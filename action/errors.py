@@ -30,7 +30,11 @@ class GitError(ActionError):
 
 
 class NotifyError(ActionError):
-    """The evaluator refused the notification or never answered in time."""
+    """The evaluator never answered 200 before the deadline; ``status`` is its last answer."""
+
+    def __init__(self, message: str, *, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status  # 0 when the last attempt got no HTTP answer at all
 
 
 class SettingsError(ActionError):

@@ -31,14 +31,14 @@ from action import (
 )
 from action.attachment_policy import plan_attachments
 from action.errors import ActionError, LLMError, ProtocolError
+from action.job import Job
+from action.job_source import read_job
 from action.llm import LLMClient
-from action.payload import Job
 from action.repair import Verifier
+from action.run_report import LlmUsage, RunReport
 from action.settings import ActionSettings, page_url
-from action.settings import job as read_job
 from action.worktree import Worktree
 
-Report = dict[str, Any]
 Messages = list[dict[str, Any]]
 
 
@@ -61,8 +61,7 @@ class Run:
         self.log = log
         self.root = Path(settings.workspace)
         self.secrets = settings.secrets()
-        self.report: Report = {"round": settings.round, "task": settings.task, "timings": {}}
-        self.report.update(files_written=[], files_refused=[], notes=[], generator="llm")
+        self.report = RunReport(task=settings.task, round=settings.round)
         self.tree = Worktree(self.root, allow_workflows=bool(settings.push_token))
         self.client: LLMClient | None = None
         self.messages: Messages = []  # the conversation so far, which repairs continue
@@ -73,10 +72,10 @@ class Run:
         try:
             yield
         finally:
-            timings = self.report["timings"]
+            timings = self.report.timings
             timings[name] = round(timings.get(name, 0.0) + self.clock() - start, 3)
 
-    def execute(self) -> Report:
+    def execute(self) -> RunReport:
         """Do the whole step and return the report."""
         s = self.settings
         with self.phase("decode"):
@@ -88,7 +87,7 @@ class Run:
         for value in (job.email, job.evaluation_url):
             if value:
                 report.mask(value)
-        self.report.update(task=job.task, round=job.round, model=s.model)
+        self.report.task, self.report.round, self.report.model = job.task, job.round, s.model
         with self.phase("attachments"):
             notes, protected = self._attachments(job)
         if s.llm_api_key:
@@ -104,13 +103,13 @@ class Run:
             gitops.commit_all(self.root, gitops.commit_message(job.task, job.round))
             branch = gitops.current_branch(self.root, s.ref_name or "main")
             sha = gitops.push(self.root, branch, token, s.server_url, log=self.log)
-        self.report.update(commit_sha=sha, page_url=page_url(s))
+        self.report.commit_sha, self.report.page_url = sha, page_url(s)
         # The push token starts the app's own workflows; one that deploys Pages owns the site.
         owners = app_workflows.pages_workflows(self.root, writer.OWN_WORKFLOW)
         owners = owners if s.push_token else []
         if owners:
-            self.report["pages_by"] = owners
-            self.report["notes"].append(
+            self.report.pages_by = owners
+            self.report.notes.append(
                 f"{', '.join(owners)} deploys GitHub Pages on push, so this run leaves the site "
                 "to it (two deployments would race)."
             )
@@ -119,8 +118,8 @@ class Run:
     def _attachments(self, job: Job) -> tuple[list[str], dict[str, bytes]]:
         """Commit what the brief keeps and derives; (notes for the model, files it must keep)."""
         plan = plan_attachments(job)
-        self.report["attachments"] = writer.ensure_attachments(self.root, plan.committed)
-        self.report["notes"].extend(plan.report_notes)
+        self.report.attachments = writer.ensure_attachments(self.root, plan.committed)
+        self.report.notes.extend(plan.report_notes)
         return plan.model_notes, plan.protected
 
     # -- generation -------------------------------------------------------------------------
@@ -146,7 +145,7 @@ class Run:
         )
         try:
             with self.phase("generate"):
-                text, files = answer.ask(client, messages, current or {}, self.report["notes"])
+                text, files = answer.ask(client, messages, current or {}, self.report.notes)
         except (LLMError, ProtocolError) as exc:
             self._offline(job, f"the model failed: {exc}", protected)
             return
@@ -158,7 +157,7 @@ class Run:
 
     def _offline(self, job: Job, reason: str, protected: Mapping[str, bytes]) -> None:
         self.log(f"Using the offline generator: {report.redact(reason, self.secrets)}")
-        self.report.update(generator="offline", offline_reason=reason)
+        self.report.generator, self.report.offline_reason = "offline", reason
         with self.phase("generate"):
             files = offline.generate_offline(job, reason)
         self._write(files, protected)
@@ -174,20 +173,17 @@ class Run:
 
     def _usage(self, client: LLMClient) -> None:
         u = client.usage
-        self.report.update(
-            models=list(u.models),
-            tokens={"prompt": u.prompt_tokens, "completion": u.completion_tokens},
-            cost_usd=round(u.cost_usd, 6),
-            llm_calls=u.calls,
+        self.report.usage = LlmUsage(
+            list(u.models), u.prompt_tokens, u.completion_tokens, u.cost_usd, u.calls
         )
 
     def _write(self, files: Mapping[str, str], protected: Mapping[str, bytes]) -> list[str]:
         with self.phase("write"):
             result = self.tree.write(files, protected)
         rep = self.report
-        rep["files_written"] = sorted(set(rep["files_written"]) | set(result.written))
-        rep["files_refused"] += [[p, r] for p, r in result.refused]
-        rep["notes"] += [n for n in result.notes if n not in rep["notes"]]
+        rep.files_written = sorted(set(rep.files_written) | set(result.written))
+        rep.files_refused += [(p, r) for p, r in result.refused]
+        rep.notes += [n for n in result.notes if n not in rep.notes]
         return list(result.written)
 
     # -- verify and repair --------------------------------------------------------------------
@@ -196,9 +192,9 @@ class Run:
         """Verify, repair within the limits, keep the best version; the report tells it all."""
         assert self.verifier is not None
         verifier, client, s = self.verifier, self.client, self.settings
-        repairing = client is not None and self.report["generator"] == "llm"
+        repairing = client is not None and self.report.generator == "llm"
 
-        def check() -> repair.Verification:
+        def check() -> repair.Checked:
             with self.phase("verify"):
                 return verifier(self.root, job)
 
@@ -225,18 +221,17 @@ class Run:
             limits=limits,
             first_estimate=tokens(),
         )
-        self.report.update(repair.report_fields(outcome, limits))
+        section = self.report.verification = repair.verification_report(outcome, limits)
         self.notes.extend(repair.notes(outcome))
         kept = outcome.kept
         self.log(
-            f"Checks: {self.report['verdict']} ({len(kept.failed_checks)} failing, round "
+            f"Checks: {section.verdict} ({len(kept.failed_checks)} failing, round "
             f"{outcome.best} kept, {len(outcome.repairs)} repair round(s): {outcome.stopped})"
         )
 
     @property
     def notes(self) -> list[str]:
-        notes: list[str] = self.report["notes"]
-        return notes
+        return self.report.notes
 
 
 def run(
@@ -245,7 +240,7 @@ def run(
     http: httpx.Client,
     clock: Callable[[], float] = time.time,
     verifier: Verifier | None = None,
-) -> Report:
+) -> RunReport:
     """Run the generate step and return its report."""
     return Run(settings, http=http, clock=clock, verifier=verifier).execute()
 
@@ -279,7 +274,7 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
             result = state.execute()
             code = 0
         except ActionError as exc:
-            state.report["error"] = str(exc)
+            state.report.error = str(exc)
             print(f"::error::{report.redact(str(exc), state.secrets)}")
             result, code = state.report, 1
     report.finish(settings, result, state.secrets)

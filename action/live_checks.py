@@ -20,10 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from action import gitops, report
+from action.check_report import LiveChecks, check_rows
 from action.errors import ActionError
-from action.payload import Job
+from action.job import Job
+from action.job_source import read_job
+from action.run_report import RunReport
 from action.settings import ActionSettings, page_url
-from action.settings import job as read_job
 
 SETTLE_MS = 5000
 
@@ -53,26 +55,30 @@ def _job(args: argparse.Namespace, settings: ActionSettings) -> Job:
     )
 
 
-def live_fields(url: str, result: Any) -> dict[str, Any]:
-    """The report's ``live_checks`` entry from a VerifyReport of a live page."""
-    rows = report.check_rows(result.to_dict())
-    return {
-        "url": url,
-        "verdict": "fail" if result.failed_checks else ("incomplete" if result.skipped else "pass"),
-        "skipped": result.skipped,
-        "checks": [r for r in rows if r["kind"] == "js"],
-        "console_errors": list(result.browser.console_errors) if result.browser else [],
-        "elapsed_s": result.elapsed_s,
-    }
+def live_fields(url: str, result: Any) -> LiveChecks:
+    """The report's ``live_checks`` part from a VerifyReport of a live page."""
+    return LiveChecks(
+        url=url,
+        verdict="fail" if result.failed_checks else ("incomplete" if result.skipped else "pass"),
+        checks=[r for r in check_rows(result.to_dict()) if r.kind == "js"],
+        skipped=result.skipped,
+        console_errors=list(result.browser.console_errors) if result.browser else [],
+        elapsed_s=result.elapsed_s,
+    )
 
 
-def _merge_report(runner_temp: str, fields: Mapping[str, Any]) -> None:
+def _merge_report(runner_temp: str, live: LiveChecks, task: str, round_: int) -> None:
+    """Add the live checks to the generate step's saved report (or start one)."""
     folder = report.artifact_dir(runner_temp)
     if folder is None:
         return
     path = folder / report.REPORT_NAME
-    existing = json.loads(path.read_text("utf-8")) if path.is_file() else {}
-    report.save_report({**existing, "live_checks": dict(fields)}, runner_temp)
+    if path.is_file():
+        saved = RunReport.from_json(json.loads(path.read_text("utf-8")))
+    else:
+        saved = RunReport(task=task, round=round_)
+    saved.live_checks = live
+    report.save_report(saved.to_json(), runner_temp)
 
 
 def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
@@ -112,18 +118,19 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
     except Exception as exc:  # informational: a broken browser must not fail the run
         print(f"::warning::Could not check the deployed page: {report.redact(str(exc), secrets)}")
         return 1 if args.strict else 0
-    fields = live_fields(url, result)
     hidden = [s for s in secrets if len(s) >= 4]
-    fields = json.loads(report.redact(json.dumps(fields), hidden))
-    _merge_report(settings.runner_temp, fields)
-    text = "\n".join(report.checks_markdown({"live_checks": fields})) + "\n"
+    hidden += [json.dumps(s)[1:-1] for s in hidden]
+    fields = json.loads(report.redact(json.dumps(live_fields(url, result).to_json()), hidden))
+    live = LiveChecks.from_json(fields)
+    _merge_report(settings.runner_temp, live, job.task, job.round)
+    text = "\n".join(report.live_markdown(live)) + "\n"
     if settings.summary_path:
         report.append_summary(settings.summary_path, text)
     print(text)
-    for row in fields["checks"]:
-        if row["result"] in ("fail", "error"):
-            what = f"{row['check']} ({row['result']}: {row['detail']})"
+    for row in live.checks:
+        if row.result in ("fail", "error"):
+            what = f"{row.check} ({row.result}: {row.detail})"
             print(f"::warning::A check fails on the deployed page: {what}")
-    if fields["skipped"]:
-        print(f"::warning::Checks on the deployed page were skipped: {fields['skipped']}")
-    return 1 if args.strict and fields["verdict"] == "fail" else 0
+    if live.skipped:
+        print(f"::warning::Checks on the deployed page were skipped: {live.skipped}")
+    return 1 if args.strict and live.verdict == "fail" else 0

@@ -11,11 +11,9 @@ from typing import Any
 
 import httpx
 
+from action.defaults import DEFAULT_BASE_URL, DEFAULT_MODEL
 from action.errors import BudgetExhausted, LLMError
 from action.usage import Completion, Usage, estimate_cost, is_budget_message
-
-DEFAULT_BASE_URL = "https://aipipe.org/openai/v1"
-DEFAULT_MODEL = "gpt-4.1-mini"
 
 _MODEL_UNKNOWN = re.compile(
     r"pricing unknown|model\b.*\b(not found|does not exist|not supported|unknown|invalid)",

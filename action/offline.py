@@ -7,7 +7,7 @@ import json
 import re
 from urllib.parse import quote
 
-from action.payload import Job
+from action.job import Job
 
 # `title is "X"`, `title to "X"`, `title: "X"`, with quotes, backticks or curly quotes.
 _BRIEF_TITLE = re.compile(

@@ -1,5 +1,6 @@
 """The request document the receiver hands to the Action: versioned, compressed, encrypted.
 
+The job model itself is ``action.job``; this module is its wire format and the crypto around it.
 The receiver seals a :class:`Job` with a per-repo key; the Action opens it inside its own process,
 so the plaintext brief, email and evaluation URL never appear in workflow inputs or logs.
 """
@@ -10,7 +11,6 @@ import base64
 import binascii
 import json
 import zlib
-from dataclasses import dataclass, field
 from typing import Any
 
 import nacl.encoding
@@ -20,35 +20,30 @@ import nacl.secret
 import nacl.utils
 
 from action.errors import PayloadError
+from action.job import Attachment, Job
+
+# Job and Attachment are defined in action.job; they are named here too because the receiver
+# seals what this module opens.
+__all__ = [
+    "KEY_SIZE",
+    "REF_PREFIX",
+    "VERSION",
+    "Attachment",
+    "Job",
+    "decode_key",
+    "derive_key",
+    "encode_key",
+    "from_document",
+    "open_sealed",
+    "seal",
+    "to_document",
+]
 
 VERSION = 1
 KEY_SIZE = nacl.secret.SecretBox.KEY_SIZE
 # Prefix of a dispatch input that points at an encrypted payload file on a side branch instead
 # of carrying the payload itself (used when the payload exceeds GitHub's 65,535-character cap).
 REF_PREFIX = "ref:"
-
-Check = str | dict[str, str]
-
-
-@dataclass(frozen=True)
-class Attachment:
-    name: str
-    data: bytes
-
-
-@dataclass(frozen=True)
-class Job:
-    """A deploy request minus its secret, as the Action needs it."""
-
-    task: str
-    round: int
-    brief: str
-    nonce: str = ""
-    email: str = ""
-    evaluation_url: str = ""
-    checks: list[Check] = field(default_factory=list)
-    attachments: list[Attachment] = field(default_factory=list)
-    received_at: float = 0.0
 
 
 def to_document(job: Job) -> dict[str, Any]:

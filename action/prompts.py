@@ -10,7 +10,7 @@ from typing import Any
 
 import jinja2
 
-from action.payload import Check, Job
+from action.job import Check, Job
 
 # Characters of current files sent in round 2; the rest are listed by name only.
 FILE_BUDGET = 60_000

@@ -12,18 +12,18 @@ a failure a model could fix.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+from action.check_report import Repair, Verification, VerifiedRound, check_rows
 from action.errors import LLMError, ProtocolError
-from action.payload import Job
-from action.report import check_rows
+from action.job import Job
 
 State = TypeVar("State")
 
 
-class Verification(Protocol):
+class Checked(Protocol):
     """What the loop needs of a verification result (``action.verify.VerifyReport``)."""
 
     @property
@@ -35,7 +35,7 @@ class Verification(Protocol):
     def to_dict(self) -> dict[str, Any]: ...
 
 
-Verifier = Callable[[Path, Job], Verification]
+Verifier = Callable[[Path, Job], Checked]
 
 
 @dataclass(frozen=True)
@@ -47,32 +47,21 @@ class Limits:
 
 
 @dataclass
-class Repair:
-    """One repair request: the failures sent, the files the answer changed, its tokens."""
-
-    round: int
-    failures_sent: list[str]
-    files_changed: list[str] = field(default_factory=list)
-    tokens: int = 0
-    error: str = ""
-
-
-@dataclass
 class Outcome:
     """Every verified version (index = round), the repairs made, the kept round, why it stopped."""
 
-    versions: list[Verification]
+    versions: list[Checked]
     repairs: list[Repair]
     best: int
     stopped: str
 
     @property
-    def kept(self) -> Verification:
+    def kept(self) -> Checked:
         return self.versions[self.best]
 
 
 def _stop_reason(
-    current: Verification, can_fix: bool, repairs: list[Repair], limits: Limits, next_tokens: int
+    current: Checked, can_fix: bool, repairs: list[Repair], limits: Limits, next_tokens: int
 ) -> str:
     if not current.failed_checks:
         return "no check fails"
@@ -90,7 +79,7 @@ def _stop_reason(
 
 
 def repair_loop(
-    check: Callable[[], Verification],
+    check: Callable[[], Checked],
     fix: Callable[[list[str]], list[str]] | None,
     *,
     tokens: Callable[[], int],
@@ -126,34 +115,31 @@ def repair_loop(
     return Outcome(versions, repairs, best, stopped)
 
 
-def verdict(kept: Verification) -> str:
+def verdict(kept: Checked) -> str:
     """'pass', 'fail' or 'incomplete' (checks skipped, none failed) for the kept version."""
     rows = check_rows(kept.to_dict())
-    if kept.failed_checks or any(r["result"] in ("fail", "error") for r in rows):
+    if kept.failed_checks or any(r.result in ("fail", "error") for r in rows):
         return "fail"  # unfixable failures count here, though no repair was asked for them
-    return "incomplete" if any(r["result"] == "skipped" for r in rows) else "pass"
+    return "incomplete" if any(r.result == "skipped" for r in rows) else "pass"
 
 
-def report_fields(outcome: Outcome, limits: Limits) -> dict[str, Any]:
+def verification_report(outcome: Outcome, limits: Limits) -> Verification:
     """The report's verification part: kept checks with their round, history, repairs."""
     kept = outcome.kept.to_dict()
-    rounds = []
-    for i, version in enumerate(outcome.versions):
-        rows = check_rows(version.to_dict())
-        rounds.append({"round": i, "failed": len(version.failed_checks), "checks": rows})
-    return {
-        "verdict": verdict(outcome.kept),
-        "checks": [{**row, "round": outcome.best} for row in check_rows(kept)],
-        "kept_round": outcome.best,
-        "verification": {**kept, "round": outcome.best},
-        "verification_rounds": rounds,
-        "repairs": [asdict(r) for r in outcome.repairs],
-        "repair_rounds": len(outcome.repairs),
-        "repair_tokens": sum(r.tokens for r in outcome.repairs),
-        "repair_token_budget": limits.token_budget,
-        "repair_stopped": outcome.stopped,
-        "failures": list(outcome.kept.failures),
-    }
+    return Verification(
+        verdict=verdict(outcome.kept),
+        kept_round=outcome.best,
+        checks=check_rows(kept),
+        rounds=[
+            VerifiedRound(i, len(v.failed_checks), check_rows(v.to_dict()))
+            for i, v in enumerate(outcome.versions)
+        ],
+        repairs=list(outcome.repairs),
+        repair_token_budget=limits.token_budget,
+        stopped=outcome.stopped,
+        failures=list(outcome.kept.failures),
+        detail=kept,
+    )
 
 
 def notes(outcome: Outcome) -> list[str]:

@@ -1,5 +1,7 @@
 """What a run tells the world: step outputs, the step summary table, masks, the JSON report.
 
+The report's data is ``action.run_report``; this module presents and writes it.
+
 Nothing secret belongs in a report: it holds file names, counts, timings and check texts, never
 the brief, the email, the evaluation URL or a token. ``redact`` is the last line of defence.
 """
@@ -13,12 +15,13 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
+from action.check_report import LiveChecks, Verification
+from action.run_report import RunReport
 from action.settings import ActionSettings
 
 # The run artifact's folder under RUNNER_TEMP: report.json plus the screenshots of each round.
 ARTIFACT_DIR = "llm-deploy"
 REPORT_NAME = "report.json"
-Report = dict[str, Any]
 
 
 def write_outputs(path: str | Path, outputs: Mapping[str, str]) -> None:
@@ -97,75 +100,46 @@ def _table(rows: list[tuple[str, Any]]) -> list[str]:
     return ["| | |", "| --- | --- |", *[f"| {_cell(k)} | {_cell(v)} |" for k, v in rows]]
 
 
-def step_summary(report: Mapping[str, Any]) -> str:
+def step_summary(report: RunReport) -> str:
     """The markdown shown on the run page: the run at a glance, then files, checks and timings."""
-    tokens = report.get("tokens") or {}
+    usage = report.usage
     rows: list[tuple[str, Any]] = [
-        ("Task", report.get("task", "")),
-        ("Round", report.get("round", "")),
-        ("Generator", report.get("generator", "")),
-        ("Model", ", ".join(report.get("models") or []) or report.get("model", "")),
+        ("Task", report.task),
+        ("Round", report.round),
+        ("Generator", report.generator),
+        ("Model", ", ".join(usage.models if usage else []) or report.model),
         (
             "Tokens (prompt / completion)",
-            f"{tokens.get('prompt', 0)} / {tokens.get('completion', 0)}",
+            f"{usage.prompt_tokens if usage else 0} / {usage.completion_tokens if usage else 0}",
         ),
-        ("Estimated cost", f"${float(report.get('cost_usd') or 0.0):.4f}"),
+        ("Estimated cost", f"${usage.cost_usd if usage else 0.0:.4f}"),
     ]
-    if report.get("offline_reason"):
-        rows.append(("Offline because", report["offline_reason"]))
-    if report.get("commit_sha"):
-        rows.append(("Commit", report["commit_sha"]))
-    if report.get("page_url"):
-        rows.append(("Page", f"[{report['page_url']}]({report['page_url']})"))
-    if report.get("notified"):
-        rows.append(("Notification", report["notified"]))
-    if report.get("error"):
-        rows.append(("Error", report["error"]))
-    lines = [f"## llm-deploy: {_cell(report.get('task', ''))} round {report.get('round', '')}", ""]
+    if report.offline_reason:
+        rows.append(("Offline because", report.offline_reason))
+    if report.commit_sha:
+        rows.append(("Commit", report.commit_sha))
+    if report.page_url:
+        rows.append(("Page", f"[{report.page_url}]({report.page_url})"))
+    if report.error:
+        rows.append(("Error", report.error))
+    lines = [f"## llm-deploy: {_cell(report.task)} round {report.round}", ""]
     lines += _table(rows)
-    written = report.get("files_written") or []
+    written = report.files_written
     lines += ["", f"### Files written ({len(written)})", ""]
     lines += [f"- `{_cell(p)}`" for p in written] or ["- none"]
-    refused = report.get("files_refused") or []
-    if refused:
+    if report.files_refused:
         lines += ["", "### Files refused", "", "| path | reason |", "| --- | --- |"]
-        lines += [f"| `{_cell(p)}` | {_cell(r)} |" for p, r in refused]
-    notes = report.get("notes") or []
-    if notes:
-        lines += ["", "### Notes", ""] + [f"- {_cell(n)}" for n in notes]
-    lines += checks_markdown(report)
-    timings = report.get("timings") or {}
-    if timings:
+        lines += [f"| `{_cell(p)}` | {_cell(r)} |" for p, r in report.files_refused]
+    if report.notes:
+        lines += ["", "### Notes", ""] + [f"- {_cell(n)}" for n in report.notes]
+    if report.verification is not None:
+        lines += verification_markdown(report.verification)
+    if report.live_checks is not None:
+        lines += live_markdown(report.live_checks)
+    if report.timings:
         lines += ["", "### Timings", "", "| phase | seconds |", "| --- | --- |"]
-        lines += [f"| {_cell(k)} | {float(v):.1f} |" for k, v in timings.items()]
+        lines += [f"| {_cell(k)} | {v:.1f} |" for k, v in report.timings.items()]
     return "\n".join(lines) + "\n"
-
-
-def check_rows(verification: Mapping[str, Any]) -> list[dict[str, str]]:
-    """Rows ({kind, check, result, detail}) from a verification report's dict form."""
-    rows = [
-        {
-            "kind": "static",
-            "check": str(r.get("name", "")),
-            "result": "pass" if r.get("passed") else "fail",
-            "detail": str(r.get("detail", "")),
-        }
-        for r in verification.get("static", [])
-    ]
-    rows += [
-        {
-            "kind": "js",
-            "check": str(r.get("check", "")),
-            "result": str(r.get("status", "")),
-            "detail": str(r.get("detail", "")),
-        }
-        for r in verification.get("js", [])
-    ]
-    rows += [
-        {"kind": "text", "check": str(t), "result": "not run", "detail": "for an LLM judge"}
-        for t in verification.get("text", [])
-    ]
-    return rows
 
 
 _VERDICTS = {
@@ -175,78 +149,77 @@ _VERDICTS = {
 }
 
 
-def checks_markdown(report: Mapping[str, Any]) -> list[str]:
-    """The checks table (one column per verified round), the repairs, the live checks."""
-    rounds = report.get("verification_rounds") or []
-    checks = report.get("checks") or []
-    if not rounds and checks:
-        rounds = [{"round": 0, "checks": checks}]
+def verification_markdown(v: Verification) -> list[str]:
+    """The checks table (one column per verified round), then the repairs."""
     lines: list[str] = []
-    if rounds:
-        kept = report.get("kept_round", rounds[-1]["round"])
+    if v.rounds:
         results: dict[tuple[str, str], dict[int, str]] = {}
-        for r in rounds:
-            for c in r["checks"]:
-                key = (str(c.get("kind", "")), str(c.get("check", "")))
-                results.setdefault(key, {})[r["round"]] = str(c.get("result", ""))
-        heads = [f"round {r['round']}" + (" (kept)" if r["round"] == kept else "") for r in rounds]
+        for r in v.rounds:
+            for c in r.checks:
+                results.setdefault((c.kind, c.check), {})[r.round] = c.result
+        heads = [f"round {r.round}" + (" (kept)" if r.round == v.kept_round else "")
+                 for r in v.rounds]
         lines += ["", "### Checks", ""]
-        if report.get("verdict"):
-            lines += [_VERDICTS.get(report["verdict"], report["verdict"]), ""]
+        if v.verdict:
+            lines += [_VERDICTS.get(v.verdict, v.verdict), ""]
         lines += ["| kind | check | " + " | ".join(heads) + " |"]
         lines += ["| --- | --- |" + " --- |" * len(heads)]
         for (kind, check), got in results.items():
-            cells = " | ".join(_cell(got.get(r["round"], "")) for r in rounds)
+            cells = " | ".join(_cell(got.get(r.round, "")) for r in v.rounds)
             lines.append(f"| {_cell(kind)} | {_cell(check)} | {cells} |")
-    repairs = report.get("repairs") or []
-    if repairs or report.get("repair_stopped"):
+    if v.repairs or v.stopped:
         lines += ["", "### Repairs", ""]
-        if repairs:
+        if v.repairs:
             lines += [
                 "| round | failures sent | files changed | tokens |",
                 "| --- | --- | --- | --- |",
             ]
-            for r in repairs:
-                sent = "; ".join(r.get("failures_sent") or [])
-                changed = ", ".join(r.get("files_changed") or []) or r.get("error") or "none"
-                lines.append(f"| {r['round']} | {_cell(sent)} | {_cell(changed)} | {r['tokens']} |")
-        used, budget = report.get("repair_tokens", 0), report.get("repair_token_budget", 0)
+            for rep in v.repairs:
+                sent = "; ".join(rep.failures_sent)
+                changed = ", ".join(rep.files_changed) or rep.error or "none"
+                lines.append(f"| {rep.round} | {_cell(sent)} | {_cell(changed)} | {rep.tokens} |")
         lines += [
             "",
-            f"Stopped: {_cell(report.get('repair_stopped', ''))}. "
-            f"Repair tokens: {used} of {budget}.",
-        ]
-    live = report.get("live_checks")
-    if live:
-        lines += ["", f"### Checks on the deployed page ({_cell(live.get('url', ''))})", ""]
-        lines += ["| check | result | detail |", "| --- | --- | --- |"]
-        lines += [
-            f"| {_cell(c['check'])} | {_cell(c['result'])} | {_cell(c['detail'])} |"
-            for c in live.get("checks", [])
+            f"Stopped: {_cell(v.stopped)}. "
+            f"Repair tokens: {v.repair_tokens} of {v.repair_token_budget}.",
         ]
     return lines
 
 
-def finish(settings: ActionSettings, result: Report, secrets: list[str]) -> None:
-    """Write outputs, the step summary and the JSON report, all redacted."""
+def live_markdown(live: LiveChecks) -> list[str]:
+    """The table of checks run on the deployed page."""
+    lines = ["", f"### Checks on the deployed page ({_cell(live.url)})", ""]
+    lines += ["| check | result | detail |", "| --- | --- | --- |"]
+    lines += [f"| {_cell(c.check)} | {_cell(c.result)} | {_cell(c.detail)} |" for c in live.checks]
+    return lines
+
+
+def redacted(report: RunReport, secrets: Iterable[str]) -> RunReport:
+    """A copy of the report with every secret replaced, also where JSON escapes it."""
     # Match secrets as they appear inside JSON strings too (a brief has quotes and newlines).
     hidden = [s for s in secrets if len(s) >= 4]
     hidden += [json.dumps(s)[1:-1] for s in hidden]
-    clean: Report = json.loads(redact(json.dumps(result), hidden))
+    return RunReport.from_json(json.loads(redact(json.dumps(report.to_json()), hidden)))
+
+
+def finish(settings: ActionSettings, result: RunReport, secrets: list[str]) -> None:
+    """Write outputs, the step summary and the JSON report, all redacted."""
+    clean = redacted(result, secrets)
+    doc = clean.to_json()
     if settings.output_path:
         write_outputs(
             settings.output_path,
             {
-                "commit-sha": clean.get("commit_sha", ""),
-                "page-url": clean.get("page_url", ""),
-                "generator": clean.get("generator", ""),
+                "commit-sha": clean.commit_sha,
+                "page-url": clean.page_url,
+                "generator": clean.generator,
                 # "false" when the app's own workflow publishes Pages (see action.app_workflows).
-                "deploy": "false" if clean.get("pages_by") else "true",
-                "report": json.dumps(clean, separators=(",", ":"), sort_keys=True),
+                "deploy": "false" if clean.pages_by else "true",
+                "report": json.dumps(doc, separators=(",", ":"), sort_keys=True),
             },
         )
     if settings.summary_path:
         append_summary(settings.summary_path, step_summary(clean))
     if settings.runner_temp:
-        save_report(clean, settings.runner_temp)
+        save_report(doc, settings.runner_temp)
     sys.stdout.flush()

@@ -1,6 +1,7 @@
 """The Action's inputs, read once from the environment into one typed object.
 
-This is the only module of the ``action`` package that reads ``os.environ``. Each action input
+This is the only module of the ``action`` package that reads ``os.environ``; it decrypts nothing
+(``action.job_source`` turns settings into the job, opening the payload). Each action input
 ``x-y`` reaches the steps as ``INPUT_X_Y`` (``action.yml`` maps them explicitly with ``env:``).
 """
 
@@ -8,15 +9,11 @@ from __future__ import annotations
 
 import json
 import os
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from action.defaults import DEFAULT_BASE_URL, DEFAULT_MODEL
 from action.errors import SettingsError
-from action.payload import REF_PREFIX, Job, decode_key, open_sealed
-
-DEFAULT_BASE_URL = "https://aipipe.org/openai/v1"
-DEFAULT_MODEL = "gpt-4.1-mini"
 
 
 def _input(environ: Mapping[str, str], name: str, default: str = "") -> str:
@@ -147,48 +144,6 @@ class ActionSettings:
         values = [self.payload_key, self.llm_api_key, self.github_token, self.push_token]
         values += [self.email, self.evaluation_url]
         return [v for v in values if v]
-
-
-def job(
-    settings: ActionSettings,
-    git: Callable[[str], str] | None = None,
-    clock: Callable[[], float] = time.time,
-) -> Job:
-    """The request to work on: the decrypted payload, or a job built from the plain inputs.
-
-    ``git`` reads ``<branch>:<path>`` from a side branch (for ``ref:`` payloads).
-    """
-    if settings.payload:
-        if not settings.payload_key:
-            raise SettingsError(
-                "A payload was given but no payload-key: pass the repo secret "
-                "LLM_DEPLOY_PAYLOAD_KEY as the 'payload-key' input."
-            )
-        token = settings.payload
-        if token.startswith(REF_PREFIX):
-            if git is None:
-                raise SettingsError("The payload points at a side branch but git is unavailable.")
-            token = git(token[len(REF_PREFIX) :])
-        return open_sealed(token, decode_key(settings.payload_key))
-    if not settings.brief:
-        raise SettingsError(
-            "Neither 'payload' nor 'brief' was given: pass a brief to describe the app to build."
-        )
-    task = settings.task or settings.repo_name
-    if not task:
-        raise SettingsError("No 'task' input and no GITHUB_REPOSITORY to name the task after.")
-    if settings.round < 1:
-        raise SettingsError(f"The input 'round' must be 1 or more, not {settings.round}.")
-    return Job(
-        task=task,
-        round=settings.round,
-        brief=settings.brief,
-        nonce=settings.nonce,
-        email=settings.email,
-        evaluation_url=settings.evaluation_url,
-        checks=list(settings.checks),
-        received_at=clock(),
-    )
 
 
 def page_url(settings: ActionSettings) -> str:

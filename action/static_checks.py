@@ -12,7 +12,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from action.checks import Check, CheckResult
-from action.payload import Attachment
+from action.job import Attachment
 
 
 def _words(text: str) -> list[str]:

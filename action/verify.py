@@ -24,8 +24,8 @@ from action.browser import (
     skipped_result,
 )
 from action.checks import CheckResult, js_sources, normalise
+from action.job import Job
 from action.js_eval import first_line
-from action.payload import Job
 from action.static_checks import run_static_checks
 
 # A concrete `?name=value` a check spells out (placeholders such as `...` are not concrete).

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from action.attachments import safe_name
 from action.errors import AttachmentError
-from action.payload import Attachment
+from action.job import Attachment
 
 OWN_WORKFLOW = ".github/workflows/llm-deploy.yml"
 MAX_BYTES = 2_000_000

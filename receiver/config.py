@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from action.defaults import DEFAULT_BASE_URL, DEFAULT_FALLBACK_MODEL, DEFAULT_MODEL
+
 SECRET_FIELDS = frozenset(
     {"deploy_secret", "github_token", "github_workflow_token", "llm_api_key", "master_key"}
 )
@@ -64,9 +66,9 @@ class Settings:
     github_api_url: str = "https://api.github.com"
     github_workflow_token: str | None = None
     llm_api_key: str | None = None
-    llm_base_url: str = "https://aipipe.org/openai/v1"
-    llm_model: str = "gpt-4.1-mini"
-    llm_fallback_model: str = "gpt-4.1-nano"
+    llm_base_url: str = DEFAULT_BASE_URL
+    llm_model: str = DEFAULT_MODEL
+    llm_fallback_model: str = DEFAULT_FALLBACK_MODEL
     data_dir: Path = Path("llm-deploy-data")
     host: str = "127.0.0.1"
     port: int = 8000

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from action.defaults import DEFAULT_BASE_URL, DEFAULT_MODEL
 from action.settings import ActionSettings
 from receiver.local.expressions import evaluate_if
 
@@ -82,14 +83,35 @@ def test_every_input_is_kebab_case_with_description_and_default(spec: dict[str, 
         assert item.get("description"), name
         assert "default" in item, name
     defaults = {k: str(v["default"]) for k, v in inputs.items()}
-    assert defaults["llm-base-url"] == "https://aipipe.org/openai/v1"
-    assert defaults["model"] == "gpt-4.1-mini"
+    assert defaults["llm-base-url"] == DEFAULT_BASE_URL == "https://aipipe.org/openai/v1"
+    assert defaults["model"] == DEFAULT_MODEL == "gpt-4.1-mini"
     assert (defaults["deploy"], defaults["verify"], defaults["repair-rounds"]) == (
         "true",
         "true",
         "2",
     )
     assert defaults["repair-token-budget"] == "60000"
+
+
+def _as_input(value: object) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+# The workflow's own token is an expression in action.yml, and checks are a parsed list.
+NOT_MIRRORED = {"github-token", "checks"}
+
+
+def test_every_input_default_equals_the_settings_default(spec: dict[str, Any]) -> None:
+    """action.yml cannot import Python: its defaults must match ActionSettings' (no drift)."""
+    plain = ActionSettings()
+    compared = 0
+    for name, item in spec["inputs"].items():
+        field = name.replace("-", "_")
+        if name in NOT_MIRRORED or not hasattr(plain, field):
+            continue
+        assert str(item["default"]) == _as_input(getattr(plain, field)), name
+        compared += 1
+    assert compared >= 15
 
 
 def test_outputs_have_values(spec: dict[str, Any]) -> None:

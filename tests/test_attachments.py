@@ -22,7 +22,7 @@ from action.attachments import (
 )
 from action.errors import AttachmentError
 from action.formats import image_size, xlsx_to_csv
-from action.payload import Attachment
+from action.job import Attachment
 
 TASKS = Path(__file__).resolve().parents[2] / "shared" / "tasks"
 B64 = base64.b64encode(b"hello, world!\n").decode()

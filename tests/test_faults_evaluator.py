@@ -46,14 +46,17 @@ CASES = [
          "retried after 1 s; accepted"),
     Case("429-then-200", "evaluator 429 then 200", [429, 200], True, 2,
          "429 is not final: retried; accepted"),
-    Case("400-final", "evaluator 400 (final)", [400], False, 1,
-         "no retry; the error quotes the evaluator's reason", error="HTTP 400: scripted 400"),
+    Case("400-then-200", "evaluator 400 then 200", [400, 200], True, 2,
+         "a 400 is not final (the evaluator's spec): retried after 1 s; accepted"),
+    Case("400-always", "evaluator answers 400 until the deadline", [400] * 30, False, 15,
+         "retried 1, 2, 4 … 32 s, then every 60 s; stopped before the deadline with a final "
+         "error quoting the last answer", error="last answer HTTP 400: scripted 400"),
     Case("slow", "evaluator slow to answer (3 s, client timeout 1 s)",
          [Answer(200, {"status": "ok"}, delay=3.0), 200], True, 2,
          "first attempt timed out and was retried; accepted", timeout=1.0),
     Case("down-past-deadline", "evaluator down past the 10-minute deadline",
-         [500] * 20, False, 10,
-         "retried 1, 2, 4 … 256 s; stopped before the deadline with a final error",
+         [500] * 30, False, 15,
+         "retried 1, 2, 4 … 32 s, then every 60 s; stopped before the deadline with a final error",
          error="before the deadline"),
 ]
 
@@ -62,12 +65,12 @@ CASES = [
 def test_evaluator_fault_ends_notified_once_or_with_a_final_error(
     case: Case, reliability: Recorder
 ) -> None:
-    t = FakeTime()
+    t, logs = FakeTime(), list[str]()
     deadline = START + DEADLINE_SECONDS
     with FakeEvaluator(list(case.script)) as ev, httpx.Client() as http:
         try:
             result = notify(http, ev.url, BODY, deadline=deadline, clock=t.clock, sleep=t.sleep,
-                            timeout=case.timeout)
+                            timeout=case.timeout, log=logs.append)
             error = ""
             attempts = result.attempts
         except NotifyError as exc:
@@ -86,7 +89,8 @@ def test_evaluator_fault_ends_notified_once_or_with_a_final_error(
     assert ev.url not in error
     assert all(b == BODY for b in ev.bodies)
     assert t.now <= deadline  # no attempt started after the deadline
-    assert t.sleeps == [2.0**i for i in range(len(t.sleeps))]
+    assert t.sleeps == [min(2.0**i, 60.0) for i in range(len(t.sleeps))]
+    assert len(logs) == received  # one line per attempt that reached the evaluator
 
 
 def test_evaluator_refusing_connections_until_the_deadline(reliability: Recorder) -> None:
@@ -94,9 +98,11 @@ def test_evaluator_refusing_connections_until_the_deadline(reliability: Recorder
     t = FakeTime()
     url = f"http://127.0.0.1:{free_port()}/notify"
     with httpx.Client() as http, pytest.raises(NotifyError) as info:
-        notify(http, url, BODY, deadline=START + DEADLINE_SECONDS, clock=t.clock, sleep=t.sleep)
+        notify(http, url, BODY, deadline=START + DEADLINE_SECONDS, clock=t.clock, sleep=t.sleep,
+               log=lambda line: None)
     assert "ConnectError" in str(info.value) and url not in str(info.value)
-    assert len(t.sleeps) == 9 and sum(t.sleeps) == 511.0
+    assert info.value.status == 0  # no HTTP answer at all
+    assert len(t.sleeps) == 14 and sum(t.sleeps) == 543.0
     reliability.record("Evaluator", "evaluator down (connection refused) past the deadline",
-                       "10 attempts over 511 s, then a final error that hides the URL", sent=1,
+                       "15 attempts over 543 s, then a final error that hides the URL", sent=1,
                        final=f"error: {info.value}")

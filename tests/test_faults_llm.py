@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from action import generate
+from action.job import Job
 from action.llm import LLMClient
-from action.payload import Job, encode_key, seal
+from action.payload import encode_key, seal
 from action.report import read_outputs
 from tests.fakes.llm import FakeLLM, Reply, budget_reply, default_app_answer
 

@@ -18,11 +18,12 @@ from action import generate
 from action.__main__ import main as action_main
 from action.__main__ import notify_main
 from action.attachments import from_request, safe_name
-from action.payload import Job, encode_key, seal
+from action.job import Job
+from action.payload import encode_key, seal
 from action.report import read_outputs
 from action.settings import ActionSettings
 from tests.conftest import load_task, task_sequences
-from tests.fakes.evaluator import FakeEvaluator
+from tests.fakes.evaluator import Answer, FakeEvaluator
 from tests.fakes.llm import FakeLLM, default_app_answer
 
 KEY = bytes(range(32))
@@ -291,7 +292,7 @@ def test_repair_keeps_the_best_version(repo: Repo) -> None:
         s = ActionSettings(
             **{**settings.__dict__, "llm_api_key": llm.api_key, "llm_base_url": llm.base_url}
         )
-        result = generate.run(s, http=http, verifier=marker_verifier)
+        result = generate.run(s, http=http, verifier=marker_verifier).to_json()
         assert len(llm.requests) == 3
         assert "M2" in llm.requests[1].json["messages"][-1]["content"]
     assert (repo.work / "index.html").read_text() == "M1 only"
@@ -332,11 +333,14 @@ def test_notify_step_waits_for_the_page_then_posts_the_body(
         run = run_step(repo, job_for("sum-of-sales-601-r1"), llm, capsys)
     sha = run["outputs"]["commit-sha"]
     index = (repo.work / "index.html").read_bytes()
-    with FakeEvaluator([500, 200], pages={"/site/": index}) as ev:
+    # A 400 is retried like any answer but 200 (the evaluator's spec): two POSTs, success.
+    with FakeEvaluator([Answer(400, {"reason": f"bad nonce for {EMAIL}"}), 200],
+                       pages={"/site/": index}) as ev:
         job = replace(job_for("sum-of-sales-601-r1"), evaluation_url=ev.url)
         env = environ(repo, job, None, pages_url=ev.base + "/site/", commit_sha=sha)
         env["LLMD_DEPLOY_PAGE_URL"] = "https://ignored.example/"
         assert notify_main([], env) == 0
+        logs = capsys.readouterr().out
         assert ev.gets == ["/site/"]
         assert ev.bodies[-1] == {
             "email": EMAIL,
@@ -350,8 +354,35 @@ def test_notify_step_waits_for_the_page_then_posts_the_body(
         assert len(ev.bodies) == 2
     summary = Path(env["GITHUB_STEP_SUMMARY"]).read_text()
     assert "HTTP 200 after 2 attempt(s)" in summary and "yes" in summary
+    assert "Notification attempt 1: HTTP 400: bad nonce for <email>; retrying in 1 s." in logs
+    assert "Notification attempt 2: HTTP 200, accepted." in logs
     for secret in (EMAIL, ev.url, job.brief):
         assert secret not in summary
+        assert all(secret not in line for line in logs.splitlines() if "::add-mask::" not in line)
+
+
+def test_notify_step_that_never_gets_a_200_fails_with_the_last_status(
+    repo: Repo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with FakeLLM(api_key=LLM_KEY) as llm:
+        run = run_step(repo, job_for("sum-of-sales-601-r1"), llm, capsys)
+    sha = run["outputs"]["commit-sha"]
+    index = (repo.work / "index.html").read_bytes()
+    # Received long ago: the deadline has passed, so the one attempt always made is the last.
+    with FakeEvaluator([400] * 5, pages={"/site/": index}) as ev:
+        job = replace(job_for("sum-of-sales-601-r1"), evaluation_url=ev.url, received_at=1.0)
+        env = environ(repo, job, None, pages_url=ev.base + "/site/", commit_sha=sha)
+        assert notify_main([], env) == 1
+        logs = capsys.readouterr().out
+        assert len(ev.bodies) == 1
+    assert "::error::The evaluator did not accept the notification before the deadline" in logs
+    assert "last answer HTTP 400: scripted 400" in logs
+    summary = Path(env["GITHUB_STEP_SUMMARY"]).read_text()
+    assert "Evaluator: not accepted: last answer HTTP 400" in summary
+    assert "Page serves commit" in summary  # what the step did before failing is kept
+    outputs = read_outputs(Path(env["GITHUB_OUTPUT"]).read_text())
+    assert outputs["notified"] == "not accepted: last answer HTTP 400"
+    assert EMAIL not in summary and ev.url not in summary
 
 
 def test_hand_run_from_a_plain_brief(repo: Repo, capsys: pytest.CaptureFixture[str]) -> None:

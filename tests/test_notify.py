@@ -63,15 +63,53 @@ def test_connection_refused_is_retried_until_the_deadline() -> None:
     assert str(port) not in str(caught.value)  # the URL never appears
 
 
-def test_400_is_final_with_the_evaluators_reason_and_no_url() -> None:
-    t = FakeTime(now=1000.0)
+def test_a_400_is_retried_and_a_later_200_accepted() -> None:
+    t, logs = FakeTime(), list[str]()
     with FakeEvaluator([Answer(400, {"reason": "nonce does not match"}), 200]) as ev:
-        with httpx.Client() as http, pytest.raises(NotifyError) as caught:
-            notify(http, ev.url, BODY, deadline=t.now + 600, clock=t.clock, sleep=t.sleep)
-        assert len(ev.bodies) == 1
-    assert "HTTP 400" in str(caught.value) and "nonce does not match" in str(caught.value)
-    assert "127.0.0.1" not in str(caught.value)
-    assert t.sleeps == []
+        with httpx.Client() as http:
+            result = notify(
+                http, ev.url, BODY, deadline=t.now + 600, clock=t.clock, sleep=t.sleep,
+                log=logs.append,
+            )
+        assert len(ev.bodies) == 2 and ev.bodies == [BODY, BODY]
+    assert (result.status, result.attempts, t.slept) == (200, 2, [1.0])
+    assert logs == [
+        "Notification attempt 1: HTTP 400: nonce does not match; retrying in 1 s.",
+        "Notification attempt 2: HTTP 200, accepted.",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [(400, "nonce does not match"), (404, "no such task"), (201, "created")],
+    ids=["400", "404", "201-is-not-200"],
+)
+def test_any_answer_but_200_is_retried_until_the_deadline(status: int, reason: str) -> None:
+    t, logs = FakeTime(), list[str]()
+    answer = Answer(status, {"reason": f"{reason} for s@example.com"})
+    with FakeEvaluator([answer] * 30) as ev, httpx.Client() as http:
+        with pytest.raises(NotifyError) as caught:
+            notify(
+                http, ev.url, BODY, deadline=t.now + 600, clock=t.clock, sleep=t.sleep,
+                log=logs.append,
+            )
+        posts = len(ev.bodies)
+    # 1 + 2 + … + 32 = 63 s, then 60 s waits: eight fit before 600 s, a ninth would not.
+    assert t.slept == [1.0, 2.0, 4.0, 8.0, 16.0, 32.0] + [60.0] * 8
+    assert posts == 15 and len(logs) == 15
+    assert caught.value.status == status
+    assert f"15 attempts; last answer HTTP {status}: {reason} for <email>" in str(caught.value)
+    assert all(f"HTTP {status}: {reason}" in line for line in logs)
+    for text in [str(caught.value), *logs]:
+        assert "127.0.0.1" not in text and "s@example.com" not in text
+
+
+def test_a_long_answer_is_cut_in_the_log() -> None:
+    t, logs = FakeTime(), list[str]()
+    with FakeEvaluator([Answer(500, {"reason": "x" * 5000})]) as ev, httpx.Client() as http:
+        notify(http, ev.url, BODY, deadline=t.now + 600, clock=t.clock, sleep=t.sleep,
+               log=logs.append)
+    assert logs[0] == f"Notification attempt 1: HTTP 500: {'x' * 200}; retrying in 1 s."
 
 
 def test_deadline_honoured_with_persistent_500() -> None:

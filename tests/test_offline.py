@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from action.job import Attachment, Check, Job
 from action.offline import generate_offline, title_for
-from action.payload import Attachment, Check, Job
 from tests.conftest import load_task, task_names
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from action.payload import Attachment, Job
+from action.job import Attachment, Job
 from action.prompts import (
     correction_message,
     describe_check,

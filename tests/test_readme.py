@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from action.defaults import DEFAULT_BASE_URL, DEFAULT_FALLBACK_MODEL, DEFAULT_MODEL
 from receiver.config import Settings
 from receiver.request import parse_request
 
@@ -211,3 +212,18 @@ def test_ci_lints_before_the_test_command(lint: str) -> None:
     assert f".venv/bin/{lint}" in lines
     test_command = next(i for i, x in enumerate(lines) if x.startswith("cmd=$(awk"))
     assert lines.index(f".venv/bin/{lint}") < test_command
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("LLM_BASE_URL", DEFAULT_BASE_URL),
+        ("LLM_MODEL", DEFAULT_MODEL),
+        ("LLM_FALLBACK_MODEL", DEFAULT_FALLBACK_MODEL),
+        ("llm-base-url", DEFAULT_BASE_URL),
+        ("model", DEFAULT_MODEL),
+    ],
+    ids=["receiver-base-url", "receiver-model", "receiver-fallback", "input-base-url",
+         "input-model"],
+)
+def test_readme_tables_show_the_llm_defaults(name: str, value: str) -> None:
+    """The defaults' single source is action.defaults; the README's tables must quote it."""
+    assert f"| `{name}` | `{value}` |" in README

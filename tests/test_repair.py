@@ -15,8 +15,9 @@ import pytest
 from action import generate, live_checks, verify
 from action.browser import find_chromium, serve
 from action.errors import LLMError
-from action.payload import Job, encode_key, seal
-from action.repair import Limits, notes, repair_loop, report_fields
+from action.job import Job
+from action.payload import encode_key, seal
+from action.repair import Limits, notes, repair_loop, verification_report
 from action.report import read_outputs
 
 KEY = bytes(range(32))
@@ -120,10 +121,11 @@ def test_repair_loop(
     assert (len(outcome.repairs), outcome.best, script.on_disk) == (repairs, kept, disk)
     assert stopped in outcome.stopped
     assert script.sent == [[f"{c} failed" for c in versions[i]] for i in range(len(script.sent))]
-    fields = report_fields(outcome, limits)
-    assert [r["round"] for r in fields["verification_rounds"]] == list(range(len(outcome.versions)))
-    assert all(c["round"] == kept for c in fields["checks"])
-    assert fields["repair_tokens"] == cost * len(script.sent)
+    section = verification_report(outcome, limits)
+    assert [r.round for r in section.rounds] == list(range(len(outcome.versions)))
+    fields = section.to_json()
+    assert all(c["round"] == kept for c in fields["checks"]) and fields["kept_round"] == kept
+    assert fields["repair_tokens"] == section.repair_tokens == cost * len(script.sent)
     assert fields["verdict"] == ("fail" if versions[kept] else "pass")
     assert any("still fail" in n for n in notes(outcome)) == bool(versions[kept])
 

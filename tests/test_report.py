@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 
 import pytest
 
+from action.check_report import CheckRow, LiveChecks, Repair, Verification, VerifiedRound
 from action.report import (
     finish,
     mask,
@@ -17,6 +19,7 @@ from action.report import (
     step_summary,
     write_outputs,
 )
+from action.run_report import LlmUsage, RunReport
 from action.settings import ActionSettings
 
 REPORT = {
@@ -55,7 +58,7 @@ def test_outputs_round_trip(tmp_path: Path, outputs: dict[str, str]) -> None:
 
 
 def test_summary_table_holds_the_run_at_a_glance() -> None:
-    text = step_summary(REPORT)
+    text = step_summary(RunReport.from_json(REPORT))
     for expected in (
         "| Task | Analyze |",
         "| Round | 1 |",
@@ -74,7 +77,9 @@ def test_summary_table_holds_the_run_at_a_glance() -> None:
 
 def test_summary_escapes_table_breakers() -> None:
     text = step_summary(
-        {**REPORT, "checks": [{"kind": "js", "check": "a | b\nc", "result": "fail"}]}
+        RunReport.from_json(
+            {**REPORT, "checks": [{"kind": "js", "check": "a | b\nc", "result": "fail"}]}
+        )
     )
     assert "| js | a \\| b c | fail |" in text
 
@@ -117,7 +122,7 @@ def test_finish_never_leaks_secrets(tmp_path: Path) -> None:
         summary_path=str(tmp_path / "summary"),
         runner_temp=str(tmp_path / "temp"),
     )
-    finish(settings, leaky, secrets)
+    finish(settings, RunReport.from_json(leaky), secrets)
     outputs = read_outputs((tmp_path / "out").read_text())
     assert outputs["commit-sha"] == "abc123" and outputs["page-url"] == "https://o.github.io/r/"
     written = [
@@ -213,8 +218,71 @@ REPAIRED = {
 def test_summary_shows_rounds_repairs_and_live_checks(
     report: dict[str, object], expected: list[str], absent: list[str]
 ) -> None:
-    text = step_summary(report)
+    text = step_summary(RunReport.from_json(report))
     for line in expected:
         assert line in text
     for line in absent:
         assert line not in text
+
+
+FULL = RunReport(
+    task="Analyze",
+    round=2,
+    generator="llm",
+    model="gpt-4.1-mini",
+    offline_reason="not really offline",
+    files_written=["index.html"],
+    files_refused=[(".github/workflows/ci.yml", "needs a push token")],
+    notes=["a note"],
+    attachments=["data.csv"],
+    timings={"generate": 1.5},
+    usage=LlmUsage(["gpt-4.1-mini"], 100, 50, 0.0012, 2),
+    verification=Verification(
+        verdict="fail",
+        kept_round=1,
+        checks=[CheckRow("js", "1 === 2", "fail", "returned false")],
+        rounds=[
+            VerifiedRound(0, 1, [CheckRow("js", "1 === 2", "fail", "returned false")]),
+            VerifiedRound(1, 1, [CheckRow("js", "1 === 2", "fail", "returned false")]),
+        ],
+        repairs=[Repair(1, ["1 === 2 was falsy"], ["index.html"], 321, "")],
+        repair_token_budget=60000,
+        stopped="reached the bound of 1 repair round(s)",
+        failures=["1 === 2 was falsy"],
+        detail={"passed": False, "skipped": ""},
+    ),
+    commit_sha="abc123",
+    page_url="https://o.github.io/r/",
+    pages_by=[".github/workflows/pages.yml"],
+    error="it broke",
+    live_checks=LiveChecks(
+        "https://o.github.io/r/", "pass", [CheckRow("js", "1 === 1", "pass", "returned true")],
+        "", ["TypeError: x"], 1.25,
+    ),
+)
+
+
+def test_a_full_report_survives_json_both_ways() -> None:
+    """A field forgotten in to_json or from_json fails here."""
+    doc = json.loads(json.dumps(FULL.to_json()))
+    assert RunReport.from_json(doc) == FULL
+    assert RunReport.from_json(doc).to_json() == doc
+    assert doc["repair_rounds"] == 1 and doc["repair_tokens"] == 321
+    assert doc["checks"] == [
+        {"kind": "js", "check": "1 === 2", "result": "fail", "detail": "returned false", "round": 1}
+    ]
+
+
+def _documented_keys() -> dict[str, bool]:
+    """The report's keys in docs/interfaces.md, each with whether it is marked optional (*)."""
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "interfaces.md").read_text()
+    section = doc.split("## The report", 1)[1].split("\n## ", 1)[0]
+    keys = re.findall(r"^\| `(\w+)`(\*?) \|", section, re.MULTILINE)
+    return {name: star == "*" for name, star in keys}
+
+
+def test_the_documented_shape_is_the_written_shape() -> None:
+    documented = _documented_keys()
+    assert set(FULL.to_json()) == set(documented)
+    minimal = RunReport(task="t", round=1).to_json()
+    assert set(minimal) == {k for k, optional in documented.items() if not optional}

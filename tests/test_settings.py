@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 
 from action.errors import PayloadError, SettingsError
-from action.payload import Attachment, Job, encode_key, seal
-from action.settings import ActionSettings, job, page_url, parse_checks
+from action.job import Attachment, Job
+from action.job_source import read_job
+from action.payload import encode_key, seal
+from action.settings import ActionSettings, page_url, parse_checks
 
 KEY = bytes(range(32))
 JOB = Job(
@@ -114,7 +116,7 @@ def test_repr_hides_secrets() -> None:
 
 def test_job_from_payload() -> None:
     s = ActionSettings(payload=seal(JOB, KEY), payload_key=encode_key(KEY))
-    assert job(s) == JOB
+    assert read_job(s) == JOB
 
 
 def test_job_from_side_branch_reference() -> None:
@@ -127,24 +129,24 @@ def test_job_from_side_branch_reference() -> None:
     s = ActionSettings(
         payload="ref:llm-deploy-payloads:payloads/d-1.txt", payload_key=encode_key(KEY)
     )
-    assert job(s, git) == JOB
+    assert read_job(s, git) == JOB
     assert asked == ["llm-deploy-payloads:payloads/d-1.txt"]
 
 
 def test_job_with_wrong_key_is_a_payload_error() -> None:
     s = ActionSettings(payload=seal(JOB, KEY), payload_key=encode_key(bytes(32)))
     with pytest.raises(PayloadError):
-        job(s)
+        read_job(s)
 
 
 def test_payload_without_key_is_a_settings_error() -> None:
     with pytest.raises(SettingsError, match="payload-key"):
-        job(ActionSettings(payload=seal(JOB, KEY)))
+        read_job(ActionSettings(payload=seal(JOB, KEY)))
 
 
 def test_hand_run_job_from_plain_inputs() -> None:
     s = ActionSettings(repository="me/my-app", brief="Make a page", checks=["js: 1"])
-    j = job(s, clock=lambda: 42.0)
+    j = read_job(s, clock=lambda: 42.0)
     assert (j.task, j.round, j.brief, j.checks, j.received_at) == (
         "my-app",
         1,
@@ -157,7 +159,7 @@ def test_hand_run_job_from_plain_inputs() -> None:
 
 def test_neither_brief_nor_payload() -> None:
     with pytest.raises(SettingsError, match="Neither 'payload' nor 'brief'"):
-        job(ActionSettings(repository="me/x"))
+        read_job(ActionSettings(repository="me/x"))
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from action.checks import CheckResult, normalise
-from action.payload import Attachment
+from action.job import Attachment
 from action.static_checks import (
     check_attachments,
     check_first_script,

@@ -11,7 +11,7 @@ import pytest
 
 from action.browser import Browser, BrowserResult, JsResult, find_chromium
 from action.checks import CheckResult, js_sources, normalise
-from action.payload import Job
+from action.job import Job
 from action.verify import VerifyReport, page_query, verify
 from tests.apps.build import APPS, build_app, task_stems, wrong_spec
 

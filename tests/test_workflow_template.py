@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
+from action.defaults import DEFAULT_BASE_URL, DEFAULT_FALLBACK_MODEL, DEFAULT_MODEL
+from receiver.config import Settings
 from receiver.workflow import WORKFLOW_PATH, render_workflow
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,6 +60,17 @@ def test_structure() -> None:
         "push-token": "${{ secrets.LLM_DEPLOY_PUSH_TOKEN }}",
     }
     assert WORKFLOW_PATH == ".github/workflows/llm-deploy.yml"
+
+
+def test_a_default_receiver_renders_the_action_defaults() -> None:
+    """The template's model inputs come from receiver settings, whose defaults are action's."""
+    s = Settings.from_environ({"DEPLOY_SECRET": "s3cret-value"})
+    _, doc = rendered(s.action_ref, s.llm_base_url, s.llm_model, s.llm_fallback_model)
+    (job,) = doc["jobs"].values()
+    given = job["steps"][1]["with"]
+    assert (given["llm-base-url"], given["model"], given["fallback-model"]) == (
+        DEFAULT_BASE_URL, DEFAULT_MODEL, DEFAULT_FALLBACK_MODEL
+    )
 
 
 def test_no_expression_inside_run_and_no_plain_secret() -> None:

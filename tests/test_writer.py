@@ -12,7 +12,7 @@ import pytest
 
 from action.boilerplate import ensure_license, ensure_readme
 from action.errors import ActionError, AttachmentError
-from action.payload import Attachment
+from action.job import Attachment
 from action.writer import (
     WORKFLOW_REASON,
     WriteResult,

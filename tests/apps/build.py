@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
-from action.payload import Attachment, Job
+from action.job import Attachment, Job
 
 APPS = Path(__file__).resolve().parent
 TASKS = APPS.parents[2] / "shared" / "tasks"
