@@ -1,6 +1,6 @@
 // Evaluate `${{ }}` expressions with GitHub's own evaluator (@actions/expressions).
-// stdin: JSON {contexts: {name: value, ...}, expressions: [text, ...]}
-// stdout: JSON [{ok: true, value, kind, text, truthy} | {ok: false, error}] in input order.
+// stdin: JSON [{contexts: {name: value, ...}, expressions: [text, ...]}, ...] (batches)
+// stdout: JSON [[{ok: true, value, kind, text, truthy} | {ok: false, error}, ...], ...] in order.
 // `value` is plain JSON (NaN and ±Infinity as the strings "NaN", "Infinity", "-Infinity"),
 // `text` is how the value renders when substituted into a string (primitives only).
 // Status functions are not built in (the runner supplies them), so success(), failure(),
@@ -12,25 +12,6 @@ register("./json-loader.mjs", import.meta.url);
 const { Lexer, Parser, Evaluator, data } = await import("@actions/expressions");
 const { reviver } = await import("@actions/expressions/data/reviver");
 const { truthy } = await import("@actions/expressions/result");
-
-const input = JSON.parse(readFileSync(0, "utf8"));
-const contexts = JSON.parse(JSON.stringify(input.contexts), reviver);
-const status = String(input.contexts?.job?.status ?? "success").toLowerCase();
-
-const statusFunc = (name, answer) => ({
-  name,
-  minArgs: 0,
-  maxArgs: 0,
-  call: () => new data.BooleanData(answer),
-});
-const statusFuncs = [
-  statusFunc("success", status === "success"),
-  statusFunc("failure", status === "failure"),
-  statusFunc("cancelled", status === "cancelled"),
-  statusFunc("always", true),
-];
-const functions = new Map(statusFuncs.map((f) => [f.name.toLowerCase(), f]));
-const contextNames = Object.keys(input.contexts);
 
 const KINDS = ["string", "array", "object", "boolean", "number", "object", "null"];
 
@@ -52,7 +33,30 @@ function plain(value) {
   }
 }
 
-function evaluate(text) {
+function statusFunctions(status) {
+  const statusFunc = (name, answer) => ({
+    name,
+    minArgs: 0,
+    maxArgs: 0,
+    call: () => new data.BooleanData(answer),
+  });
+  return [
+    statusFunc("success", status === "success"),
+    statusFunc("failure", status === "failure"),
+    statusFunc("cancelled", status === "cancelled"),
+    statusFunc("always", true),
+  ];
+}
+
+function evaluateBatch(batch) {
+  const contexts = JSON.parse(JSON.stringify(batch.contexts), reviver);
+  const statusFuncs = statusFunctions(String(batch.contexts?.job?.status ?? "success").toLowerCase());
+  const functions = new Map(statusFuncs.map((f) => [f.name.toLowerCase(), f]));
+  const contextNames = Object.keys(batch.contexts);
+  return batch.expressions.map((text) => evaluate(text, contexts, contextNames, statusFuncs, functions));
+}
+
+function evaluate(text, contexts, contextNames, statusFuncs, functions) {
   try {
     const { tokens } = new Lexer(text).lex();
     const expr = new Parser(tokens, contextNames, statusFuncs).parse();
@@ -69,4 +73,5 @@ function evaluate(text) {
   }
 }
 
-process.stdout.write(JSON.stringify(input.expressions.map(evaluate)));
+const batches = JSON.parse(readFileSync(0, "utf8"));
+process.stdout.write(JSON.stringify(batches.map(evaluateBatch)));
