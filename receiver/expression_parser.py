@@ -280,6 +280,9 @@ class _Parser:
             args.append(self.expression())
             if self.peek().kind != ")":
                 self.expect(",")
+                if self.peek().kind == ")":
+                    # npm's parser allows this, but GitHub's runner refuses it: so do we.
+                    raise ExpressionError(f"A trailing comma in the arguments of {self.text!r}.")
         name = name_token.text.lower()
         if name not in FUNCTION_ARITY:
             raise ExpressionError(f"Unknown function {name_token.text}() in {self.text!r}.")

@@ -1,7 +1,9 @@
-"""Seeded generator of `${{ }}` expressions in the grammar the local runner claims to support.
+"""Seeded generator of `${{ }}` expressions over GitHub's whole expression grammar.
 
 Used by tests/test_expressions_oracle.py to compare receiver/expressions.py with GitHub's own
 evaluator. Deterministic: the same seed gives the same expressions, so a failure reproduces.
+Besides well-formed expressions it mixes in text GitHub refuses (unknown contexts, upper-case
+keywords, bad format strings, a property of a literal), where ours must refuse too.
 """
 
 from __future__ import annotations
@@ -42,8 +44,74 @@ STRINGS = [
     "'refs/heads/'",
     "'{0}'",
     "'null'",
+    "'é'",
+    "'ß'",
+    "'_'",
+    "'Infinity'",
+    "' 0b11 '",
 ]
 NUMBERS = ["0", "1", "-1", "2.5", "3", "0x1F", "1e3", "-0.5", "10", "007"]
+# Numbers whose text differs between Python and JavaScript, or that only JavaScript parses.
+ODD_NUMBERS = [
+    "1.23456789012345678",
+    "0.1",
+    "1e21",
+    "1e-7",
+    "0.000001",
+    "1e400",
+    "-0",
+    "1.5e300",
+    "123456789012345678",
+    "NaN",
+    "Infinity",
+    "+1",
+    ".5",
+    "1.",
+    "0o17",
+    "0b101",
+    "4.35",
+    "1e-16",
+]
+# Paths GitHub evaluates in ways easy to get wrong: filters, odd indexes, groups, calls.
+ODD_PATHS = [
+    "github.event.list[-1]",
+    "github.event.list[1.5]",
+    "github.event.list[null]",
+    "github.event.list[true]",
+    "github.event.list['1']",
+    "github.event.list[*]",
+    "github.event.list.*",
+    "github.event.*",
+    "github.event.*.k",
+    "steps.*.outputs",
+    "steps.*.outputs.result",
+    "steps.*.*",
+    "inputs.*",
+    "(github.event).nested.K",
+    "fromJSON('[[1, 2], {\"a\": 3}]').*[1]",
+    "fromJSON('[[1, 2], {\"a\": 3}]')[*].a",
+    "inputs.true",
+]
+# Text GitHub refuses: ours must refuse it too.
+REFUSED = [
+    "input.brief",
+    "nosuchcontext.x",
+    "TRUE",
+    "False",
+    "NULL",
+    "'abc'.length",
+    "1[0]",
+    "success(1)",
+    "fromJSON('not json')",
+    "fromJSON('')",
+    "format('{')",
+    "format('{0}}', 1)",
+    "format('{ 0}', 1)",
+    "format('{1}', 1)",
+    "join()",
+    "contains('a' 'b')",
+]
+FORMATS = ["'{0}-{1} {{x}}'", "'{1}{0}'", "'{0:x}}}{1}'", "'}}{{{0}'", "'{0}{1}{2}'"]
 LITERALS = ["null", "true", "false", *STRINGS, *NUMBERS]
 PATHS = [
     "inputs.brief",
@@ -82,16 +150,13 @@ CONTAINER_PATHS = ["github.event.list", "github.event.nested", "inputs", "steps.
 PRIMITIVE_JSON = ["'true'", "'null'", "'\"s\"'", "'3'", "'2.5'"]
 CONTAINER_JSON = ["'[1, 2]'", '\'{"a": "b"}\'', "'[\"x\", null]'"]
 
-# Constructs that currently disagree with GitHub, each with an xfail case in
-# tests/test_expressions_oracle.py; the core generated test leaves them out until fixed.
-KNOWN_BUG_FEATURES = frozenset(
-    {
-        "uppercase-literal",  # TRUE / False / NULL: GitHub's keywords are lower case only
-        "unparenthesised",  # GitHub ranks < <= > >= above == !=; ours puts them on one level
-        "containers",  # arrays/objects as format/startsWith args, in <= and >=, nested in join
-        "tojson-number",  # toJSON(1) is "1" on GitHub, "1.0" here
-    }
-)
+# Constructs that disagree with GitHub, each with an xfail case in
+# tests/test_expressions_oracle.py; the generated tests leave them out until fixed. None now;
+# the generator still knows how to leave out: "uppercase-literal" (TRUE, False, NULL),
+# "unparenthesised" (binary operators without parentheses), "containers" (arrays and objects as
+# function arguments and operands), "tojson-number" (toJSON of anything but paths and strings),
+# "odd" (ODD_NUMBERS, ODD_PATHS, REFUSED and FORMATS beyond the first).
+KNOWN_BUG_FEATURES: frozenset[str] = frozenset()
 
 
 class Generator:
@@ -106,6 +171,9 @@ class Generator:
 
     def atom(self, primitive: bool) -> str:
         roll = self.rng.random()
+        if "odd" not in self.excluded and self.rng.random() < 0.15:
+            kinds = [ODD_NUMBERS, REFUSED] if primitive else [ODD_NUMBERS, ODD_PATHS, REFUSED]
+            return self.pick(self.rng.choice(kinds))
         if roll < 0.35:
             if "uppercase-literal" not in self.excluded and self.rng.random() < 0.05:
                 return self.pick(["TRUE", "False", "NULL"])
@@ -132,7 +200,8 @@ class Generator:
         if name in ("contains", "startsWith", "endsWith"):
             return f"{name}({self.arg(depth)}, {self.arg(depth)})"
         if name == "format":
-            return f"format('{{0}}-{{1}} {{{{x}}}}', {self.arg(depth)}, {self.arg(depth)})"
+            fmt = FORMATS[0] if "odd" in self.excluded else self.pick(FORMATS)
+            return f"format({fmt}, {self.arg(depth)}, {self.arg(depth)})"
         if name == "join":
             first = (
                 self.arg(depth) if primitive else self.pick(["github.event.list", self.arg(depth)])
@@ -154,6 +223,9 @@ class Generator:
             return f"!{self.expr(depth - 1, primitive)}"
         if roll < 0.3:
             return self.call(depth - 1, primitive)
+        if roll < 0.37 and not primitive:
+            container = self.pick(["github.event.list", "github.event", "inputs", "steps.*"])
+            return f"{container}[{self.expr(depth - 1, primitive)}]"
         op = self.pick(BINARY)
         left, right = self.expr(depth - 1, primitive), self.expr(depth - 1, primitive)
         if "unparenthesised" in self.excluded or self.rng.random() < 0.5:
