@@ -38,6 +38,7 @@ def js_number(text: str) -> float:
     return math.nan
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _DECIMALS = Context(prec=80)  # enough digits to round any double below 1e21 to 15 decimals
 
 
@@ -94,9 +95,9 @@ def js_text(number: float) -> str:
     mantissa, _, exp = repr(abs(number)).partition("e")
     whole, _, frac = mantissa.partition(".")
     digits = (whole + frac).lstrip("0")
+    n = len(digits) + int(exp or 0) - len(frac)  # value = 0.digits × 10^n
     stripped = digits.rstrip("0")
     k = len(stripped)
-    n = k + int(exp or 0) - len(frac) + len(digits) - k  # value = 0.digits × 10^n
     sign = "-" if number < 0 else ""
     if k <= n <= 21:
         return sign + stripped + "0" * (n - k)
@@ -125,13 +126,13 @@ def to_string(value: Any) -> str:
         return "true" if value else "false"
     if kind == "number":
         return number_text(to_number(value))
-    if kind in ("array", "object"):
-        return "Array" if kind == "array" else "Object"
-    return str(value)
+    if kind == "array":
+        return "Array"
+    return "Object" if kind == "object" else str(value)
 
 
 def upper(text: str) -> str:
-    """Upper case as GitHub compares strings (the dotless ı stays), as UTF-16 for JS ordering."""
+    """Upper case as GitHub compares strings: every character but the dotless ı."""
     return "ı".join(part.upper() for part in text.split("ı"))
 
 
@@ -236,18 +237,24 @@ def index(obj: Any, key: Any, star: bool) -> Any:
 def to_json(value: Any, indent: str = "") -> str:
     """GitHub's toJSON(): JSON.stringify with two-space indent and JavaScript number text."""
     kind, inner = kind_of(value), indent + "  "
+    if kind in ("null", "boolean"):
+        return json.dumps(value)
     if kind == "number":
         number = to_number(value)
         return js_text(number) if math.isfinite(number) else "null"
-    if kind == "array" and value:
+    if kind == "string":
+        return _json_string(str(value))
+    if not value:
+        return "[]" if kind == "array" else "{}"
+    if kind == "array":
         items = [inner + to_json(item, inner) for item in value]
-    elif kind == "object" and value:
-        items = [
-            f"{inner}{json.dumps(k, ensure_ascii=False)}: {to_json(v, inner)}"
-            for k, v in pairs(value).values()
-        ]
     else:
-        empty = {"array": "[]", "object": "{}", "null": "null", "boolean": str(value).lower()}
-        return empty.get(kind) or json.dumps(str(value), ensure_ascii=False)
+        items = [f"{inner}{_json_string(k)}: {to_json(v, inner)}" for k, v in pairs(value).values()]
     brackets = "[]" if kind == "array" else "{}"
     return brackets[0] + "\n" + ",\n".join(items) + "\n" + indent + brackets[1]
+
+
+def _json_string(text: str) -> str:
+    """A JSON string as JavaScript writes it: non-ASCII kept, lone surrogates escaped."""
+    quoted = json.dumps(text, ensure_ascii=False)
+    return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", quoted)
