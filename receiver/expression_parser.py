@@ -308,15 +308,19 @@ def parse(text: str, contexts: Collection[str]) -> Node:
 
 def calls_status_function(node: Node) -> bool:
     """Whether a status function (success(), always() …) appears anywhere in the expression."""
-    match node:
-        case Call(name, args):
-            return name in STATUS_FUNCTIONS or any(calls_status_function(a) for a in args)
-        case Index(obj, key):
-            return calls_status_function(obj) or (key is not None and calls_status_function(key))
-        case Not(operand):
-            return calls_status_function(operand)
-        case Compare(_, left, right):
-            return calls_status_function(left) or calls_status_function(right)
-        case Logical(_, args):
-            return any(calls_status_function(a) for a in args)
+    pending = [node]  # a stack, not recursion: a chain of thousands of == is a deep tree
+    while pending:
+        match pending.pop():
+            case Call(name, args):
+                if name in STATUS_FUNCTIONS:
+                    return True
+                pending += args
+            case Index(obj, key):
+                pending += [obj] if key is None else [obj, key]
+            case Not(operand):
+                pending.append(operand)
+            case Compare(_, left, right):
+                pending += [left, right]
+            case Logical(_, args):
+                pending += args
     return False

@@ -103,7 +103,7 @@ def _from_json(text: Any) -> Any:
 
     try:
         return json.loads(source, parse_constant=reject)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise ExpressionError(f"fromJSON() could not parse {source[:80]!r}: {exc}") from None
 
 
@@ -151,9 +151,16 @@ def _eval(node: ast.Node, ctx: Mapping[str, Any]) -> Any:
     raise AssertionError(f"unknown expression node {node!r}")
 
 
+def _checked(node: ast.Node, ctx: Mapping[str, Any], text: str) -> Any:
+    try:
+        return _eval(node, ctx)
+    except RecursionError:  # e.g. thousands of chained == that GitHub's depth limit lets through
+        raise ExpressionError(f"The expression {text[:80]!r}… is too long to evaluate.") from None
+
+
 def evaluate(expr: str, ctx: Mapping[str, Any]) -> Any:
     """Evaluate one expression (without the ``${{ }}`` fence) against the contexts."""
-    return _eval(ast.parse(expr, list(ctx)), ctx)
+    return _checked(ast.parse(expr, list(ctx)), ctx, expr)
 
 
 def substitute(text: str, ctx: Mapping[str, Any]) -> str:
@@ -188,4 +195,4 @@ def evaluate_if(expr: str | bool | None, ctx: Mapping[str, Any]) -> bool:
     node = ast.parse(text, list(ctx))
     if not ast.calls_status_function(node):
         node = ast.Logical("&&", (ast.Call("success", ()), node))
-    return truthy(_eval(node, ctx))
+    return truthy(_checked(node, ctx, text))

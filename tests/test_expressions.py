@@ -137,13 +137,16 @@ def test_evaluate_if(expr: Any, ctx: dict[str, Any], expected: bool) -> None:
         "format('{', 1)", "format('{0}}', 1)", "format('{ 0}', 1)", "format('{1}', 1)",
         "format('x',)", "contains('a' 'b')", "fromJSON('NaN')", "case(true, 1, 2)",
         "(" * 60 + "1" + ")" * 60,
+        " == ".join(["1"] * 3000),
+        "fromJSON('" + "[" * 3000 + "]" * 3000 + "')",
     ],
     ids=[
         "dangling-dot", "paren", "string", "unknown-func", "missing-operand", "bad-char",
         "upper-case-true", "capitalised-null", "unknown-context", "unknown-context-skipped",
         "property-of-literal", "status-with-argument", "too-few-arguments", "format-open-brace",
         "format-close-brace", "format-space", "format-missing-argument", "trailing-comma",
-        "missing-comma", "json-nan", "case-unsupported", "too-deep",
+        "missing-comma", "json-nan", "case-unsupported", "too-deep", "too-long-to-evaluate",
+        "json-too-deep",
     ],
 )
 def test_errors(expr: str) -> None:
@@ -161,3 +164,8 @@ def test_a_status_function_inside_a_string_is_not_a_status_check() -> None:
     assert evaluate_if("contains('always()', 'x')", CTX) is False
     assert evaluate_if("!contains('always()', 'x')", FAILED) is False
     assert evaluate_if("always() && !contains('always()', 'x')", FAILED) is True
+
+
+def test_a_condition_too_long_to_evaluate_is_refused_not_crashed() -> None:
+    with pytest.raises(ExpressionError, match="too long"):
+        evaluate_if(" == ".join(["1"] * 3000), CTX)
