@@ -34,9 +34,6 @@ from receiver.expression_values import (
 
 __all__ = ["ExpressionError", "evaluate", "evaluate_if", "substitute", "to_string", "truthy"]
 
-_FENCE = re.compile(r"\$\{\{(.*?)\}\}", re.DOTALL)
-
-
 def _format(fmt: Any, *args: Any) -> str:
     """GitHub's format(): {N} is argument N, {{ and }} are braces, anything else is an error."""
     text, out, i = to_string(fmt), [], 0
@@ -163,6 +160,32 @@ def evaluate(expr: str, ctx: Mapping[str, Any]) -> Any:
     return _checked(ast.parse(expr, list(ctx)), ctx, expr)
 
 
+def _segments(text: str) -> list[tuple[bool, str]]:
+    """Text as (is_expression, content) pieces, cut as GitHub's template reader cuts it: an
+    expression runs from ``${{`` to the first ``}}`` outside a single-quoted string."""
+    pieces: list[tuple[bool, str]] = []
+    done = 0
+    while (start := text.find("${{", done)) >= 0:
+        if start > done:
+            pieces.append((False, text[done:start]))
+        in_string, end = False, -1
+        for i in range(start + 3, len(text)):
+            if text[i] == "'":
+                in_string = not in_string
+            elif not in_string and text[i] == "}" and text[i - 1] == "}":
+                end = i
+                break
+        if end < 0:
+            raise ExpressionError(f"An expression in {text[:80]!r} is not closed with '}}}}'.")
+        if not text[start + 3 : end - 1].strip():
+            raise ExpressionError(f"An empty ${{{{ }}}} in {text[:80]!r}.")
+        pieces.append((True, text[start + 3 : end - 1]))
+        done = end + 1
+    if done < len(text):
+        pieces.append((False, text[done:]))
+    return pieces
+
+
 def substitute(text: str, ctx: Mapping[str, Any]) -> str:
     """Replace every ``${{ … }}`` in text with its value rendered as a string.
 
@@ -170,12 +193,15 @@ def substitute(text: str, ctx: Mapping[str, Any]) -> str:
     ``Array`` and an object ``Object``; an array or object as the whole value is refused, as
     GitHub refuses one where text is expected (toJSON() turns it into text).
     """
-    whole = _FENCE.fullmatch(text)
-    if whole and not is_primitive(value := evaluate(whole.group(1), ctx)):
-        raise ExpressionError(
-            f"{text!r} is an {kind_of(value)}, not text; write ${{{{ toJSON(…) }}}} to pass it on."
-        )
-    return _FENCE.sub(lambda m: to_string(evaluate(m.group(1), ctx)), text)
+    pieces = _segments(text)
+    if len(pieces) == 1 and pieces[0][0]:
+        value = evaluate(pieces[0][1], ctx)
+        if not is_primitive(value):
+            raise ExpressionError(
+                f"{text!r} is an {kind_of(value)}, not text; write ${{{{ toJSON(…) }}}} instead."
+            )
+        return to_string(value)
+    return "".join(to_string(evaluate(part, ctx)) if is_expr else part for is_expr, part in pieces)
 
 
 def evaluate_if(expr: str | bool | None, ctx: Mapping[str, Any]) -> bool:
@@ -185,10 +211,10 @@ def evaluate_if(expr: str | bool | None, ctx: Mapping[str, Any]) -> bool:
     if isinstance(expr, bool):
         return expr and _status(ctx) == "success"
     text = str(expr).strip()
-    fenced = _FENCE.fullmatch(text)
-    if fenced:
-        text = fenced.group(1).strip()
-    elif "${{" in text:
+    pieces = _segments(text)
+    if len(pieces) == 1 and pieces[0][0]:
+        text = pieces[0][1].strip()
+    elif len(pieces) > 1:
         # Partly fenced text like "${{ a }} == b" is first rendered, then evaluated as a string.
         text = substitute(text, ctx)
         return truthy(text) and _status(ctx) == "success"

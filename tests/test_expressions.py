@@ -95,8 +95,15 @@ def test_evaluate(expr: str, expected: Any) -> None:
         ("${{ inputs.deploy == 'true' }}", "true"),
         ("${{ 3 }}", "3"),
         ("${{ runner.temp }}/venv", "/t/venv"),
+        ("${{ format('{{0}}') }}", "{0}"),
+        ("a ${{ '}}' }} b ${{ 'it''s}}' }}", "a }} b it's}}"),
+        ("${{ '{{ literal }}' }}", "{{ literal }}"),
+        ("x}}${{ 1 }}}", "x}}1}"),
     ],
-    ids=["no-fence", "one", "two", "missing", "bool", "number", "runner-temp"],
+    ids=[
+        "no-fence", "one", "two", "missing", "bool", "number", "runner-temp",
+        "braces-in-string", "close-in-string", "literal-braces", "stray-braces",
+    ],
 )
 def test_substitute(text: str, expected: str) -> None:
     assert substitute(text, CTX) == expected
@@ -152,6 +159,12 @@ def test_evaluate_if(expr: Any, ctx: dict[str, Any], expected: bool) -> None:
 def test_errors(expr: str) -> None:
     with pytest.raises(ExpressionError):
         evaluate(expr, CTX)
+
+
+@pytest.mark.parametrize("text", ["${{ inputs.round", "a ${{ '}}' b", "${{ }}", "${{}}x"])
+def test_an_unclosed_or_empty_expression_is_refused(text: str) -> None:
+    with pytest.raises(ExpressionError):
+        substitute(text, CTX)
 
 
 def test_an_array_or_object_as_a_whole_value_is_refused_as_text() -> None:
