@@ -4,8 +4,8 @@ A port of GitHub's own lexer and parser (npm ``@actions/expressions``), so the s
 accepted, refused and grouped the same way: ``< <= > >=`` bind tighter than ``== !=``, keywords
 are lower case, a name that is not a known context and a function called with the wrong number
 of arguments are refused before anything is evaluated, and only a context, a call or a
-parenthesised group can be indexed. ``js_number`` is JavaScript's ``Number(text)``, which GitHub
-uses both for number literals and to coerce strings.
+parenthesised group can be indexed. Number literals are read as JavaScript's ``Number(text)``
+reads them (``js_number`` in expression_values.py), as GitHub's lexer does.
 """
 
 from __future__ import annotations
