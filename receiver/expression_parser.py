@@ -16,12 +16,9 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from receiver.expression_values import JS_SPACE, js_number
+from receiver.expression_values import JS_SPACE, ExpressionError, js_number
 
-
-class ExpressionError(ValueError):
-    """An expression could not be parsed or evaluated."""
-
+__all__ = ["ExpressionError", "calls_status_function", "parse", "tokenize"]
 
 MAX_LENGTH = 21000
 MAX_DEPTH = 50

@@ -3,7 +3,9 @@
 Values are plain Python: None, bool, int/float (IEEE doubles, as in GitHub's evaluator), str,
 list and dict (keys matched ignoring case). The rules are those of GitHub's own evaluator (npm
 ``@actions/expressions``), which is written in JavaScript, so numbers parse and print as
-JavaScript's do; tests/test_expressions_oracle.py checks them against it.
+JavaScript's do; tests/test_expressions_oracle.py checks them against it. GitHub's runner
+(C#) prints numbers differently (15 significant digits, "1E-05"); a number whose text the two
+would disagree on is refused (NumberTextDiffers) rather than printed one way or the other.
 """
 
 from __future__ import annotations
@@ -14,6 +16,15 @@ import re
 from collections.abc import Callable, Mapping
 from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Any
+
+
+class ExpressionError(ValueError):
+    """An expression could not be parsed or evaluated."""
+
+
+class NumberTextDiffers(ExpressionError):
+    """A number GitHub's runner and its npm evaluator would write differently as text."""
+
 
 # JavaScript's white space (/\s/ and String.prototype.trim): ASCII, NBSP, BOM, Unicode Zs, LS, PS.
 JS_SPACE = "\t\n\v\f\r \xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009"
@@ -109,12 +120,30 @@ def js_text(number: float) -> str:
     return f"{sign}{stripped[0]}{'.' + stripped[1:] if k > 1 else ''}e{e}"
 
 
-def number_text(number: float) -> str:
-    """GitHub's number-to-text: JavaScript's ``String(+number.toFixed(15))``."""
-    if number == 0 or not math.isfinite(number) or abs(number) >= 1e21:
+def runner_text(number: float) -> str:
+    """How GitHub's runner writes a number: .NET's ``ToString("G15")``, 15 significant digits."""
+    if not math.isfinite(number):
         return js_text(number)
+    return format(number, ".15g").replace("e", "E")  # the same thresholds and 2-digit exponent
+
+
+def _agreed(number: float, text: str) -> str:
+    """`text`, if GitHub's runner writes `number` the same way; else refuse rather than guess."""
+    runner = runner_text(number)
+    if text != runner:
+        raise NumberTextDiffers(
+            f"GitHub's runner writes this number as {runner}, its npm evaluator as {text}; "
+            f"quote it ('{text}') to get one text everywhere."
+        )
+    return text
+
+
+def number_text(number: float) -> str:
+    """A number as text: npm's ``String(+number.toFixed(15))``, where the runner's G15 agrees."""
+    if number == 0 or not math.isfinite(number) or abs(number) >= 1e21:
+        return _agreed(number, js_text(number))
     fixed = Decimal(number).quantize(Decimal("1e-15"), ROUND_HALF_UP, _DECIMALS)
-    return js_text(float(fixed)) if fixed else "0"
+    return _agreed(number, js_text(float(fixed)) if fixed else "0")
 
 
 def to_string(value: Any) -> str:
@@ -241,7 +270,7 @@ def to_json(value: Any, indent: str = "") -> str:
         return json.dumps(value)
     if kind == "number":
         number = to_number(value)
-        return js_text(number) if math.isfinite(number) else "null"
+        return _agreed(number, js_text(number) if math.isfinite(number) else "null")
     if kind == "string":
         return _json_string(str(value))
     if not value:
