@@ -87,17 +87,19 @@ Node = Literal | Context | Index | Call | Not | Compare | Logical
 
 
 @dataclass(frozen=True, slots=True)
-class _Token:
+class Token:
+    """One lexeme; `value` holds a number's or a string literal's value."""
+
     kind: str  # punctuation/operator text, or "num", "str", "ident", "true", "false", "null", "eof"
     text: str
     value: Any = None
 
 
-def tokenize(text: str) -> list[_Token]:
+def tokenize(text: str) -> list[Token]:
     """Split an expression into tokens, ending with an "eof" token."""
     if len(text) > MAX_LENGTH:
         raise ExpressionError(f"The expression is longer than {MAX_LENGTH} characters.")
-    tokens: list[_Token] = []
+    tokens: list[Token] = []
     pos = 0
 
     def bad(start: int, end: int) -> ExpressionError:
@@ -118,23 +120,23 @@ def tokenize(text: str) -> list[_Token]:
         if c in " \t\r\n":
             pos += 1
         elif c in "()[],*" or (c == "." and prev in ("ident", "]", ")", "*")):
-            tokens.append(_Token(c, c))
+            tokens.append(Token(c, c))
             pos += 1
         elif c in "!<>":
             op = c + "=" if nxt == "=" else c
-            tokens.append(_Token(op, op))
+            tokens.append(Token(op, op))
             pos += len(op)
         elif c in "=&|":
             if nxt != c:
                 raise bad(start, start + 1)
-            tokens.append(_Token(c + c, c + c))
+            tokens.append(Token(c + c, c + c))
             pos += 2
         elif c in ".-+" or "0" <= c <= "9":
             pos = run_end(start + 1, allow_dot=True)
             number = js_number(text[start:pos])
             if math.isnan(number):
                 raise bad(start, pos)
-            tokens.append(_Token("num", text[start:pos], number))
+            tokens.append(Token("num", text[start:pos], number))
         elif c == "'":
             pos += 1
             while pos < len(text) and (text[pos] != "'" or text[pos + 1 : pos + 2] == "'"):
@@ -143,19 +145,19 @@ def tokenize(text: str) -> list[_Token]:
                 raise bad(start, len(text))
             pos += 1
             value = text[start + 1 : pos - 1].replace("''", "'")
-            tokens.append(_Token("str", text[start:pos], value))
+            tokens.append(Token("str", text[start:pos], value))
         else:
             pos = run_end(start + 1, allow_dot=False)
             word = text[start:pos]
             if prev != "." and word in ("true", "false", "null"):
-                tokens.append(_Token(word, word))
+                tokens.append(Token(word, word))
             elif prev != "." and word in ("NaN", "Infinity"):
-                tokens.append(_Token("num", word, math.nan if word == "NaN" else math.inf))
+                tokens.append(Token("num", word, math.nan if word == "NaN" else math.inf))
             elif _IDENTIFIER.fullmatch(word):
-                tokens.append(_Token("ident", word))
+                tokens.append(Token("ident", word))
             else:
                 raise bad(start, pos)
-    tokens.append(_Token("eof", ""))
+    tokens.append(Token("eof", ""))
     return tokens
 
 
@@ -167,15 +169,15 @@ class _Parser:
         self.depth = 0
         self.contexts = {name.lower() for name in contexts}
 
-    def error(self, token: _Token) -> ExpressionError:
+    def error(self, token: Token) -> ExpressionError:
         if token.kind == "eof":
             return ExpressionError(f"Unexpected end of expression {self.text!r}.")
         return ExpressionError(f"Unexpected symbol {token.text!r} in expression {self.text!r}.")
 
-    def peek(self) -> _Token:
+    def peek(self) -> Token:
         return self.tokens[self.pos]
 
-    def match(self, *kinds: str) -> _Token | None:
+    def match(self, *kinds: str) -> Token | None:
         token = self.tokens[self.pos]
         if token.kind in kinds and token.kind != "eof":
             self.pos += 1
@@ -271,7 +273,7 @@ class _Parser:
             return node, True
         raise self.error(token)
 
-    def call(self, name_token: _Token) -> Call:
+    def call(self, name_token: Token) -> Call:
         args: list[Node] = []
         while not self.match(")"):
             args.append(self.expression())
