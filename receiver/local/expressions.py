@@ -1,126 +1,118 @@
 """A small, pure evaluator for GitHub Actions ``${{ }}`` expressions, used by the local runner.
 
-Semantics follow GitHub's documentation: property access on a missing key yields null (rendered
-as ""), ``&&``/``||`` return operand values, ``==``/``!=`` coerce mismatched types to numbers and
-compare strings case-insensitively, and a step ``if:`` without a status function is implicitly
-``success() && (…)``. Contexts are plain nested dicts; the job status lives at ``job.status``.
+It follows GitHub's own evaluator (npm ``@actions/expressions``, checked against it in
+tests/test_expressions_oracle.py): the syntax is in expression_parser.py, what values mean
+(coercion, text, comparison, indexing) in expression_values.py; here are the functions, the
+evaluation (``&&``/``||`` short-circuit and return an operand) and the runner's entry points.
+A step ``if:`` without a status function is implicitly ``success() && (…)``. Contexts are plain
+nested dicts; their keys are the names an expression may use, and the job status lives at
+``job.status``.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-
-class ExpressionError(ValueError):
-    """An expression could not be parsed or evaluated."""
-
-
-_TOKEN = re.compile(
-    r"\s*(?:(?P<num>0x[0-9a-fA-F]+|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)"
-    r"|(?P<str>'(?:[^']|'')*')"
-    r"|(?P<op>==|!=|<=|>=|&&|\|\||[<>!().,\[\]*])"
-    r"|(?P<ident>[A-Za-z_][A-Za-z0-9_-]*))"
+from receiver.local import expression_parser as ast
+from receiver.local.expression_parser import ExpressionError
+from receiver.local.expression_values import (
+    COMPARE,
+    JS_SPACE,
+    equal,
+    get_key,
+    index,
+    is_primitive,
+    kind_of,
+    to_json,
+    to_string,
+    truthy,
+    upper,
 )
-_FENCE = re.compile(r"\$\{\{(.*?)\}\}", re.DOTALL)
-_STATUS_FUNCS = re.compile(r"\b(always|success|failure|cancelled)\s*\(", re.IGNORECASE)
 
+__all__ = ["ExpressionError", "evaluate", "evaluate_if", "substitute", "to_string", "truthy"]
 
-def _tokenize(text: str) -> list[tuple[str, str]]:
-    tokens: list[tuple[str, str]] = []
-    pos = 0
-    while pos < len(text):
-        if text[pos:].strip() == "":
+def _format(fmt: Any, *args: Any) -> str:
+    """GitHub's format(): {N} is argument N, {{ and }} are braces, anything else is an error."""
+    text, out, i = to_string(fmt), [], 0
+    invalid = ExpressionError(f"The format string {text!r} is invalid.")
+    while i < len(text):
+        left, right = text.find("{", i), text.find("}", i)
+        if left >= 0 and (right < 0 or right > left):
+            if text[left + 1 : left + 2] == "{":
+                out.append(text[i : left + 1])
+                i = left + 2
+                continue
+            digits = re.match(r"[0-9]*", text[left + 1 :])
+            if right <= left + 1 or not digits or not digits.group():
+                raise invalid
+            n = int(digits.group())
+            if n >= len(args):
+                raise ExpressionError(f"The format string {text!r} needs more arguments.")
+            out += [text[i:left], to_string(args[n])]
+            i = right + 1
+        elif right >= 0:
+            if text[right + 1 : right + 2] != "}":
+                raise invalid
+            out.append(text[i : right + 1])
+            i = right + 2
+        else:
+            out.append(text[i:])
             break
-        m = _TOKEN.match(text, pos)
-        if not m or m.end() == pos:
-            raise ExpressionError(f"Unexpected character at {pos} in expression {text!r}.")
-        kind = m.lastgroup or ""
-        tokens.append((kind, m.group(kind)))
-        pos = m.end()
-    return tokens
+    return "".join(out)
 
 
-def _to_number(value: Any) -> float:
-    if value is None:
-        return 0.0
-    if isinstance(value, bool):
-        return 1.0 if value else 0.0
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        s = value.strip()
-        if s == "":
-            return 0.0
-        try:
-            return float(int(s, 16)) if s.lower().startswith("0x") else float(s)
-        except ValueError:
-            return math.nan
-    return math.nan
+def _contains(hay: Any, needle: Any) -> bool:
+    if isinstance(hay, list):
+        return any(equal(needle, item) for item in hay)
+    if is_primitive(hay) and is_primitive(needle):
+        return to_string(needle).lower() in to_string(hay).lower()
+    return False
 
 
-def truthy(value: Any) -> bool:
-    """GitHub's truthiness: false, 0, "", null and NaN are falsy; objects are truthy."""
-    if isinstance(value, float) and math.isnan(value):
-        return False
-    return value not in (None, False, 0, "")
+def _affix(test: Callable[[str, str], bool]) -> Callable[[Any, Any], bool]:
+    def check(text: Any, affix: Any) -> bool:
+        if not (is_primitive(text) and is_primitive(affix)):
+            return False
+        return test(upper(to_string(text)), upper(to_string(affix)))
+
+    return check
 
 
-def _equal(a: Any, b: Any) -> bool:
-    if isinstance(a, str) and isinstance(b, str):
-        return a.casefold() == b.casefold()
-    if isinstance(a, dict | list) or isinstance(b, dict | list):
-        return a is b
-    if type(a) is type(b) and a is None:
-        return True
-    return _to_number(a) == _to_number(b)
+def _join(items: Any, separator: Any = ",") -> str:
+    if is_primitive(items):
+        return to_string(items)
+    if isinstance(items, list):
+        sep = to_string(separator) if is_primitive(separator) else ","
+        return sep.join(to_string(item) for item in items)
+    return ""
 
 
-def _compare(op: str, a: Any, b: Any) -> bool:
-    if op == "==":
-        return _equal(a, b)
-    if op == "!=":
-        return not _equal(a, b)
-    if isinstance(a, str) and isinstance(b, str):
-        x: Any = a.casefold()
-        y: Any = b.casefold()
-    else:
-        x, y = _to_number(a), _to_number(b)
-    return {"<": x < y, "<=": x <= y, ">": x > y, ">=": x >= y}[op]
+def _from_json(text: Any) -> Any:
+    source = to_string(text)
+    if not source.strip(JS_SPACE):
+        raise ExpressionError("fromJSON() was given empty input.")
+
+    def reject(constant: str) -> Any:
+        raise ValueError(f"{constant} is not JSON")
+
+    try:
+        return json.loads(source, parse_constant=reject)
+    except (ValueError, RecursionError) as exc:
+        raise ExpressionError(f"fromJSON() could not parse {source[:80]!r}: {exc}") from None
 
 
-def to_string(value: Any) -> str:
-    """How a value appears when substituted into text."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else repr(value)
-    if isinstance(value, dict | list):
-        return json.dumps(value, indent=2)
-    return str(value)
-
-
-def _lookup(obj: Any, key: Any) -> Any:
-    if isinstance(obj, Mapping):
-        if key in obj:
-            return obj[key]
-        # GitHub's context keys are case-insensitive.
-        folded = str(key).casefold()
-        for k, v in obj.items():
-            if str(k).casefold() == folded:
-                return v
-        return None
-    if isinstance(obj, list):
-        try:
-            return obj[int(_to_number(key))]
-        except (IndexError, ValueError, OverflowError):
-            return None
-    return None
+_FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "contains": _contains,
+    "startswith": _affix(lambda text, affix: text.startswith(affix)),
+    "endswith": _affix(lambda text, affix: text.endswith(affix)),
+    "format": _format,
+    "join": _join,
+    "tojson": to_json,
+    "fromjson": _from_json,
+}
 
 
 def _status(ctx: Mapping[str, Any]) -> str:
@@ -129,152 +121,87 @@ def _status(ctx: Mapping[str, Any]) -> str:
     return str(status or "success").lower()
 
 
-def _format(fmt: Any, *args: Any) -> str:
-    text = to_string(fmt).replace("{{", "\x00").replace("}}", "\x01")
-    text = re.sub(r"\{(\d+)\}", lambda m: to_string(args[int(m.group(1))]), text)
-    return text.replace("\x00", "{").replace("\x01", "}")
-
-
-def _contains(hay: Any, needle: Any) -> bool:
-    if isinstance(hay, list):
-        return any(_equal(item, needle) for item in hay)
-    return to_string(needle).casefold() in to_string(hay).casefold()
-
-
-_FUNCS: dict[str, Callable[..., Any]] = {
-    "contains": _contains,
-    "startswith": lambda a, b: to_string(a).casefold().startswith(to_string(b).casefold()),
-    "endswith": lambda a, b: to_string(a).casefold().endswith(to_string(b).casefold()),
-    "format": _format,
-    "join": lambda a, sep=",": (
-        to_string(sep).join(to_string(x) for x in a) if isinstance(a, list) else to_string(a)
-    ),
-    "tojson": lambda a: json.dumps(a, indent=2),
-    "fromjson": lambda a: json.loads(to_string(a)),
-}
-
-
-class _Parser:
-    def __init__(self, text: str, ctx: Mapping[str, Any]) -> None:
-        self.tokens = _tokenize(text)
-        self.pos = 0
-        self.ctx = ctx
-        self.text = text
-
-    def _peek(self) -> str | None:
-        return self.tokens[self.pos][1] if self.pos < len(self.tokens) else None
-
-    def _take(self, expected: str | None = None) -> tuple[str, str]:
-        if self.pos >= len(self.tokens):
-            raise ExpressionError(f"Unexpected end of expression {self.text!r}.")
-        tok = self.tokens[self.pos]
-        if expected is not None and tok[1] != expected:
-            raise ExpressionError(f"Expected {expected!r}, found {tok[1]!r} in {self.text!r}.")
-        self.pos += 1
-        return tok
-
-    def parse(self) -> Any:
-        value = self._or()
-        if self.pos != len(self.tokens):
-            raise ExpressionError(f"Unexpected {self._peek()!r} in expression {self.text!r}.")
-        return value
-
-    def _or(self) -> Any:
-        value = self._and()
-        while self._peek() == "||":
-            self._take()
-            right = self._and()
-            value = value if truthy(value) else right
-        return value
-
-    def _and(self) -> Any:
-        value = self._cmp()
-        while self._peek() == "&&":
-            self._take()
-            right = self._cmp()
-            value = right if truthy(value) else value
-        return value
-
-    def _cmp(self) -> Any:
-        value = self._unary()
-        while self._peek() in ("==", "!=", "<", "<=", ">", ">="):
-            op = self._take()[1]
-            value = _compare(op, value, self._unary())
-        return value
-
-    def _unary(self) -> Any:
-        if self._peek() == "!":
-            self._take()
-            return not truthy(self._unary())
-        return self._postfix(self._primary())
-
-    def _postfix(self, value: Any) -> Any:
-        while self._peek() in (".", "["):
-            if self._take()[1] == ".":
-                kind, name = self._take()
-                if kind != "ident" and name != "*":
-                    raise ExpressionError(f"Expected a property name after '.' in {self.text!r}.")
-                value = _lookup(value, name)
-            else:
-                key = self._or()
-                self._take("]")
-                value = _lookup(value, key)
-        return value
-
-    def _primary(self) -> Any:
-        kind, tok = self._take()
-        if kind == "num":
-            return _to_number(tok)
-        if kind == "str":
-            return tok[1:-1].replace("''", "'")
-        if tok == "(":
-            value = self._or()
-            self._take(")")
+def _eval(node: ast.Node, ctx: Mapping[str, Any]) -> Any:
+    match node:
+        case ast.Literal(value):
             return value
-        if kind != "ident":
-            raise ExpressionError(f"Unexpected {tok!r} in expression {self.text!r}.")
-        low = tok.lower()
-        if low in ("true", "false"):
-            return low == "true"
-        if low == "null":
-            return None
-        if self._peek() == "(":
-            return self._call(low)
-        return _lookup(self.ctx, tok)
+        case ast.Context(name):
+            return get_key(ctx, name)
+        case ast.Index(obj, key):
+            key_value = None if key is None else _eval(key, ctx)
+            return index(_eval(obj, ctx), key_value, star=key is None)
+        case ast.Not(operand):
+            return not truthy(_eval(operand, ctx))
+        case ast.Compare(op, left, right):
+            return COMPARE[op](_eval(left, ctx), _eval(right, ctx))
+        case ast.Logical(op, args):
+            for arg in args:
+                value = _eval(arg, ctx)
+                if truthy(value) == (op == "||"):
+                    break
+            return value
+        case ast.Call(name, args):
+            values = [_eval(arg, ctx) for arg in args]
+            if name in ast.STATUS_FUNCTIONS:
+                return name == "always" or _status(ctx) == name
+            return _FUNCTIONS[name](*values)
+    raise AssertionError(f"unknown expression node {node!r}")
 
-    def _call(self, name: str) -> Any:
-        self._take("(")
-        args: list[Any] = []
-        while self._peek() != ")":
-            args.append(self._or())
-            if self._peek() == ",":
-                self._take()
-        self._take(")")
-        status = _status(self.ctx)
-        if name == "always":
-            return True
-        if name == "success":
-            return status == "success"
-        if name == "failure":
-            return status == "failure"
-        if name == "cancelled":
-            return status == "cancelled"
-        if name not in _FUNCS:
-            raise ExpressionError(f"Unknown function {name}() in expression {self.text!r}.")
-        try:
-            return _FUNCS[name](*args)
-        except (TypeError, IndexError, ValueError) as exc:
-            raise ExpressionError(f"{name}() failed in {self.text!r}: {exc}") from None
+
+def _checked(node: ast.Node, ctx: Mapping[str, Any], text: str) -> Any:
+    try:
+        return _eval(node, ctx)
+    except RecursionError:  # e.g. thousands of chained == that GitHub's depth limit lets through
+        raise ExpressionError(f"The expression {text[:80]!r}… is too long to evaluate.") from None
 
 
 def evaluate(expr: str, ctx: Mapping[str, Any]) -> Any:
     """Evaluate one expression (without the ``${{ }}`` fence) against the contexts."""
-    return _Parser(expr, ctx).parse()
+    return _checked(ast.parse(expr, list(ctx)), ctx, expr)
+
+
+def _segments(text: str) -> list[tuple[bool, str]]:
+    """Text as (is_expression, content) pieces, cut as GitHub's template reader cuts it: an
+    expression runs from ``${{`` to the first ``}}`` outside a single-quoted string."""
+    pieces: list[tuple[bool, str]] = []
+    done = 0
+    while (start := text.find("${{", done)) >= 0:
+        if start > done:
+            pieces.append((False, text[done:start]))
+        in_string, end = False, -1
+        for i in range(start + 3, len(text)):
+            if text[i] == "'":
+                in_string = not in_string
+            elif not in_string and text[i] == "}" and text[i - 1] == "}":
+                end = i
+                break
+        if end < 0:
+            raise ExpressionError(f"An expression in {text[:80]!r} is not closed with '}}}}'.")
+        if not text[start + 3 : end - 1].strip():
+            raise ExpressionError(f"An empty ${{{{ }}}} in {text[:80]!r}.")
+        pieces.append((True, text[start + 3 : end - 1]))
+        done = end + 1
+    if done < len(text):
+        pieces.append((False, text[done:]))
+    return pieces
 
 
 def substitute(text: str, ctx: Mapping[str, Any]) -> str:
-    """Replace every ``${{ … }}`` in text with its value rendered as a string."""
-    return _FENCE.sub(lambda m: to_string(evaluate(m.group(1), ctx)), text)
+    """Replace every ``${{ … }}`` in text with its value rendered as a string.
+
+    Text around an expression makes GitHub render it with format(), where an array reads
+    ``Array`` and an object ``Object``; an array or object as the whole value is refused, as
+    GitHub refuses one where text is expected (toJSON() turns it into text).
+    """
+    pieces = _segments(text)
+    if len(pieces) == 1 and pieces[0][0]:
+        value = evaluate(pieces[0][1], ctx)
+        if not is_primitive(value):
+            raise ExpressionError(
+                f"{text!r} is an {kind_of(value)}, not text; write ${{{{ toJSON(…) }}}} instead."
+            )
+        return to_string(value)
+    return "".join(to_string(evaluate(part, ctx)) if is_expr else part for is_expr, part in pieces)
 
 
 def evaluate_if(expr: str | bool | None, ctx: Mapping[str, Any]) -> bool:
@@ -284,13 +211,14 @@ def evaluate_if(expr: str | bool | None, ctx: Mapping[str, Any]) -> bool:
     if isinstance(expr, bool):
         return expr and _status(ctx) == "success"
     text = str(expr).strip()
-    fenced = _FENCE.fullmatch(text)
-    if fenced:
-        text = fenced.group(1).strip()
-    elif "${{" in text:
+    pieces = _segments(text)
+    if len(pieces) == 1 and pieces[0][0]:
+        text = pieces[0][1].strip()
+    elif len(pieces) > 1:
         # Partly fenced text like "${{ a }} == b" is first rendered, then evaluated as a string.
         text = substitute(text, ctx)
         return truthy(text) and _status(ctx) == "success"
-    if not _STATUS_FUNCS.search(text):
-        text = f"success() && ({text})"
-    return truthy(evaluate(text, ctx))
+    node = ast.parse(text, list(ctx))
+    if not ast.calls_status_function(node):
+        node = ast.Logical("&&", (ast.Call("success", ()), node))
+    return truthy(_checked(node, ctx, text))
