@@ -25,6 +25,10 @@ _WANTS_WORKFLOW = re.compile(
     r"github\s+actions?|\bworkflows?\b|\.github/workflows|\bCI\b|continuous integration",
     re.IGNORECASE,
 )
+# A workflow reaches a repository secret only by naming the `secrets` context in an expression
+# (`secrets.X`, `secrets['X']`, `toJSON(secrets)`, `secrets: inherit`); the job token is allowed.
+_JOB_TOKEN = re.compile(rb"secrets\s*\.\s*github_token\b", re.IGNORECASE)
+_SECRETS = re.compile(rb"\bsecrets\b", re.IGNORECASE)
 
 
 @dataclass
@@ -70,3 +74,13 @@ def secret_in(data: bytes, known: Mapping[str, str]) -> str | None:
 def wants_workflow(*texts: str) -> bool:
     """True when the brief (or a check) asks for a workflow: GitHub Actions, CI, a workflow."""
     return any(_WANTS_WORKFLOW.search(t) for t in texts if t)
+
+
+def workflow_refusal(data: bytes) -> str | None:
+    """Why a model-written workflow may not be committed: it names a repository secret."""
+    if _SECRETS.search(_JOB_TOKEN.sub(b"", data)):
+        return (
+            "the workflow reads repository secrets (the LLM key, the payload key and the push "
+            "token live there); a model-written workflow may use only secrets.GITHUB_TOKEN"
+        )
+    return None

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from action.attachments import safe_name
 from action.errors import AttachmentError
-from action.output_policy import Budget, secret_in
+from action.output_policy import Budget, secret_in, workflow_refusal
 from action.payload import Attachment
 
 OWN_WORKFLOW = ".github/workflows/llm-deploy.yml"
@@ -95,7 +95,9 @@ def write_files(
             reason = "this is llm-deploy's own workflow; the Action maintains it"
         elif reason is None and lowered.startswith(".github/workflows/") and not allow_workflows:
             reason = workflow_reason
-        elif reason is None and len(data) > max_bytes:
+        elif reason is None and lowered.startswith(".github/workflows/"):
+            reason = workflow_refusal(data)
+        if reason is None and len(data) > max_bytes:
             reason = f"the file is {len(data)} bytes, over the {max_bytes}-byte limit"
         elif reason is None and path in guarded and guarded[path] != data:
             reason = "this attachment must stay byte-for-byte as it was sent"
