@@ -1,9 +1,9 @@
 """The verification site: what Pages would publish, on one origin, and the page's only way out.
 
 The static server doubles as the browser context's HTTP proxy. Chromium sends every request of
-that context through it, loopback included (Playwright adds ``<-loopback>`` to the bypass list),
-so whatever the page tries (fetch, XHR, a WebSocket as a ``CONNECT`` tunnel, workers, images,
-frames, navigation) arrives here first. A request for the site's own origin is served from disk;
+that context through it, loopback included (``<-loopback>`` in the bypass list), so whatever the
+page tries (fetch, XHR, a WebSocket as a ``CONNECT`` tunnel, workers, images, frames,
+navigation) arrives here first. A request for the site's own origin is served from disk;
 anything else is answered 403 and recorded. Nothing is ever forwarded: this server opens no
 outgoing connection, so no other listener can receive a byte from the page.
 
@@ -45,8 +45,12 @@ class Site:
 
     @property
     def proxy(self) -> dict[str, str]:
-        """Playwright's per-context proxy settings that route the whole context through here."""
-        return {"server": self.origin}
+        """Playwright's per-context proxy settings that route the whole context through here.
+
+        ``<-loopback>`` cancels Chromium's implicit bypass of localhost and 127.0.0.0/8; recent
+        Playwright adds it by itself, saying it here keeps the seal on older ones too.
+        """
+        return {"server": self.origin, "bypass": "<-loopback>"}
 
     def is_own(self, url: str) -> bool:
         """True only for this site's exact origin (scheme, host and port)."""
