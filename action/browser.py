@@ -1,29 +1,45 @@
-"""Serve a built app on loopback and evaluate its JavaScript checks in headless Chromium."""
+"""Serve a built app on loopback and evaluate its JavaScript checks in headless Chromium.
+
+A page under verification is sealed: its browser context sends every request through the site's
+own server (``action.site_server``), which serves that one origin and refuses the rest, so the
+page reaches nothing else (other loopback ports, other hosts, WebSockets, workers' requests).
+"""
 
 from __future__ import annotations
 
 import contextlib
-import functools
+import os
 import shutil
-import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
 from action.js_eval import JsResult, evaluate_all, first_line
+from action.site_server import Site, serve_site
 
-# Flags that keep an offline Chromium from retrying connections it can never make.
-LAUNCH_ARGS = [
-    *("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"),
+# Flags that keep an offline Chromium from retrying connections it can never make. WebRTC may use
+# only proxied transports, so it cannot send UDP around the sealing proxy.
+BASE_ARGS = [
+    *("--headless", "--disable-gpu", "--disable-quic", "--no-first-run"),
     *("--disable-background-networking", "--disable-component-update", "--disable-sync"),
+    "--webrtc-ip-handling-policy=disable_non_proxied_udp",
 ]
 BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def launch_options(euid: int | None = None) -> dict[str, Any]:
+    """Playwright's launch options: the sandbox stays on unless we run as root.
+
+    Playwright adds ``--no-sandbox`` itself unless ``chromium_sandbox`` is true; Chromium refuses
+    to start sandboxed as root, so only there is the sandbox given up.
+    """
+    root = (os.geteuid() if euid is None else euid) == 0
+    args = [*BASE_ARGS, "--no-sandbox"] if root else list(BASE_ARGS)
+    return {"args": args, "chromium_sandbox": not root}
 
 
 @dataclass
@@ -34,6 +50,7 @@ class BrowserResult:
     console_errors: list[str] = field(default_factory=list)
     failed_requests: list[str] = field(default_factory=list)
     offline_requests: list[str] = field(default_factory=list)
+    blocked_requests: list[str] = field(default_factory=list)
     screenshot: Path | None = None
     skipped: str = ""
     elapsed_s: float = 0.0
@@ -52,30 +69,23 @@ class BrowserUnavailable(Exception):
     """No browser could start; the message says why (and how to get one)."""
 
 
-def _is_own(url: str, hosts: frozenset[str]) -> bool:
-    """Same-site (data:, blob:, or one of `hosts`): only those errors are the app's own."""
-    parts = urlsplit(url)
-    return parts.scheme not in ("http", "https", "ws", "wss") or parts.hostname in hosts
+def _is_network(url: str) -> bool:
+    return urlsplit(url).scheme in ("http", "https", "ws", "wss")
 
 
-class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
+def _owner(site: Site | None, url: str) -> Callable[[str], bool]:
+    """Which URLs are the page's own: the site's exact origin, or a live page's host."""
+    if site is not None:
+        return lambda u: not _is_network(u) or site.is_own(u)
+    host = urlsplit(url).hostname
+    return lambda u: not _is_network(u) or urlsplit(u).hostname == host
 
 
 @contextlib.contextmanager
 def serve(root: Path) -> Iterator[str]:
-    """Serve `root` on 127.0.0.1 with an ephemeral port; yields the base URL."""
-    handler = functools.partial(_QuietHandler, directory=str(root))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    """Serve what Pages would publish of `root` on 127.0.0.1; yields the base URL."""
+    with serve_site(root) as site:
+        yield site.url
 
 
 class Browser:
@@ -92,7 +102,7 @@ class Browser:
         self._playwright = sync_playwright().start()
         try:
             self._browser = self._playwright.chromium.launch(
-                executable_path=self.executable, args=LAUNCH_ARGS
+                executable_path=self.executable, **launch_options()
             )
         except Exception:
             self._playwright.stop()
@@ -112,17 +122,17 @@ class Browser:
     def run(
         self, root: Path, js_checks: list[str], *, query: str = "", **options: Any
     ) -> BrowserResult:
-        """Serve `root` on loopback, offline, and check its index.html (plus `query`)."""
-        with serve(root) as base:
-            url = base + "index.html" + (("?" + query.lstrip("?")) if query else "")
-            return self.load(url, js_checks, offline=True, **options)
+        """Serve `root` on loopback, sealed, and check its index.html (plus `query`)."""
+        with serve_site(root) as site:
+            url = site.url + "index.html" + (("?" + query.lstrip("?")) if query else "")
+            return self.load(url, js_checks, site=site, **options)
 
     def load(
         self,
         url: str,
         js_checks: list[str],
         *,
-        offline: bool = False,
+        site: Site | None = None,
         settle_ms: int = 3000,
         per_check_timeout_ms: int = 4000,
         load_timeout_ms: int = 10000,
@@ -130,16 +140,20 @@ class Browser:
     ) -> BrowserResult:
         """Load `url` and evaluate each check, polling falsy ones until the page settles.
 
-        Offline, every request off loopback fails at once (CDNs are unreachable in tests);
-        online (a deployed page), requests go out and only the page's own host counts as its.
+        With `site` (the app being verified), the context is sealed: every request goes through
+        the site's server, and any not for its exact origin fails at once and is listed in
+        ``blocked_requests``. Without one (a deployed page), requests go out and only the page's
+        own host counts as its.
         """
         started = time.monotonic()
         result = BrowserResult()
-        hosts = _LOOPBACK if offline else frozenset({urlsplit(url).hostname or ""})
-        context = self._browser.new_context(service_workers="block")
+        options: dict[str, Any] = {"service_workers": "block"}
+        if site is not None:
+            options["proxy"] = site.proxy
+        context = self._browser.new_context(**options)
         try:
             page = context.new_page()
-            self._watch(context, page, result, hosts, offline)
+            self._watch(context, page, result, _owner(site, url), sealed=site is not None)
             try:
                 page.goto(url, wait_until="load", timeout=load_timeout_ms)
             except Exception as exc:
@@ -153,22 +167,24 @@ class Browser:
                     result.screenshot = screenshot
         finally:
             context.close()
+        if site is not None:
+            seen = set(result.blocked_requests)
+            result.blocked_requests += [b for b in site.blocked if b not in seen]
         result.elapsed_s = round(time.monotonic() - started, 3)
         return result
 
     @staticmethod
     def _watch(
-        context: Any, page: Any, result: BrowserResult, hosts: frozenset[str], offline: bool
+        context: Any, page: Any, result: BrowserResult, own: Callable[[str], bool], sealed: bool
     ) -> None:
-        def own(url: str) -> bool:
-            return _is_own(url, hosts)
-
         def route(r: Any) -> None:
-            # CDNs are unreachable offline: fail them at once instead of letting the page hang.
+            # Fail foreign requests at once (CDNs are unreachable here) instead of letting the
+            # page hang; what this route does not see, the site's proxy still refuses.
             if own(r.request.url):
                 r.continue_()
             else:
                 result.offline_requests.append(r.request.url)
+                result.blocked_requests.append(r.request.url)
                 r.abort("internetdisconnected")
 
         def console(msg: Any) -> None:
@@ -186,7 +202,7 @@ class Browser:
             if resp.status >= 400 and own(resp.url) and "favicon.ico" not in resp.url:
                 result.failed_requests.append(f"HTTP {resp.status} {urlsplit(resp.url).path}")
 
-        if offline:
+        if sealed:
             context.route("**/*", route)
         page.on("console", console)
         page.on("pageerror", lambda exc: result.console_errors.append(f"uncaught {exc}"))

@@ -24,6 +24,7 @@ from action import (
     boilerplate,
     gitops,
     offline,
+    output_policy,
     prompts,
     repair,
     report,
@@ -62,7 +63,9 @@ class Run:
         self.root = Path(settings.workspace)
         self.secrets = settings.secrets()
         self.report = RunReport(task=settings.task, round=settings.round)
-        self.tree = Worktree(self.root, allow_workflows=bool(settings.push_token))
+        self.tree = Worktree(
+            self.root, allow_workflows=bool(settings.push_token), secrets=known_secrets(settings)
+        )
         self.client: LLMClient | None = None
         self.messages: Messages = []  # the conversation so far, which repairs continue
 
@@ -88,6 +91,7 @@ class Run:
             if value:
                 report.mask(value)
         self.report.task, self.report.round, self.report.model = job.task, job.round, s.model
+        self._gate_workflows(job)
         with self.phase("attachments"):
             notes, protected = self._attachments(job)
         if s.llm_api_key:
@@ -115,6 +119,15 @@ class Run:
             )
         return self.report
 
+    def _gate_workflows(self, job: Job) -> None:
+        """Model-written workflows need a push token and a brief that asks for one."""
+        if not self.settings.push_token:
+            return  # the writer already refuses them, saying a push token is needed
+        texts = [job.brief, *(c if isinstance(c, str) else str(c) for c in job.checks)]
+        if not output_policy.wants_workflow(*texts):
+            self.tree.allow_workflows = False
+            self.tree.workflow_reason = writer.UNASKED_WORKFLOW_REASON
+
     def _attachments(self, job: Job) -> tuple[list[str], dict[str, bytes]]:
         """Commit what the brief keeps and derives; (notes for the model, files it must keep)."""
         plan = plan_attachments(job)
@@ -140,7 +153,7 @@ class Run:
                 job,
                 attachment_notes=notes,
                 current_files=current,
-                allow_workflows=bool(s.push_token),
+                allow_workflows=self.tree.allow_workflows,
             )
         )
         try:
@@ -232,6 +245,20 @@ class Run:
     @property
     def notes(self) -> list[str]:
         return self.report.notes
+
+
+def known_secrets(settings: ActionSettings) -> dict[str, str]:
+    """The secrets the Action holds, by input name, as a model file could spell them."""
+    known = {
+        "llm-api-key": settings.llm_api_key,
+        "github-token": settings.github_token,
+        "push-token": settings.push_token,
+        "payload-key": settings.payload_key,
+    }
+    for name in ("github-token", "push-token"):
+        for form in gitops.secret_forms(known[name])[1:]:
+            known[f"{name} (as a git header)"] = form
+    return {name: value for name, value in known.items() if value}
 
 
 def run(

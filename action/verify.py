@@ -114,6 +114,8 @@ class VerifyReport:
             "console_errors": list(b.console_errors) if b else [],
             "failed_requests": list(b.failed_requests) if b else [],
             "offline_requests": list(b.offline_requests) if b else [],
+            # Every request the sealed page tried beyond its own origin (never delivered).
+            "blocked_requests": list(b.blocked_requests) if b else [],
             # Only the file name: the screenshot travels next to report.json in the artifact.
             "screenshot": b.screenshot.name if b and b.screenshot else None,
         }

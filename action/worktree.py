@@ -7,16 +7,30 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from action import gitops, writer
+from action.output_policy import Budget
 
 Snapshot = dict[str, bytes | None]
 
 
 class Worktree:
-    """Writes model files through ``action.writer`` and remembers every path it touched."""
+    """Writes model files through ``action.writer`` and remembers every path it touched.
 
-    def __init__(self, root: Path, *, allow_workflows: bool) -> None:
+    One ``Budget`` covers the whole run, so repairs cannot add what the first answer could not.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        allow_workflows: bool,
+        secrets: Mapping[str, str] | None = None,
+        budget: Budget | None = None,
+    ) -> None:
         self.root = root
         self.allow_workflows = allow_workflows
+        self.workflow_reason = writer.WORKFLOW_REASON  # why workflows are refused, when they are
+        self.secrets = dict(secrets or {})
+        self.budget = budget or Budget()
         self.touched: Snapshot = {}  # path → content before this run (None: did not exist)
 
     def read(self, path: str) -> bytes | None:
@@ -41,7 +55,13 @@ class Worktree:
         safe = [p for p, reason in (writer.check_path(k) for k in files) if reason is None]
         before = {p: self.read(p) for p in safe if p not in self.touched}
         result = writer.write_files(
-            self.root, files, protected=protected, allow_workflows=self.allow_workflows
+            self.root,
+            files,
+            protected=protected,
+            allow_workflows=self.allow_workflows,
+            workflow_reason=self.workflow_reason,
+            budget=self.budget,
+            secrets=self.secrets,
         )
         # Only paths the writer accepted are ever restored, so a refused one is never touched.
         for path in result.written:
@@ -62,3 +82,6 @@ class Worktree:
             else:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(content)
+        # The budget counts what the model's files weigh now, not what an undone repair wrote.
+        current = {path: self.read(path) for path in self.touched}
+        self.budget.sizes = {p: len(c) for p, c in current.items() if c is not None}

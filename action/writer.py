@@ -20,6 +20,7 @@ from pathlib import Path
 from action.attachments import safe_name
 from action.errors import AttachmentError
 from action.job import Attachment
+from action.output_policy import Budget, secret_in, workflow_refusal
 
 OWN_WORKFLOW = ".github/workflows/llm-deploy.yml"
 MAX_BYTES = 2_000_000
@@ -28,6 +29,10 @@ WORKFLOW_REASON = (
     "GitHub refuses pushes that add or change files under .github/workflows/ when they are made "
     "with the workflow's GITHUB_TOKEN; to allow it, store a token with the 'workflow' scope as the "
     "repository secret LLM_DEPLOY_PUSH_TOKEN and pass it as the Action's push-token input"
+)
+UNASKED_WORKFLOW_REASON = (
+    "the brief does not ask for a workflow (GitHub Actions, CI), and a workflow would run with "
+    "this repository's secrets, so the model may not add one"
 )
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 _FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
@@ -68,11 +73,19 @@ def write_files(
     *,
     protected: Mapping[str, bytes] | None = None,
     allow_workflows: bool = False,
+    workflow_reason: str = WORKFLOW_REASON,
     own_workflow: str = OWN_WORKFLOW,
     max_bytes: int = MAX_BYTES,
+    budget: Budget | None = None,
+    secrets: Mapping[str, str] | None = None,
 ) -> WriteResult:
-    """Write files under root atomically, refusing (with reasons) every unsafe or forbidden one."""
+    """Write files under root atomically, refusing (with reasons) every unsafe or forbidden one.
+
+    ``budget`` caps the file count and total size across calls; a file holding one of
+    ``secrets`` (name → value) or a GitHub token is refused, and its reason names only the secret.
+    """
     result = WriteResult()
+    held_secret = over_cap = 0
     guarded = {check_path(k)[0]: v for k, v in (protected or {}).items()}
     for raw, content in files.items():
         path, reason = check_path(raw)
@@ -81,19 +94,36 @@ def write_files(
         if reason is None and lowered == own_workflow.lower():
             reason = "this is llm-deploy's own workflow; the Action maintains it"
         elif reason is None and lowered.startswith(".github/workflows/") and not allow_workflows:
-            reason = WORKFLOW_REASON
-        elif reason is None and len(data) > max_bytes:
+            reason = workflow_reason
+        elif reason is None and lowered.startswith(".github/workflows/"):
+            reason = workflow_refusal(data)
+        if reason is None and len(data) > max_bytes:
             reason = f"the file is {len(data)} bytes, over the {max_bytes}-byte limit"
         elif reason is None and path in guarded and guarded[path] != data:
             reason = "this attachment must stay byte-for-byte as it was sent"
+        if reason is None and secrets is not None and (found := secret_in(data, secrets)):
+            reason = f"the file contains {found}; secrets are never committed"
+            held_secret += 1
+        if reason is None and budget is not None:
+            reason = budget.refusal(path, len(data))
+            over_cap += reason is not None
         if reason is None:
             reason = _write(Path(root), path, data)
         if reason is None:
             result.written.append(path)
+            if budget is not None:
+                budget.record(path, len(data))
             if lowered.startswith(".github/workflows/"):
                 result.notes.append(f"{path} needs a push token with the 'workflow' scope.")
         else:
             result.refused.append((path, reason))
+    if held_secret:
+        result.notes.append(f"{held_secret} file(s) held a secret and were not written.")
+    if over_cap and budget is not None:
+        result.notes.append(
+            f"{over_cap} file(s) were not written: the model may write at most "
+            f"{budget.max_files} files and {budget.max_total_bytes} bytes in one run."
+        )
     return result
 
 
