@@ -33,7 +33,6 @@ import subprocess
 import sys
 import tempfile
 import tomllib
-import urllib.request
 import zipfile
 from pathlib import Path
 
@@ -96,6 +95,8 @@ def fetch_uv(downloads: Path, sha256: str, url: str) -> Path:
     binary = downloads / f"uv-{sha256[:16]}" / "uv"
     if os.access(binary, os.X_OK):
         return binary
+    import urllib.request  # here: it costs a tenth of a second that a reused venv need not pay
+
     downloads.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="uv-", dir=downloads))
     try:
