@@ -33,7 +33,6 @@ import subprocess
 import sys
 import tempfile
 import tomllib
-import zipfile
 from pathlib import Path
 
 CACHE_FORMAT = "1"  # bump when the layout of the downloads folder changes
@@ -95,7 +94,9 @@ def fetch_uv(downloads: Path, sha256: str, url: str) -> Path:
     binary = downloads / f"uv-{sha256[:16]}" / "uv"
     if os.access(binary, os.X_OK):
         return binary
-    import urllib.request  # here: it costs a tenth of a second that a reused venv need not pay
+    # Imported here: they cost a tenth of a second that a run reusing its venv need not pay.
+    import urllib.request
+    import zipfile
 
     downloads.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="uv-", dir=downloads))
