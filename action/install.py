@@ -23,7 +23,6 @@ benchmark or test forces one path). Outputs go to $GITHUB_OUTPUT.
 
 from __future__ import annotations
 
-import argparse
 import fcntl
 import hashlib
 import os
@@ -233,9 +232,12 @@ def write_outputs(values: dict[str, str]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run `key` or `install` with settings from the environment; 1 with an ::error:: on failure."""
-    parser = argparse.ArgumentParser(description="Install llm-deploy's dependencies.")
-    parser.add_argument("command", choices=("key", "install"))
-    command = parser.parse_args(argv).command
+    # No argparse: it pulls in `re` and friends, a cost every run would pay for one word.
+    args = sys.argv[1:] if argv is None else argv
+    if args not in (["key"], ["install"]):
+        print("usage: install.py key|install", file=sys.stderr)
+        return 2
+    command = args[0]
     action_path = Path(os.environ.get("LLMD_ACTION_PATH") or Path(__file__).resolve().parents[1])
     tool_cache = os.environ.get("LLMD_TOOL_CACHE") or os.environ.get("RUNNER_TOOL_CACHE")
     home = Path(tool_cache or tempfile.gettempdir()) / "llm-deploy"

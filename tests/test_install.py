@@ -239,3 +239,11 @@ def test_main_key_writes_the_cache_outputs(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setenv("LLMD_VERIFY", "true")  # Playwright's lock is a different cache entry
     assert install.main(["key"]) == 0
     assert out.read_text().splitlines()[3] != f"key={outputs['key']}"
+
+
+@pytest.mark.parametrize("argv", [[], ["keys"], ["key", "install"]], ids=["none", "typo", "two"])
+def test_main_refuses_anything_but_one_command(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert install.main(argv) == 2
+    assert "usage: install.py key|install" in capsys.readouterr().err
