@@ -1,21 +1,25 @@
-"""Print the time to install the Action into a fresh venv from a local wheel cache.
+"""Print how long installing the Action takes on a fresh runner: today's pip path, uv cold and warm.
 
-    python bench/install_time.py [--runs 3] [--python PYTHON] [--keep]
+    python bench/install_time.py [--runs 3] [--python PYTHON] [--base] [--keep]
 
-This is what action.yml's `id: venv` step does on a runner without a reusable venv:
-`python -m venv` then `pip install <action path>[verify]` (or without the extra when the input
-verify is false), with pip's output quiet and its version check off. Here every run is offline, so
-the figure leaves the network out: first, untimed, `pip wheel` fills a wheel cache in a temp dir
-with the Action's dependencies and the build backend (through pip's normal configuration); then
-each timed run creates a new venv and runs `pip install --no-index --find-links <cache>` on a
-fresh copy of the repository's sources (the Action's checkout; a copy, so setuptools' in-tree
-build never writes into the repo, and each run builds the Action's own wheel from scratch). The
-timed pip runs see no pip configuration and an empty pip cache of their own, as on a fresh
-runner. Everything lives in one temp dir, removed at the end (unless `--keep`); the repo's .venv
-and the runner tool cache are never touched.
+Every timed run starts from nothing the previous run left: a fresh copy of the Action's sources,
+a new, empty tool cache and, for pip, an empty pip cache and no pip configuration (so this
+machine's local wheel folders are not used). Downloads come from PyPI through this machine's
+network access. Variants, each for `[verify]` (the Action's default; `--base` adds the plain
+install):
 
-Printed per variant (base, `[verify]`): each run's seconds split into venv creation and pip, the
-median, and the venv's size on disk. No target is set: the script prints figures, not a verdict.
+- pip, before: what action.yml did before the lock: `python -m venv` then `pip install
+  <action path>[verify]`, resolving from the index and building the Action's own wheel.
+- pip, lock: action/install.py forced to its pip fallback (`python -m venv`, `pip install
+  --require-hashes -r action/locks/verify.txt`, the Action linked by a .pth file).
+- uv, cold: action/install.py as action.yml runs it on a fresh runner with no Actions cache
+  entry: fetch the pinned uv wheel from PyPI, `uv venv`, `uv pip install` from the index.
+- uv, warm: the same with the tool cache's `llm-deploy/downloads` folder (uv and its download
+  cache) copied in from an earlier, untimed run, as actions/cache restores it. The restore
+  itself is not timed (it happens on GitHub's side); nor is the copy.
+
+Printed: the load average before and after, each run's seconds and venv size, and the median per
+variant. No target is set here: the script prints figures, not a verdict.
 """
 
 from __future__ import annotations
@@ -28,17 +32,16 @@ import subprocess
 import sys
 import tempfile
 import time
-import tomllib
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 # What a checkout of the Action must hold for `pip install` to build it (see pyproject.toml).
 SOURCES = ("pyproject.toml", "README.md", "LICENSE", "action", "receiver")
-VARIANTS = ("", "[verify]")
 
 
 def copy_sources(dest: Path) -> Path:
-    """The files pip builds the Action from, without caches or build leftovers."""
+    """The Action's files, without caches or build leftovers (as a fresh checkout has them)."""
     junk = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", "build")
     for name in SOURCES:
         src = ROOT / name
@@ -50,118 +53,147 @@ def copy_sources(dest: Path) -> Path:
     return dest
 
 
-def fill_cache(python: str, src: Path, cache: Path, env: dict[str, str]) -> None:
-    """Wheels of the build backend and of every dependency of both variants (not timed)."""
-    build_requires = tomllib.loads((src / "pyproject.toml").read_text())["build-system"]["requires"]
-    command = [python, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check"]
+def clean_env(scratch: Path) -> dict[str, str]:
+    """No pip or uv settings of this machine, an empty pip cache; PIP_CERT (CA bundle) kept."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_", "LLMD_"))}
+    env.update(PIP_CONFIG_FILE=os.devnull, PIP_CACHE_DIR=str(scratch / "pip-cache"))
+    if "PIP_CERT" in os.environ:
+        env["PIP_CERT"] = os.environ["PIP_CERT"]
+    return env
+
+
+def pip_before(python: str, scratch: Path, verify: bool) -> Path:
+    """The venv step as it was: python -m venv, then pip install <checkout>[verify]."""
+    src = copy_sources(scratch / "checkout")
+    venv, env = scratch / "venv", clean_env(scratch)
+    subprocess.run([python, "-m", "venv", str(venv)], check=True, env=env, cwd=scratch)
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet"]
+    target = f"{src}[verify]" if verify else str(src)
+    subprocess.run([*pip, "--disable-pip-version-check", target], check=True, env=env, cwd=scratch)
+    return venv
+
+
+def installer(python: str, scratch: Path, verify: bool, how: str) -> Path:
+    """action/install.py's `install`, as action.yml runs it, into a new tool cache."""
+    src = copy_sources(scratch / "checkout")
+    out = scratch / "github-output"
+    env = clean_env(scratch) | {
+        "LLMD_ACTION_PATH": str(src),
+        "LLMD_TOOL_CACHE": str(scratch / "tool-cache"),
+        "LLMD_VERIFY": "true" if verify else "false",
+        "LLMD_INSTALLER": how,
+        "GITHUB_OUTPUT": str(out),
+    }
+    script = src / "action" / "install.py"
     done = subprocess.run(
-        [*command, "--wheel-dir", str(cache), *build_requires, f"{src}[verify]"],
-        env=env,
-        cwd=cache.parent,
-        capture_output=True,
-        text=True,
+        [python, "-I", str(script), "install"], env=env, cwd=scratch, capture_output=True, text=True
     )
     if done.returncode:
         print(done.stdout + done.stderr, file=sys.stderr)
         raise subprocess.CalledProcessError(done.returncode, done.args)
-    # Timed runs build the Action from its sources, as the venv step does; drop its own wheel.
-    for wheel in cache.glob("llm_deploy-*.whl"):
-        wheel.unlink()
+    return Path(out.read_text().strip().split("=", 1)[1]).parents[1]
 
 
-def offline_env(pip_cache: Path) -> dict[str, str]:
-    """The environment of a timed run: no pip configuration, an empty pip cache of its own."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
-    env.update(PIP_CONFIG_FILE=os.devnull, PIP_CACHE_DIR=str(pip_cache))
-    return env
+Timed = tuple[Path, float]  # (venv, seconds)
 
 
-def install(python: str, src: Path, cache: Path, venv: Path, extras: str) -> tuple[float, float]:
-    """Create the venv and install the Action offline; (venv seconds, pip seconds)."""
-    env = offline_env(venv.with_name(venv.name + "-pip-cache"))
+def timed(install: Callable[[], Path]) -> Timed:
+    """Run an install; the venv and the seconds it took."""
     started = time.monotonic()
-    subprocess.run([python, "-m", "venv", str(venv)], check=True, env=env, cwd=venv.parent)
-    created = time.monotonic()
-    subprocess.run(
-        [
-            str(venv / "bin" / "python"),
-            *("-m", "pip", "install", "--quiet", "--disable-pip-version-check"),
-            *("--no-index", "--find-links", str(cache), f"{src}{extras}"),
-        ],
-        check=True,
-        env=env,
-        cwd=venv.parent,
-    )
-    return created - started, time.monotonic() - created
+    venv = install()
+    return venv, time.monotonic() - started
+
+
+def run_pip_before(python: str, scratch: Path, verify: bool, downloads: Path) -> Timed:
+    """Today's pip path (before the lock), cold from the index."""
+    return timed(lambda: pip_before(python, scratch, verify))
+
+
+def run_pip_lock(python: str, scratch: Path, verify: bool, downloads: Path) -> Timed:
+    """The installer's pip fallback, cold from the index."""
+    return timed(lambda: installer(python, scratch, verify, "pip"))
+
+
+def run_uv_cold(python: str, scratch: Path, verify: bool, downloads: Path) -> Timed:
+    """The installer with uv on an empty tool cache: uv and every wheel from PyPI."""
+    return timed(lambda: installer(python, scratch, verify, "uv"))
+
+
+def run_uv_warm(python: str, scratch: Path, verify: bool, downloads: Path) -> Timed:
+    """The installer with uv after the downloads folder was restored (the copy is not timed)."""
+    shutil.copytree(downloads, scratch / "tool-cache" / "llm-deploy" / "downloads")
+    return timed(lambda: installer(python, scratch, verify, "uv"))
+
+
+VARIANTS: list[tuple[str, Callable[[str, Path, bool, Path], Timed]]] = [
+    ("pip, before", run_pip_before),
+    ("pip, lock", run_pip_lock),
+    ("uv, cold", run_uv_cold),
+    ("uv, warm", run_uv_warm),
+]
 
 
 def disk_usage(path: Path) -> int:
-    """Bytes of the regular files under path (symlinks not followed)."""
-    return sum(
-        file.lstat().st_size for file in path.rglob("*") if not file.is_symlink() and file.is_file()
-    )
+    """Bytes of the regular files under path (symlinks not followed, hard links counted each)."""
+    return sum(f.lstat().st_size for f in path.rglob("*") if not f.is_symlink() and f.is_file())
 
 
-def base_python(python: str) -> str:
-    """The interpreter a venv made by `python` is based on (a venv's python makes a plain one)."""
-    return subprocess.run(
+def loadavg() -> str:
+    """The first three fields of /proc/loadavg, or a dash where there is none."""
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "-"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Time every variant and print a table; 0 unless an install fails."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--python", default=sys.executable, help="the base interpreter")
+    parser.add_argument("--base", action="store_true", help="time the install without [verify]")
+    parser.add_argument("--keep", action="store_true", help="keep the temp dir and print its path")
+    args = parser.parse_args(argv)
+    python: str = args.python
+    tmp = Path(tempfile.mkdtemp(prefix="llmd-install-"))
+    version = subprocess.run(
         [python, "-c", "import sys; print(sys._base_executable, sys.version.split()[0])"],
         check=True,
         capture_output=True,
         text=True,
     ).stdout.strip()
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Fill the cache, time the installs and print a table; 0 unless an install fails."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--python", default=sys.executable, help="interpreter that makes the venvs")
-    parser.add_argument("--keep", action="store_true", help="keep the temp dir and print its path")
-    args = parser.parse_args(argv)
-    tmp = Path(tempfile.mkdtemp(prefix="llmd-install-"))
+    print(f"python: {version}")
+    print(f"load average at start: {loadavg()}")
     try:
-        src = copy_sources(tmp / "action-checkout")
-        cache = tmp / "wheels"
-        cache.mkdir()
-        started = time.monotonic()
-        fill_env = {**os.environ, "PIP_CACHE_DIR": str(tmp / "fill-pip-cache")}
-        try:
-            fill_cache(args.python, src, cache, fill_env)
-        except subprocess.CalledProcessError as exc:
-            print(f"filling the wheel cache failed (exit {exc.returncode})", file=sys.stderr)
-            return 2
-        wheels = sorted(p.name for p in cache.glob("*.whl"))
-        print(f"python: {base_python(args.python)}")
-        print(
-            f"wheel cache (not timed; dependencies and build backend): {len(wheels)} wheels, "
-            f"{disk_usage(cache) / 1e6:.1f} MB, filled in {time.monotonic() - started:.1f} s"
-        )
-        for wheel in wheels:
-            print(f"  {wheel}")
-        print(f"{'variant':18} {'run':>3} {'venv s':>7} {'pip s':>7} {'total s':>8} {'venv MB':>8}")
-        for extras in VARIANTS:
-            label = f"llm-deploy{extras}"
-            totals = []
-            for run in range(1, args.runs + 1):
-                name = f"{extras.strip('[]') or 'base'}-{run}"
-                checkout = copy_sources(tmp / f"checkout-{name}")  # fresh, as on a new runner
-                venv = tmp / f"venv-{name}"
-                try:
-                    made, pip = install(args.python, checkout, cache, venv, extras)
-                except subprocess.CalledProcessError as exc:
-                    print(f"{label}: run {run} failed (exit {exc.returncode})", file=sys.stderr)
-                    return 1
-                totals.append(made + pip)
-                print(
-                    f"{label:18} {run:>3} {made:>7.2f} {pip:>7.2f} {made + pip:>8.2f}"
-                    f" {disk_usage(venv) / 1e6:>8.1f}"
-                )
+        for verify in (True, False) if args.base else (True,):
+            suffix = "[verify]" if verify else ""
+            seed = tmp / f"seed{suffix}"  # the downloads an earlier run left, for "uv, warm"
+            installer(python, seed, verify, "uv")
+            downloads = seed / "tool-cache" / "llm-deploy" / "downloads"
             print(
-                f"{label:18} median of {len(totals)}: {statistics.median(totals):.2f} s"
-                f" (min {min(totals):.2f}, max {max(totals):.2f})"
+                f"downloads folder (what actions/cache keeps): {disk_usage(downloads) / 1e6:.0f} MB"
             )
+
+            print(f"{'variant':24} {'run':>3} {'seconds':>8} {'venv MB':>8}")
+            for name, variant in VARIANTS:
+                label, totals = f"{name} {suffix}", []
+                for run in range(1, args.runs + 1):
+                    scratch = tmp / f"{name.replace(', ', '-')}{suffix}-{run}"
+                    scratch.mkdir()
+                    try:
+                        venv, seconds = variant(python, scratch, verify, downloads)
+                    except subprocess.CalledProcessError as exc:
+                        print(f"{label}: run {run} failed (exit {exc.returncode})", file=sys.stderr)
+                        return 1
+                    totals.append(seconds)
+                    size = disk_usage(venv) / 1e6
+                    print(f"{label:24} {run:>3} {seconds:>8.2f} {size:>8.1f}")
+                print(
+                    f"{label:24} median of {len(totals)}: {statistics.median(totals):.2f} s"
+                    f" (min {min(totals):.2f}, max {max(totals):.2f})"
+                )
     finally:
+        print(f"load average at end: {loadavg()}")
         if args.keep:
             print(f"kept {tmp}")
         else:

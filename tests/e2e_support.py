@@ -25,8 +25,8 @@ __all__ = ["free_socket", "serve", "wait_for"]  # re-exported for the e2e tests 
 ROOT = Path(__file__).resolve().parent.parent
 TASKS = ROOT.parent / "shared" / "tasks"
 APPS = ROOT / "tests" / "apps"
-# Keyed by a hash of the Action's code (as action.yml does), so sharing it between sessions is
-# safe and spares every test run the ~17 s install; it lives outside any one data folder.
+# Venvs in it are keyed by the lock, interpreter and Action path (as action.yml does), so sharing
+# it between sessions is safe and spares repeated installs; it lives outside any data folder.
 TOOL_CACHE = Path(tempfile.gettempdir()) / f"llm-deploy-tool-cache-{os.getuid()}"
 
 

@@ -122,7 +122,7 @@ def test_outputs_have_values(spec: dict[str, Any]) -> None:
 
 def test_run_steps_have_shell_and_no_expressions_inside_run(spec: dict[str, Any]) -> None:
     run_steps = [s for s in steps(spec) if "run" in s]
-    assert len(run_steps) == 4
+    assert len(run_steps) == 5
     for step in run_steps:
         assert step.get("shell") == "bash"
         assert "${{" not in step["run"], step.get("id")
@@ -176,6 +176,8 @@ def test_steps_and_action_versions(spec: dict[str, Any]) -> None:
     order = [s.get("id") or s["uses"].split("@")[0] for s in steps(spec)]
     assert order == [
         "python",
+        "install-key",
+        "actions/cache",
         "venv",
         "generate",
         "actions/upload-pages-artifact",
@@ -194,9 +196,25 @@ def test_steps_and_action_versions(spec: dict[str, Any]) -> None:
     assert upload["uses"] == "actions/upload-artifact@v7" and upload["if"] == "always()"
     assert upload["with"]["path"] == "${{ runner.temp }}/llm-deploy/"
     venv = next(s for s in steps(spec) if s.get("id") == "venv")
-    # Keyed by a hash of the Action's code in the tool cache, built aside and renamed into place.
-    assert venv["env"]["LLMD_TOOL_CACHE"] == "${{ runner.tool_cache }}"
-    assert "sha256sum" in venv["run"] and "mv -T" in venv["run"]
+    key = next(s for s in steps(spec) if s.get("id") == "install-key")
+    # Both run the installer script with the base interpreter, isolated from the workspace.
+    for step, command in ((key, "key"), (venv, "install")):
+        assert step["run"] == (
+            f'"${{LLMD_BASE_PYTHON:-python3}}" -I "$LLMD_ACTION_PATH/action/install.py" {command}'
+        )
+        assert step["env"]["LLMD_TOOL_CACHE"] == "${{ runner.tool_cache }}"
+        assert step["env"]["LLMD_ACTION_PATH"] == "${{ github.action_path }}"
+        assert step["env"]["LLMD_VERIFY"] == "${{ inputs.verify }}"
+    # The cache step takes path and keys from the key step (hashFiles cannot read the action
+    # path), and nothing secret reaches it.
+    cache = uses["actions/cache"]
+    assert cache["uses"] == "actions/cache@v5"
+    assert cache["with"] == {
+        "path": "${{ steps.install-key.outputs.path }}",
+        "key": "${{ steps.install-key.outputs.key }}",
+        "restore-keys": "${{ steps.install-key.outputs.restore-key }}",
+    }
+    assert not any("hashFiles" in expr for expr in expressions(spec))
 
 
 def test_python_steps_get_every_input_they_read(spec: dict[str, Any]) -> None:

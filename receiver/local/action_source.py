@@ -74,7 +74,7 @@ def _pyproject() -> str:
             'packages = ["action"]',
             "",
             "[tool.setuptools.package-data]",
-            'action = ["templates/*.j2", "py.typed"]',
+            'action = ["templates/*.j2", "locks/*.txt", "py.typed"]',
             "",
         ]
     )
