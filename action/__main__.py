@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -10,10 +11,10 @@ from pathlib import Path
 
 import httpx
 
-from action import generate, gitops, live_checks, notify, report
+from action import generate, gitops, live_checks, notify, pages_api, report
 from action.errors import ActionError, NotifyError
 from action.job_source import read_job
-from action.run_report import NotifyReport
+from action.run_report import NotifyReport, RunReport
 from action.settings import ActionSettings, page_url
 
 # Leave the evaluator a margin: the page wait stops this long before the notify deadline.
@@ -52,15 +53,26 @@ def notify_step(
     result.task, result.round, result.commit_sha, result.page_url = job.task, job.round, sha, pages
     deadline = job.received_at + notify.DEADLINE_SECONDS
     expected = gitops.read_committed(root, sha, "index.html")
+    now = clock()
+    until = min(
+        now + notify.DEADLINE_SECONDS, max(now + MIN_PAGE_WAIT, deadline - PAGE_WAIT_MARGIN)
+    )
     if settings.deploy and settings.site_by_action and pages and expected is not None:
-        now = clock()
-        until = min(
-            now + notify.DEADLINE_SECONDS, max(now + MIN_PAGE_WAIT, deadline - PAGE_WAIT_MARGIN)
-        )
         started = clock()
         served = notify.wait_for_page(http, pages, expected, until, sleep, clock=clock)
         result.page_served = served
         result.page_wait_s = round(clock() - started, 1)
+    elif settings.deploy and not settings.site_by_action and settings.api_url:
+        # The app's own workflow deploys the site, from a folder of its choosing: only the Pages
+        # deployment of this commit can say when the site serves it.
+        started = clock()
+        status = pages_api.wait_for_deployment(
+            http, settings.api_url, settings.repository, settings.github_token, sha, until,
+            sleep=sleep, clock=clock,
+        )
+        result.page_served = status == pages_api.SUCCEEDED
+        result.page_wait_s = round(clock() - started, 1)
+        result.deployment = status
     if not job.evaluation_url:
         result.notified = "skipped: no evaluation_url"
         return result
@@ -83,8 +95,10 @@ def notify_step(
     except NotifyError as exc:
         last = f"HTTP {exc.status}" if exc.status else "no HTTP answer"
         result.notified = f"not accepted: last answer {last}"
+        result.status = exc.status
         raise
     result.notified = f"HTTP {outcome.status} after {outcome.attempts} attempt(s)"
+    result.status, result.accepted_at = outcome.status, round(clock(), 3)
     result.notify_delays = outcome.delays
     return result
 
@@ -94,6 +108,8 @@ def notify_summary(result: NotifyReport) -> str:
     lines = ["### Notification", ""]
     if result.page_served is not None:
         state = "yes" if result.page_served else "not confirmed before the deadline"
+        if result.deployment and not result.page_served:
+            state = f"no, the Pages deployment of the app's workflow ended {result.deployment!r}"
         lines.append(
             f"- Page serves commit `{result.commit_sha}`: {state} ({result.page_wait_s} s)"
         )
@@ -103,6 +119,22 @@ def notify_summary(result: NotifyReport) -> str:
     if result.error:
         lines.append(f"- Error: {result.error}")
     return "\n".join(lines) + "\n"
+
+
+def _merge_report(runner_temp: str, result: NotifyReport, secrets: list[str]) -> None:
+    """Add the notify step's account to the generate step's saved report (or start one)."""
+    folder = report.artifact_dir(runner_temp)
+    if folder is None:
+        return
+    path = folder / report.REPORT_NAME
+    try:
+        saved = RunReport.from_json(json.loads(path.read_text("utf-8")))
+    except (OSError, ValueError):
+        saved = RunReport(task=result.task, round=result.round)
+    saved.notify = NotifyReport.from_json(
+        json.loads(report.redact(json.dumps(result.to_json()), [s for s in secrets if len(s) >= 4]))
+    )
+    report.save_report(saved.to_json(), runner_temp)
 
 
 def notify_main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
@@ -130,6 +162,7 @@ def notify_main(argv: list[str] | None = None, environ: Mapping[str, str] | None
             print(f"::error::{report.redact(str(exc), secrets)}")
             code = 1
     text = report.redact(notify_summary(result), [s for s in secrets if len(s) >= 4])
+    _merge_report(settings.runner_temp, result, secrets)
     if settings.summary_path:
         report.append_summary(settings.summary_path, text)
     if settings.output_path:

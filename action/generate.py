@@ -25,6 +25,7 @@ from action import (
     gitops,
     offline,
     output_policy,
+    pages_api,
     prompts,
     repair,
     report,
@@ -107,7 +108,7 @@ class Run:
             gitops.commit_all(self.root, gitops.commit_message(job.task, job.round))
             branch = gitops.current_branch(self.root, s.ref_name or "main")
             sha = gitops.push(self.root, branch, token, s.server_url, log=self.log)
-        self.report.commit_sha, self.report.page_url = sha, page_url(s)
+        self.report.commit_sha, self.report.page_url = sha, self._site_url()
         # The push token starts the app's own workflows; one that deploys Pages owns the site.
         owners = app_workflows.pages_workflows(self.root, writer.OWN_WORKFLOW)
         owners = owners if s.push_token else []
@@ -118,6 +119,14 @@ class Run:
                 "to it (two deployments would race)."
             )
         return self.report
+
+    def _site_url(self) -> str:
+        """Where Pages serves the site: the input, else what the Pages API says, else the guess."""
+        s = self.settings
+        if s.pages_url:
+            return page_url(s)
+        found = pages_api.site_url(self.http, s.api_url, s.repository, s.github_token)
+        return found or page_url(s)
 
     def _gate_workflows(self, job: Job) -> None:
         """Model-written workflows need a push token and a brief that asks for one."""

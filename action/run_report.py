@@ -49,6 +49,7 @@ class RunReport:
     pages_by: list[str] = field(default_factory=list)  # app workflows that own the site
     error: str = ""
     live_checks: LiveChecks | None = None
+    notify: NotifyReport | None = None  # added by the notify step
 
     def to_json(self) -> Json:
         """The documented JSON shape; empty optional parts are left out, sections are flat."""
@@ -81,6 +82,8 @@ class RunReport:
             doc["error"] = self.error
         if self.live_checks is not None:
             doc["live_checks"] = self.live_checks.to_json()
+        if self.notify is not None:
+            doc["notify"] = self.notify.to_json()
         return doc
 
     @classmethod
@@ -98,6 +101,7 @@ class RunReport:
             )
         verified = any(k in doc for k in ("verdict", "verification_rounds", "checks"))
         live = doc.get("live_checks")
+        told = doc.get("notify")
         return cls(
             task=str(doc.get("task", "")),
             round=int(doc.get("round", 1)),
@@ -116,6 +120,7 @@ class RunReport:
             pages_by=list(doc.get("pages_by", [])),
             error=str(doc.get("error", "")),
             live_checks=LiveChecks.from_json(live) if isinstance(live, dict) else None,
+            notify=NotifyReport.from_json(told) if isinstance(told, dict) else None,
         )
 
 
@@ -132,3 +137,38 @@ class NotifyReport:
     notified: str = ""  # "HTTP 200 after 2 attempt(s)" or "skipped: …"
     notify_delays: list[float] = field(default_factory=list)
     error: str = ""
+    deployment: str = ""  # the app workflow's Pages deployment status, when it owns the site
+    status: int = 0  # the evaluator's last HTTP answer (0: none)
+    accepted_at: float | None = None  # when the evaluator answered 200 (epoch seconds)
+
+    def to_json(self) -> Json:
+        """The ``notify`` section of ``report.json``."""
+        doc: Json = {
+            "page_url": self.page_url,
+            "page_served": self.page_served,
+            "page_wait_s": self.page_wait_s,
+            "notified": self.notified,
+            "status": self.status,
+            "accepted_at": self.accepted_at,
+        }
+        if self.deployment:
+            doc["deployment"] = self.deployment
+        if self.error:
+            doc["error"] = self.error
+        return doc
+
+    @classmethod
+    def from_json(cls, doc: Json) -> NotifyReport:
+        """Read the ``notify`` section back; absent keys take their defaults."""
+        served = doc.get("page_served")
+        accepted = doc.get("accepted_at")
+        return cls(
+            page_url=str(doc.get("page_url", "")),
+            page_served=served if isinstance(served, bool) else None,
+            page_wait_s=float(doc.get("page_wait_s") or 0.0),
+            notified=str(doc.get("notified", "")),
+            status=int(doc.get("status") or 0),
+            accepted_at=float(accepted) if isinstance(accepted, int | float) else None,
+            deployment=str(doc.get("deployment", "")),
+            error=str(doc.get("error", "")),
+        )

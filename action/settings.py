@@ -63,6 +63,8 @@ class ActionSettings:
     workspace: str = "."
     repository: str = ""
     server_url: str = "https://github.com"
+    # GitHub's REST API as the runner names it; empty outside a runner (then nothing asks it).
+    api_url: str = ""
     ref_name: str = ""
     output_path: str = ""
     summary_path: str = ""
@@ -103,6 +105,7 @@ class ActionSettings:
             workspace=environ.get("GITHUB_WORKSPACE", "") or os.getcwd(),
             repository=environ.get("GITHUB_REPOSITORY", ""),
             server_url=environ.get("GITHUB_SERVER_URL", "") or "https://github.com",
+            api_url=environ.get("GITHUB_API_URL", "").strip(),
             ref_name=environ.get("GITHUB_REF_NAME", ""),
             output_path=environ.get("GITHUB_OUTPUT", ""),
             summary_path=environ.get("GITHUB_STEP_SUMMARY", ""),

@@ -2,17 +2,21 @@
 
 GitHub's own actions cannot run here, so each gets a local equivalent: checkout clones the bare
 repo, setup-python is the receiver's interpreter, the Pages actions stage and publish the site
-into ``data_dir/sites``. Any other ``actions/*`` step is logged and skipped as a no-op.
+into ``data_dir/sites`` (recording the deployment of the run's commit, as GitHub's Pages
+deployments API would), upload-artifact keeps the files beside the run record. Any other
+``actions/*`` step is logged and skipped as a no-op in the Action's own workflow; an app's
+workflow may use only these (receiver.local.push_runs checks that before it runs).
 """
 
 from __future__ import annotations
 
+import os
 import platform
 import shutil
 import sys
 from pathlib import Path
 
-from receiver.local.pages import publish_site, stage_artifact
+from receiver.local.pages import publish_site, record_deployment, site_url, stage_artifact
 from receiver.local.run_model import RunState, StepFailed, run_git
 
 
@@ -20,18 +24,25 @@ def run_builtin(
     run: RunState, name: str, with_: dict[str, str], *, data_dir: Path, public_url: str
 ) -> dict[str, str]:
     """Run ``actions/<name>`` with these ``with:`` inputs; return the step's outputs."""
-    site = f"{public_url}/pages/{run.result.repo}/"
+    site = site_url(public_url, run.result.repo)
     if name == "checkout":
         dest = run.workspace / with_.get("path", "")
         if dest.exists() and any(dest.iterdir()):
             shutil.rmtree(dest)
         # A local bare repo needs no credentials: origin is the file URL, pushes just work.
         run_git("clone", "--quiet", run.clone_url, str(dest))
+        if run.github.get("event_name") == "push" and run.github.get("sha"):
+            # A push run builds the pushed commit, even when main has moved on since.
+            run_git("-C", str(dest), "checkout", "--quiet", "-B", "main", run.github["sha"])
         run.write(f"Checked out {run.result.repo} into the workspace")
         head = run_git("-C", str(dest), "rev-parse", "HEAD")
         return {"commit": head, "ref": "refs/heads/main"}
     if name == "setup-python":
-        # The receiver's own interpreter stands in; nothing is installed or changed.
+        # The receiver's own interpreter stands in; nothing is installed. Like the real action,
+        # it goes first on PATH unless the step says update-environment: false.
+        if with_.get("update-environment", "true").strip().lower() != "false":
+            bin_dir = str(Path(sys.executable).parent)
+            run.env["PATH"] = os.pathsep.join([bin_dir, run.env.get("PATH", "")])
         return {"python-path": sys.executable, "python-version": platform.python_version(),
                 "cache-hit": "false"}
     if name == "upload-pages-artifact":
@@ -44,10 +55,40 @@ def run_builtin(
         if not artifact.is_dir():
             raise StepFailed("No Pages artifact was uploaded before deploy-pages.")
         publish_site(data_dir, run.result.repo, artifact, str(run.result.run_id))
+        record_deployment(data_dir, run.result.repo, str(run.github.get("sha") or ""), "succeed",
+                          run.result.run_id)
         run.write(f"Published the site at {site}")
         return {"page_url": site}
     if name == "configure-pages":
         return {"base_url": site.rstrip("/"), "origin": public_url,
                 "base_path": f"/pages/{run.result.repo}"}
+    if name == "upload-artifact":
+        return _keep_artifact(run, with_, data_dir)
     run.write(f"actions/{name} has no local equivalent; treated as a no-op")
     return {}
+
+
+def artifact_dir(data_dir: Path, run_id: int, name: str) -> Path:
+    """Where a local run keeps an uploaded artifact: ``runs/<id>.artifacts/<name>/``."""
+    return Path(data_dir) / "runs" / f"{run_id}.artifacts" / name
+
+
+def _keep_artifact(run: RunState, with_: dict[str, str], data_dir: Path) -> dict[str, str]:
+    """upload-artifact's stand-in: copy the files beside the run record (the run's Artifacts)."""
+    name = with_.get("name") or "artifact"
+    if "/" in name or name.startswith("."):
+        raise StepFailed(f"The artifact name {name!r} is not a plain name.")
+    source = Path(with_.get("path") or "")
+    source = source if source.is_absolute() else run.workspace / source
+    if not source.exists():
+        run.write(f"No files were found at {with_.get('path')!r}; no artifact was uploaded")
+        return {}
+    dest = artifact_dir(data_dir, run.result.run_id, name)
+    shutil.rmtree(dest, ignore_errors=True)
+    if source.is_dir():
+        shutil.copytree(source, dest, symlinks=False, ignore_dangling_symlinks=True)
+    else:
+        dest.mkdir(parents=True)
+        shutil.copyfile(source, dest / source.name)
+    run.write(f"Kept the artifact {name} with the run")
+    return {"artifact-id": str(run.result.run_id)}

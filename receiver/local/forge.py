@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from receiver.forge import Dispatch, ForgeError, NameTaken, Repo, WorkflowNotRegistered
+from receiver.local.pages import site_url
 from receiver.local.resume import NO_INPUTS, NOTIFIED_BEFORE_STOP, close_run, interrupted_runs
 from receiver.naming import candidate
 
@@ -141,7 +142,7 @@ class LocalForge:
             name=name,
             owner=OWNER,
             html_url=(self.data_dir / "repos" / name).as_uri(),
-            pages_url=f"{self.public_url}/pages/{name}/",
+            pages_url=site_url(self.public_url, name),
             created_at=float(meta.get("created_at", 0.0)),
         )
 

@@ -67,8 +67,10 @@ class LocalMode:
 
     def routes(self) -> list[BaseRoute]:
         """Local Pages, the run pages (the Actions tab's stand-in) and the evaluator."""
-        sites = pages_app(self.settings.data_dir)
+        sites = pages_app(self.settings.data_dir, self.settings.public_url)
         return [
+            Route("/api/repos/{owner}/{repo}/pages", sites),
+            Route("/api/repos/{owner}/{repo}/pages/deployments/{sha}", sites),
             Route("/pages/{repo}", sites),
             Route("/pages/{repo}/{path:path}", sites),
             Route("/runs/{run_id:int}", sites),

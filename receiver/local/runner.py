@@ -34,6 +34,7 @@ import yaml
 
 from receiver.local.action_source import action_path
 from receiver.local.forge import OWNER, LocalForge, read_secrets, workflow_path
+from receiver.local.push_runs import PushWatch, job_order, push_workflows, unsupported_step
 from receiver.local.run_model import (
     Masker,
     RunResult,
@@ -44,6 +45,7 @@ from receiver.local.run_model import (
     yaml_str,
 )
 from receiver.local.steps import StepProcesses, StepRunner
+from receiver.worker import PUSH_SECRET
 
 __all__ = ["LocalRunner", "default_action_path", "local_forge_with_runner"]
 
@@ -131,6 +133,7 @@ class LocalRunner:
         start = time.monotonic()
         with open(self.runs_dir / f"{run_id}.log", "w", encoding="utf-8") as logfile:
             run = self._prepare(result, masker, logfile, work, token)
+            watch = self.watch_pushes(repo_name, run.clone_url)
             try:
                 self._run_workflow(run, inputs, secrets, token)
                 result.state = run.status
@@ -143,11 +146,100 @@ class LocalRunner:
                 run.write(f"Run {run_id} finished: {result.state} in {result.elapsed:.2f}s")
                 self._save(result)
                 shutil.rmtree(work, ignore_errors=True)
+                watch.stop()
         log.info("run=%s repo=%s state=%s elapsed=%.2f", run_id, repo_name, result.state,
                  result.elapsed)
         if self.on_finish is not None:
             self.on_finish(result)
         return result
+
+    # -- push-triggered app workflows (receiver.local.push_runs) ------------------------------
+
+    def watch_pushes(self, repo_name: str, clone_url: str) -> PushWatch:
+        """Start the workflows each push to main starts, for as long as the caller's run lasts."""
+        return PushWatch(clone_url, "main",
+                         functools.partial(self._start_push_runs, repo_name, clone_url))
+
+    def _start_push_runs(self, repo_name: str, clone_url: str, before: str, after: str) -> None:
+        # On GitHub a push made with the run's GITHUB_TOKEN starts no workflow; the Action pushes
+        # with the push token when the repo has one, and only then do app workflows start.
+        if not self.secrets_for(repo_name).get(PUSH_SECRET):
+            return
+        for name, workflow in push_workflows(clone_url, after, "main").items():
+            run_id = self.allocate_run_id()
+            log.info("run=%s repo=%s started by the push of %s (%s)", run_id, repo_name,
+                     after[:12], name)
+            threading.Thread(
+                target=self.run_push, args=(repo_name, name, workflow, after, before),
+                kwargs={"run_id": run_id}, name=f"local-run-{run_id}", daemon=True,
+            ).start()
+
+    def run_push(
+        self, repo_name: str, workflow_file: str, workflow: dict[Any, Any], sha: str,
+        before: str, *, run_id: int | None = None,
+    ) -> RunResult:
+        """Run an app workflow for a push of ``sha`` to main; never raises."""
+        run_id = run_id if run_id is not None else self.allocate_run_id()
+        result = RunResult(run_id, repo_name, workflow_file, "running", time.time())
+        self._save(result)
+        secrets = {k: v for k, v in self.secrets_for(repo_name).items() if v}
+        token = f"local-token-{os.urandom(8).hex()}"
+        masker = Masker([*secrets.values(), token])
+        work = self.data_dir / "runner-work" / str(run_id)
+        start = time.monotonic()
+        with open(self.runs_dir / f"{run_id}.log", "w", encoding="utf-8") as logfile:
+            run = self._prepare(result, masker, logfile, work, token)
+            try:
+                self._run_push_workflow(run, workflow, sha, before, secrets, token)
+                result.state = run.status
+            except Exception as exc:  # the run must end with a record, whatever broke
+                prefix = "" if isinstance(exc, StepFailed) else "The runner failed: "
+                result.state, result.error = "failure", masker.mask(f"{prefix}{exc}")
+                run.write(f"##[error]{result.error}")
+            finally:
+                result.elapsed = round(time.monotonic() - start, 3)
+                run.write(f"Run {run_id} finished: {result.state} in {result.elapsed:.2f}s")
+                self._save(result)
+                shutil.rmtree(work, ignore_errors=True)
+        log.info("run=%s repo=%s push run state=%s elapsed=%.2f", run_id, repo_name,
+                 result.state, result.elapsed)
+        return result
+
+    def _run_push_workflow(
+        self, run: RunState, workflow: dict[Any, Any], sha: str, before: str,
+        secrets: dict[str, str], token: str,
+    ) -> None:
+        problem = unsupported_step(workflow)
+        if problem is not None:
+            raise StepFailed(f"{run.result.workflow}: {problem}")
+        jobs = workflow.get("jobs") or {}
+        order = job_order(jobs)
+        run.github.update({"sha": sha, "event_name": "push", "ref": "refs/heads/main",
+                           "ref_name": "main"})
+        event = {"ref": "refs/heads/main", "before": before, "after": sha,
+                 "repository": {"full_name": run.github["repository"]}}
+        (run.temp / "event.json").write_text(json.dumps(event), "utf-8")
+        run.env.update({
+            f"GITHUB_{k.upper()}": str(v) for k, v in run.github.items()
+            if k not in ("token", "action_path")
+        })
+        run.env["GITHUB_EVENT_PATH"] = str(run.temp / "event.json")
+        run.write(f"Run {run.result.run_id} of {run.result.workflow} in {run.result.repo}, "
+                  f"started by the push of {sha[:12]}")
+        for job_id in order:
+            job = jobs[job_id]
+            if job.get("needs") and run.status == "failure":
+                run.write(f"Skipping the job {job_id}: a job it needs failed")
+                continue
+            run.deadline = time.monotonic() + float(job.get("timeout-minutes") or 30) * 60
+            run.env["GITHUB_JOB"] = str(job_id)
+            env = {**str_map(workflow.get("env")), **str_map(job.get("env"))}
+            ctx: dict[str, Any] = {
+                "inputs": {}, "secrets": {**secrets, "GITHUB_TOKEN": token},
+                "github": {**run.github, "event": event}, "runner": run.runner_ctx, "env": env,
+                "steps": {}, "vars": {}, "job": {"status": run.status}, "needs": {},
+            }
+            self.steps.run_steps(run, job.get("steps") or [], ctx, action_path=None)
 
     def _prepare(
         self, result: RunResult, masker: Masker, logfile: TextIO, work: Path, token: str
