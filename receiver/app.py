@@ -129,6 +129,7 @@ def create_app(
         jr = journal or Journal(settings.data_dir / "journal.sqlite3")
         wk = worker or Worker(settings, jr, forge or app.state.mode.forge())
         app.state.journal, app.state.worker = jr, wk
+        app.state.mode.bind(jr)
         log.info("%s", app.state.mode.describe())
         wk.start()
         try:

@@ -67,8 +67,12 @@ def dashboard_rows(rows: list[dict[str, Any]], now: float) -> list[dict[str, Any
     """Journal rows (``Journal.recent``) as the dashboard's JSON rows, with elapsed seconds."""
     out = []
     for row in rows:
+        outcome = row.get("outcome")
         running = row["state"] in RUNNING_STATES
         end = now if running else row["updated_at"]
+        if outcome:  # a dispatched round lasts until its run ends, not until the dispatch
+            running = outcome.get("conclusion") is None
+            end = now if running else (outcome.get("ended_at") or end)
         out.append({
             "id": row["id"],
             "task": row["task"],
@@ -83,6 +87,7 @@ def dashboard_rows(rows: list[dict[str, Any]], now: float) -> list[dict[str, Any
             "run_url": _link(row["run_url"]),
             "pages_url": _link(row["pages_url"]),
             "error": scrub(row["error"]) if row["state"] != "dispatched" else None,
+            "outcome": outcome or None,
         })
     return out
 

@@ -60,6 +60,11 @@ CREATE TABLE IF NOT EXISTS attachments (
     url TEXT NOT NULL,
     PRIMARY KEY (request_id, position)
 );
+CREATE TABLE IF NOT EXISTS outcomes (
+    request_id INTEGER PRIMARY KEY REFERENCES requests(id),
+    outcome TEXT NOT NULL,
+    updated_at REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS repos (
     task TEXT NOT NULL,
     full_name TEXT NOT NULL,
@@ -275,6 +280,24 @@ class Journal:
                     "UPDATE repos SET facts = ? WHERE task = ? AND full_name = ?",
                     (json.dumps(facts), r["task"], full_name),
                 )
+
+    def set_outcome(self, request_id: int, outcome: dict[str, Any]) -> None:
+        """Keep how a round's run ended (``receiver.outcome``), once it is known for good."""
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO outcomes (request_id, outcome, updated_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (request_id) DO UPDATE SET outcome = excluded.outcome,"
+                " updated_at = excluded.updated_at",
+                (request_id, json.dumps(outcome, separators=(",", ":")), self._clock()),
+            )
+
+    def outcome(self, request_id: int) -> dict[str, Any] | None:
+        """The kept outcome of a round, or None."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT outcome FROM outcomes WHERE request_id = ?", (request_id,)
+            ).fetchone()
+        return None if row is None else dict(json.loads(row["outcome"]))
 
     def status(self, task: str) -> dict[str, Any] | None:
         """The task's rounds for the status endpoint: no secret, email, brief or evaluation URL."""

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from starlette.routing import BaseRoute
 
 from receiver.forge import Forge
+from receiver.journal import Journal
 
 
 class Mode(Protocol):
@@ -34,8 +35,13 @@ class Mode(Protocol):
         """OpenAPI path items describing ``routes()``."""
         ...
 
+    def bind(self, journal: Journal) -> None:
+        """Called once at startup with the journal, where a mode may keep rounds' outcomes."""
+        ...
+
     def status(self, found: dict[str, Any]) -> dict[str, Any]:
-        """A task's status (``Journal.status``) with whatever this mode knows beyond the journal."""
+        """A task's status (``Journal.status``) with whatever this mode knows beyond the journal:
+        at least each dispatched round's ``outcome`` (``receiver.outcome.round_outcome``)."""
         ...
 
     def rows(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

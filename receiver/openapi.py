@@ -97,7 +97,10 @@ def schemas() -> dict[str, Any]:
                       "description": "A mode that runs the workflow itself adds its progress."},
             "worker_state": {**_ref("State"), "description": "Then: the journal's state."},
             "run": {"type": ["object", "null"], "description": "Then: the run's progress."},
-            "notified": {"type": "boolean", "description": "Then: the notification came."},
+            "notified": {"type": "boolean",
+                         "description": "Then: an evaluator accepted the notification (200)."},
+            "outcome": {"anyOf": [_ref("Outcome"), {"type": "null"}],
+                        "description": "How the round's run ended, once dispatched."},
             "repo": _nullable("string"), "repo_url": _nullable("string"),
             "pages_url": _nullable("string"), "run_url": _nullable("string"),
             "error": _nullable("string"),
@@ -128,6 +131,25 @@ def schemas() -> dict[str, Any]:
             "run_url": _nullable("string", pattern="^https?://"),
             "pages_url": _nullable("string", pattern="^https?://"),
             "error": _nullable("string", description="Why the request failed, scrubbed."),
+            "outcome": {"anyOf": [_ref("Outcome"), {"type": "null"}]},
+        },
+    }
+    outcome = {
+        "type": "object",
+        "description": "How a dispatched round's run ended (receiver.outcome.round_outcome); "
+                       "conclusion is null while it runs.",
+        "required": ["conclusion", "commit_sha", "page_url", "checks_passed", "checks_failed",
+                     "tokens", "cost_usd", "evaluator_status", "evaluator_accepted_at"],
+        "properties": {
+            "conclusion": _nullable("string"), "started_at": _nullable("number"),
+            "ended_at": _nullable("number"), "step": _nullable("string"),
+            "commit_sha": _nullable("string"), "page_url": _nullable("string"),
+            "checks_passed": _nullable("integer"), "checks_failed": _nullable("integer"),
+            "tokens": _nullable("integer"), "cost_usd": _nullable("number"),
+            "evaluator_status": _nullable("integer",
+                                          description="The evaluator's last HTTP answer."),
+            "evaluator_accepted_at": _nullable("number",
+                                               description="When it answered 200 (epoch s)."),
         },
     }
     dashboard = {
@@ -147,6 +169,7 @@ def schemas() -> dict[str, Any]:
     return {
         "DeployRequest": request, "Accepted": accepted, "Error": error,
         "State": {"enum": states}, "RoundStatus": round_status, "TaskStatus": task_status,
+        "Outcome": outcome,
         "DashboardRow": row, "Dashboard": dashboard, "Health": health,
     }
 

@@ -144,6 +144,9 @@ def test_analyze_is_notified_only_once_its_own_workflow_serves_result_json(
             note = ev.bodies[0]
             ci = wait_for(lambda: _run_record(data, "ci.yml"), 10, "the ci.yml run")
             action = wait_for(lambda: _finished(data, "llm-deploy.yml"), 120, "the Action's run")
+            entry = http.get(f"{base}/api-deploy/{request['task']}").json()["rounds"][0]
+            auth = {"Authorization": f"Bearer {SECRET}"}
+            row = http.get(f"{base}/api/dashboard", headers=auth).json()["tasks"][0]
     assert note["pages_url"] == f"{settings.public_url}/pages/{request['task']}/"
     # The site served result.json when the notification arrived, built from the notified commit.
     status, served = ev.seen[0]
@@ -168,3 +171,12 @@ def test_analyze_is_notified_only_once_its_own_workflow_serves_result_json(
     report = json.loads(action["outputs"]["report"])
     assert report["page_url"] == note["pages_url"]
     assert report["pages_by"] == [".github/workflows/ci.yml"]
+    # The status and the dashboard say how the round ended, although another evaluator took it.
+    outcome = entry["outcome"]
+    assert outcome["conclusion"] == "success" and entry["notified"] is True
+    assert outcome["commit_sha"] == note["commit_sha"]
+    assert outcome["page_url"] == note["pages_url"]
+    assert outcome["evaluator_status"] == 200
+    assert outcome["started_at"] <= outcome["evaluator_accepted_at"] <= outcome["ended_at"]
+    assert row["outcome"] == outcome and not row["running"]
+    assert row["elapsed_s"] >= outcome["ended_at"] - outcome["started_at"] > 0

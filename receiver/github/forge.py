@@ -180,6 +180,13 @@ class GitHubForge:
                 self._keys.pop(repo.full_name, None)  # a rotated key fails once, then refetches
             raise _explain(exc, f"store the secret {name}") from exc
 
+    def read(self, url: str, action: str, params: dict[str, Any] | None = None) -> Any:
+        """One GET of the REST API (paced and retried like every call here); its JSON."""
+        try:
+            return self._request("GET", url, None, action, params=params)
+        except GithubException as exc:
+            raise _explain(exc, action) from exc
+
     def has_secret(self, repo: Repo, name: str) -> bool:
         """Whether the repo has an Actions secret of that name."""
         url = f"/repos/{_q(repo.owner)}/{_q(repo.name)}/actions/secrets/{_q(name)}"

@@ -21,6 +21,7 @@ from starlette.routing import BaseRoute, Route
 from receiver.config import Settings
 from receiver.errors import ApiError
 from receiver.forge import Forge
+from receiver.journal import Journal
 from receiver.local.api_docs import local_operations
 from receiver.local.notify import LocalNotifications, local_row, with_progress, with_run
 from receiver.local.pages import pages_app
@@ -80,6 +81,9 @@ class LocalMode:
     def openapi_paths(self) -> dict[str, dict[str, Any]]:
         """The descriptions of those routes."""
         return local_operations()
+
+    def bind(self, journal: Journal) -> None:
+        """Nothing to keep: a local run's record and report are on this disk for good."""
 
     def status(self, found: dict[str, Any]) -> dict[str, Any]:
         """Each round with its run's progress and whether its notification arrived."""

@@ -17,9 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from receiver.journal import Journal
+from receiver.outcome import round_outcome
 
 NOTIFY_FIELDS = ("email", "task", "round", "nonce", "repo_url", "commit_sha", "pages_url")
 _RUN_ID = re.compile(r"/runs/(\d+)$")
+# action.yml uploads report.json as the artifact ``llm-deploy-report-<job>``.
+REPORT_ARTIFACT = "llm-deploy-report-"
 
 
 class LocalNotifications:
@@ -91,7 +94,9 @@ def with_progress(
     for entry in found["rounds"]:
         entry = with_run(entry, data_dir)
         note = notes.latest(found["task"], entry["round"], entry["nonce"])
-        entry["notified"] = note is not None
+        outcome = entry.get("outcome") or {}
+        # Any evaluator counts: the local one recorded the body, another answered the run 200.
+        entry["notified"] = note is not None or outcome.get("evaluator_status") == 200
         if note is not None:
             entry["state"], entry["notified_commit"] = "notified", note["commit_sha"]
         rounds.append(entry)
@@ -105,6 +110,8 @@ def with_run(entry: dict[str, Any], data_dir: Path) -> dict[str, Any]:
     if run is None:
         return entry
     entry["run"] = run
+    entry["outcome"] = run_outcome(data_dir, run)
+    run.pop("report", None)
     if entry["state"] == "dispatched":
         entry["state"] = {"success": "deployed", "failure": "failed"}.get(run["state"], "running")
         if run["state"] == "failure" and not entry.get("error"):
@@ -131,6 +138,8 @@ def _run_progress(data_dir: Path, run_url: str) -> dict[str, Any] | None:
         round(time.time() - started, 3) if started else 0.0)
     return {
         "id": int(match[1]),
+        "started_at": started,
+        "report": str((record.get("outputs") or {}).get("report") or ""),
         "state": state,
         "elapsed": elapsed,
         "current_step": next((s["name"] for s in reversed(steps) if s["state"] == "running"),
@@ -138,6 +147,37 @@ def _run_progress(data_dir: Path, run_url: str) -> dict[str, Any] | None:
         "steps": steps,
         "error": str(record.get("error") or ""),
     }
+
+
+def run_outcome(data_dir: Path, run: dict[str, Any]) -> dict[str, Any]:
+    """How a local run ended (``receiver.outcome``): its record and its kept report artifact."""
+    finished = run["state"] in ("success", "failure")
+    started = run.get("started_at") or None
+    return round_outcome(
+        run["state"] if finished else None,
+        _report(Path(data_dir), run),
+        started_at=started,
+        ended_at=round(started + float(run["elapsed"] or 0.0), 3) if finished and started
+        else None,
+        step=run["current_step"],
+    )
+
+
+def _report(data_dir: Path, run: dict[str, Any]) -> dict[str, Any] | None:
+    """The run's report.json from its artifact (with the notify part), else its report output."""
+    folder = data_dir / "runs" / f"{run['id']}.artifacts"
+    for path in sorted(folder.glob(f"{REPORT_ARTIFACT}*/report.json")):
+        try:
+            found = json.loads(path.read_text("utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(found, dict):
+            return found
+    try:
+        output = json.loads(run.get("report") or "null")
+    except ValueError:
+        return None
+    return output if isinstance(output, dict) else None
 
 
 def local_row(row: dict[str, Any]) -> dict[str, Any]:

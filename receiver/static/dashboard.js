@@ -33,6 +33,27 @@ function link(parent, label, url) {
   parent.appendChild(a);
 }
 
+// How the round's run ended: conclusion, commit, checks, tokens and cost, the evaluator's answer.
+function outcomeText(o) {
+  if (!o) return "";
+  const parts = [o.conclusion ? `run: ${o.conclusion}` : `run: ${o.step || "in progress"}`];
+  if (o.commit_sha) parts.push(`commit ${o.commit_sha.slice(0, 7)}`);
+  if (o.checks_passed !== null || o.checks_failed !== null) {
+    parts.push(`checks ${o.checks_passed || 0} passed, ${o.checks_failed || 0} failed`);
+  }
+  if (o.tokens !== null) parts.push(`${o.tokens} tokens`);
+  if (o.cost_usd !== null) parts.push(`$${Number(o.cost_usd).toFixed(4)}`);
+  if (o.evaluator_accepted_at) {
+    const at = new Date(o.evaluator_accepted_at * 1000).toLocaleTimeString();
+    parts.push(`evaluator 200 at ${at}`);
+  } else if (o.evaluator_status) {
+    parts.push(`evaluator answered ${o.evaluator_status}`);
+  } else if (o.conclusion) {
+    parts.push("evaluator not answered 200");
+  }
+  return parts.join(" · ");
+}
+
 function row(t) {
   const tr = document.createElement("tr");
   tr.dataset.task = t.task;
@@ -52,9 +73,10 @@ function row(t) {
   link(links, "page", t.pages_url);
   if (!links.childNodes.length) links.textContent = "—";
   tr.appendChild(links);
-  let detail = t.step ? `last step: ${t.step}` : "";
+  let detail = t.outcome ? outcomeText(t.outcome) : t.step ? `last step: ${t.step}` : "";
   if (t.error) detail = t.step ? `${t.error} (after step: ${t.step})` : t.error;
-  tr.appendChild(cell(detail, t.error ? "detail failed" : "detail"));
+  const failed = t.error || (t.outcome && t.outcome.conclusion && t.outcome.conclusion !== "success");
+  tr.appendChild(cell(detail, failed ? "detail failed" : "detail"));
   return tr;
 }
 
