@@ -126,6 +126,9 @@ class FakeGitHub:
         self.dispatches: list[DispatchRecord] = []
         self.violations: list[str] = []
         self.faults: list[Fault] = []
+        self.pages_deployments: dict[tuple[str, str], str] = {}  # (full name, sha) -> status
+        self.finished: dict[int, tuple[str, dict[str, Any] | None]] = {}  # run id -> result
+        self.blobs: dict[str, bytes] = {}  # signed-URL path -> artifact zip (not the REST API)
         self._ids = itertools.count(1001)
         self._lock = threading.RLock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
@@ -623,6 +626,108 @@ class FakeGitHub:
         }
 
 
+# ----- runs that end, their report artifact, and Pages deployments ---------------------------
+# Appended for issue 16: a test ends a dispatched run with ``finish_run`` (its conclusion and the
+# report.json the Action uploads as ``llm-deploy-report-deploy``) and deploys a commit with
+# ``deploy_pages``. The artifact download answers 302 to a blob URL outside the REST API, as
+# GitHub does; that blob is served without the API's checks or token.
+BLOB_PREFIX = "/_blobs/"
+REPORT_ARTIFACT = "llm-deploy-report-deploy"
+
+
+def _stamp(at: float | None = None) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))
+
+
+def _zip(files: dict[str, bytes]) -> bytes:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def deploy_pages(fake: FakeGitHub, full_name: str, sha: str, status: str = "succeed") -> None:
+    """Record the Pages deployment of a commit, as actions/deploy-pages would create it."""
+    with fake._lock:
+        fake.pages_deployments[(full_name.lower(), sha)] = status
+
+
+def finish_run(
+    fake: FakeGitHub, run_id: int, conclusion: str, report: dict[str, Any] | None = None
+) -> None:
+    """End a dispatched run with a conclusion and (optionally) its uploaded report.json."""
+    with fake._lock:
+        fake.finished[run_id] = (conclusion, report)
+        if report is not None:
+            fake.blobs[f"{BLOB_PREFIX}{run_id + 7}.zip"] = _zip(
+                {"report.json": json.dumps(report).encode()})
+
+
+def _record(fake: FakeGitHub, repo: FakeRepo, run_id: str) -> tuple[DispatchRecord, int]:
+    mine = [d for d in fake.dispatches if d.repo == repo.full_name]
+    for number, record in enumerate(mine, 1):
+        if str(record.run_id) == run_id:
+            return record, number
+    raise _error(404, "Not Found")
+
+
+def _get_run(fake: FakeGitHub, query: dict[str, str], body: Any, owner: str, name: str,
+             run_id: str) -> _Reply:
+    repo = fake._get(owner, name)
+    record, number = _record(fake, repo, run_id)
+    data = fake._run_json(repo, record, number)
+    if record.run_id in fake.finished:
+        data.update(status="completed", conclusion=fake.finished[record.run_id][0],
+                    updated_at=_stamp())
+    return _Reply(200, data)
+
+
+def _list_artifacts(fake: FakeGitHub, query: dict[str, str], body: Any, owner: str, name: str,
+                    run_id: str) -> _Reply:
+    repo = fake._get(owner, name)
+    record, _ = _record(fake, repo, run_id)
+    done = fake.finished.get(record.run_id)
+    artifacts = []
+    if done is not None and done[1] is not None:
+        artifact_id = record.run_id + 7
+        url = fake._url(repo, f"actions/artifacts/{artifact_id}")
+        artifacts.append({
+            "id": artifact_id, "node_id": f"MDg6QXJ0aWZhY3Q{artifact_id}", "name": REPORT_ARTIFACT,
+            "size_in_bytes": len(fake.blobs[f"{BLOB_PREFIX}{artifact_id}.zip"]), "url": url,
+            "archive_download_url": f"{url}/zip", "expired": False,
+            "created_at": record.created_at, "updated_at": record.created_at,
+            "expires_at": _stamp(time.time() + 90 * 86400), "digest": None,
+            "workflow_run": {"id": record.run_id, "repository_id": repo.id,
+                             "head_repository_id": repo.id, "head_branch": record.ref,
+                             "head_sha": repo.branches.get(record.ref, "0" * 40)},
+        })
+    if query.get("name"):
+        artifacts = [a for a in artifacts if a["name"] == query["name"]]
+    return _Reply(200, {"total_count": len(artifacts), "artifacts": artifacts})
+
+
+def _download_artifact(fake: FakeGitHub, query: dict[str, str], body: Any, owner: str, name: str,
+                       artifact_id: str, archive_format: str) -> _Reply:
+    fake._get(owner, name)
+    blob = f"{BLOB_PREFIX}{artifact_id}.zip"
+    if archive_format != "zip" or blob not in fake.blobs:
+        raise _error(404, "Not Found")
+    return _Reply(302, None, {"Location": f"{fake.url}{blob}"})
+
+
+def _get_pages_deployment(fake: FakeGitHub, query: dict[str, str], body: Any, owner: str,
+                          name: str, deployment: str) -> _Reply:
+    repo = fake._get(owner, name)
+    status = fake.pages_deployments.get((repo.full_name.lower(), deployment))
+    if status is None:
+        raise _error(404, "Not Found")
+    return _Reply(200, {"status": status})
+
+
 def _workflow_doc(source: bytes) -> dict[str, Any]:
     try:
         doc = yaml.safe_load(source)
@@ -682,6 +787,10 @@ _TABLE: list[tuple[str, str, Callable[..., _Reply]]] = [
     ("GET", f"/repos/{_R}/actions/workflows/([^/]+)", FakeGitHub.get_workflow),
     ("POST", f"/repos/{_R}/actions/workflows/([^/]+)/dispatches", FakeGitHub.dispatch),
     ("GET", f"/repos/{_R}/actions/workflows/([^/]+)/runs", FakeGitHub.list_runs),
+    ("GET", f"/repos/{_R}/actions/runs/(\\d+)", _get_run),
+    ("GET", f"/repos/{_R}/actions/runs/(\\d+)/artifacts", _list_artifacts),
+    ("GET", f"/repos/{_R}/actions/artifacts/(\\d+)/([^/]+)", _download_artifact),
+    ("GET", f"/repos/{_R}/pages/deployments/([^/]+)", _get_pages_deployment),
 ]
 _ROUTES = [(verb, re.compile(f"^{pattern}$"), fn) for verb, pattern, fn in _TABLE]
 
@@ -692,6 +801,8 @@ def _handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
 
         def _serve(self) -> None:
             parts = urlsplit(self.path)
+            if parts.path.startswith(BLOB_PREFIX):
+                return self._blob(parts.path)
             query = dict(parse_qsl(parts.query))
             headers = dict(self.headers.items())
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -717,6 +828,15 @@ def _handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
+
+        def _blob(self, path: str) -> None:
+            data = fake.blobs.get(path)
+            fake.requests.append(Recorded(self.command, path, 200 if data else 404))
+            self.send_response(200 if data is not None else 404)
+            self.send_header("Content-Type", "application/zip")
+            self.send_header("Content-Length", str(len(data or b"")))
+            self.end_headers()
+            self.wfile.write(data or b"")
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 
