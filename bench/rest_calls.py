@@ -2,6 +2,9 @@
 
 Round 1 follows the worker: create_repo, commit_files(workflow), set_secret x2, enable_pages,
 wait_for_workflow, dispatch. Round 2: has_secret, dispatch. Registration polls are counted apart.
+The outcome of a round (receiver.github.outcomes) costs one GET of the run per status view at
+most every 30 s while it runs, then 3 calls once it concluded (run, artifacts, report zip; the
+blob behind the zip's 302 is not the REST API), after which the journal keeps it: target 3.
 Run from the repo root: ``python bench/rest_calls.py``.
 """
 
@@ -13,12 +16,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import httpx
+
 from receiver.github.forge import GitHubForge
-from tests.fakes.github import FakeGitHub
+from receiver.github.outcomes import RunOutcomes
+from tests.fakes.github import BLOB_PREFIX, FakeGitHub, finish_run
 
 WORKFLOW = "llm-deploy.yml"
 WORKFLOW_TEXT = b"on:\n  workflow_dispatch:\n    inputs:\n      payload: {}\n"
-TARGETS = {"round 1": 8, "round 2": 3}
+TARGETS = {"round 1": 8, "round 2": 3, "outcome": 3}
 
 
 def _round_one(forge: GitHubForge) -> None:
@@ -38,6 +44,15 @@ def _round_two(forge: GitHubForge) -> None:
     forge.dispatch(repo, WORKFLOW, {"payload": "sealed-2"})
 
 
+def _outcome(forge: GitHubForge, fake: FakeGitHub) -> None:
+    record = fake.dispatches[-1]
+    finish_run(fake, record.run_id, "success", {"commit_sha": "a" * 40, "notify": {"status": 200}})
+    run_url = f"https://github.com/{record.repo}/actions/runs/{record.run_id}"
+    with httpx.Client() as http:
+        found = RunOutcomes(forge.read, http, api_url=fake.url, token=fake.token).outcome(run_url)
+    assert found is not None and found["conclusion"] == "success"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Drive both rounds and print calls per round; exit 1 when a target is missed."""
     ok = True
@@ -45,10 +60,12 @@ def main(argv: list[str] | None = None) -> int:
         forge = GitHubForge(
             token=fake.token, api_url=fake.url, seconds_between_writes=0, sleep=lambda s: None
         )
-        for label, run in (("round 1", _round_one), ("round 2", _round_two)):
+        steps = (("round 1", _round_one), ("round 2", _round_two),
+                 ("outcome", lambda f: _outcome(f, fake)))
+        for label, run in steps:
             start = len(fake.requests)
             run(forge)
-            calls = fake.requests[start:]
+            calls = [c for c in fake.requests[start:] if not c.path.startswith(BLOB_PREFIX)]
             polls = [c for c in calls if c.method == "GET" and "/actions/workflows/" in c.path]
             counted = len(calls) - len(polls)
             kinds = Counter(f"{c.method} {c.path.split('/', 4)[-1]}" for c in calls)

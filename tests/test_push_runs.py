@@ -1,4 +1,4 @@
-"""Local mode runs an app's push-triggered workflows like GitHub, within what it can stand in for."""
+"""Local mode runs an app's push-triggered workflows as GitHub does, as far as it can."""
 
 from __future__ import annotations
 

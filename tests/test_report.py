@@ -19,7 +19,7 @@ from action.report import (
     step_summary,
     write_outputs,
 )
-from action.run_report import LlmUsage, RunReport
+from action.run_report import LlmUsage, NotifyReport, RunReport
 from action.settings import ActionSettings
 
 REPORT = {
@@ -258,6 +258,12 @@ FULL = RunReport(
     live_checks=LiveChecks(
         "https://o.github.io/r/", "pass", [CheckRow("js", "1 === 1", "pass", "returned true")],
         "", ["TypeError: x"], 1.25,
+    ),
+    # Only what the notify step writes into report.json (task, round, commit are the report's).
+    notify=NotifyReport(
+        page_url="https://o.github.io/r/", page_served=True, page_wait_s=2.5,
+        notified="HTTP 200 after 1 attempt(s)", status=200, accepted_at=1_700_000_000.5,
+        deployment="succeed", error="late",
     ),
 )
 

@@ -53,7 +53,10 @@ class GitHubMode:
     def _reader(self) -> RunOutcomes:
         if self._outcomes is None:
             self._http = httpx.Client(timeout=httpx.Timeout(30.0, connect=10.0))
-            reads = GitHubForge.from_settings(self.settings, seconds_between_writes=0)
+            # A status view must not hang on GitHub: one attempt, no backoff; the next view (or
+            # the next poll, POLL_SECONDS later) tries again.
+            reads = GitHubForge.from_settings(self.settings, seconds_between_writes=0,
+                                              max_retries=0)
             self._outcomes = RunOutcomes(
                 reads.read, self._http, token=self.settings.github_token or "",
                 api_url=self.settings.github_api_url or "https://api.github.com",
@@ -70,7 +73,7 @@ class GitHubMode:
                 return kept
         try:
             found = self._reader().outcome(str(entry["run_url"]))
-        except ForgeError as exc:
+        except (ForgeError, httpx.HTTPError, OSError) as exc:
             log.warning("could not read the run %s: %s", entry["run_url"], exc)
             return None
         if found is not None and is_final(found) and self.journal is not None \

@@ -62,7 +62,8 @@ class RunOutcomes:
         self._read, self._http = read, http
         self._api_url, self._token = api_url.rstrip("/"), token
         self._clock, self._every = clock, every
-        self._last: dict[str, tuple[float, dict[str, Any]]] = {}  # run URL -> (when, outcome)
+        # run URL -> (when read, outcome then; None when that read failed)
+        self._last: dict[str, tuple[float, dict[str, Any] | None]] = {}
         self._lock = threading.Lock()
 
     def outcome(self, run_url: str) -> dict[str, Any] | None:
@@ -76,7 +77,12 @@ class RunOutcomes:
                 return seen[1]
         owner, repo, run_id = key
         base = f"/repos/{owner}/{repo}/actions/runs/{run_id}"
-        run = self._read(base, "read the run")
+        try:
+            run = self._read(base, "read the run")
+        except Exception:
+            with self._lock:  # a failed read waits its turn too, so views never pile up calls
+                self._last[run_url] = (self._clock(), seen[1] if seen else None)
+            raise
         concluded = run.get("status") == "completed"
         report = self._report(owner, repo, base) if concluded else None
         found = round_outcome(

@@ -26,12 +26,40 @@ def _page(*params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _github_read(summary: str, params: list[dict[str, Any]],
+                 schema: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "get": {
+            "summary": summary,
+            "tags": _TAGS,
+            "parameters": params,
+            "responses": {
+                "200": {"description": "As GitHub answers it.",
+                        "content": {"application/json": {"schema": schema}}},
+                "404": {"description": "No such site or deployment (GitHub's error shape)."},
+            },
+        }
+    }
+
+
 def local_operations() -> dict[str, dict[str, Any]]:
     """The paths local mode mounts: its Pages, its run pages and its stand-in evaluator."""
     repo, path = _param("repo", "string"), _param("path", "string")
+    owner = _param("owner", "string")
     return {
         "/pages/{repo}": _page(repo),
         "/pages/{repo}/{path}": _page(repo, path),
+        # GitHub's two Pages reads, for the Action's steps (local runs name this receiver as
+        # their GITHUB_API_URL): the site's URL, and the deployment of a commit.
+        "/api/repos/{owner}/{repo}/pages": _github_read(
+            "GitHub's 'Get a GitHub Pages site', for local runs", [owner, repo],
+            {"type": "object", "required": ["html_url"]},
+        ),
+        "/api/repos/{owner}/{repo}/pages/deployments/{sha}": _github_read(
+            "GitHub's 'Get the status of a GitHub Pages deployment', for local runs",
+            [owner, repo, _param("sha", "string")],
+            {"type": "object", "required": ["status"]},
+        ),
         "/runs/{run_id}": {
             "get": {
                 "summary": "A local-mode run's log page",
