@@ -172,8 +172,12 @@ def test_request_is_deployed_and_notified(corpus: Corpus, stem: str) -> None:
     readme = deployed.show("README.md").decode()
     assert f"Round {request['round']} of {request['task']}" in readme
     # The status endpoint shows the round's progress (the notification went to the fake
-    # evaluator, not to the receiver's /local/notify, so the round ends "deployed").
-    assert outcome.status["state"] == "deployed" and not outcome.status["notified"]
+    # evaluator, not to the receiver's /local/notify, so the round ends "deployed"), and how it
+    # ended: the run's report says that evaluator answered 200.
+    assert outcome.status["state"] == "deployed" and outcome.status["notified"] is True
+    assert outcome.status["outcome"]["conclusion"] == "success"
+    assert outcome.status["outcome"]["commit_sha"] == outcome.deployed.sha
+    assert outcome.status["outcome"]["evaluator_status"] == 200
     assert outcome.status["run"]["state"] == "success"
     assert outcome.status["run_url"].endswith(f"/runs/{outcome.status['run']['id']}")
     assert "email" not in outcome.status and request["email"] not in str(outcome.status)
