@@ -17,8 +17,11 @@ from receiver import dashboard
 from receiver.app import create_app
 from receiver.config import Settings
 from receiver.dashboard import authorized, dashboard_rows, scrub
+from receiver.github.mode import GitHubMode
+from receiver.github.outcomes import RunOutcomes
 from receiver.journal import Journal
 from receiver.local.notify import local_row, with_run
+from receiver.outcome import round_outcome
 from receiver.worker import Worker
 from tests.conftest import load_task
 from tests.fakes.memory_forge import MemoryForge
@@ -28,6 +31,19 @@ SECRET = "dashboard-test-secret"
 EMAIL = "student.private@example.com"
 EVAL_URL = "https://eval.example/notify?sig=evaluation-only"
 FAILURE = "Bad credentials for ghp_abcdefghijkl1234 (owner student.private@example.com)"
+
+
+class _Outcomes(RunOutcomes):
+    """GitHub's answer for every run: it succeeded, and the evaluator answered 200."""
+
+    def __init__(self) -> None:
+        super().__init__(lambda *a, **k: {}, httpx.Client(), api_url="", token="")
+
+    def outcome(self, run_url: str) -> dict[str, Any] | None:
+        report = {"commit_sha": "abcdef1" + "0" * 33, "tokens": {"prompt": 1000, "completion": 234},
+                  "cost_usd": 0.0123, "checks": [{"result": "pass"}, {"result": "fail"}],
+                  "notify": {"status": 200, "accepted_at": 1_700_000_000.0}}
+        return round_outcome("success", report, started_at=120.0, ended_at=190.0)
 
 
 def _row(**changes: Any) -> dict[str, Any]:
@@ -48,6 +64,11 @@ ROW_CASES = [
     ("failed-reason-scrubbed", _row(state="failed", error=FAILURE),
      {"error": "Bad credentials for [token] (owner [email])"}),
     ("stale-error-hidden-once-dispatched", _row(error="transient"), {"error": None}),
+    ("run-going-on-counts-to-now", _row(outcome=round_outcome(None, None, started_at=120.0)),
+     {"elapsed_s": 900.0, "running": True}),
+    ("run-ended-counts-to-its-end",
+     _row(outcome=round_outcome("success", None, started_at=120.0, ended_at=190.0)),
+     {"elapsed_s": 90.0, "running": False}),
 ]
 
 
@@ -71,6 +92,10 @@ LOCAL_RUN_CASES = [
      {"state": "failed", "running": False,
       "error": "The run failed at the step 'action: Generate'."}),
     ("no-record-yet", None, {"state": "dispatched", "running": False}),
+    # A round that ran a minute reads a minute, not the seconds until its dispatch.
+    ("success-lasts-as-its-run", {"state": "success", "started_at": 130.0, "elapsed": 60.0,
+                                  "steps": []},
+     {"state": "deployed", "running": False, "elapsed_s": 90.0}),
 ]
 
 
@@ -85,6 +110,9 @@ def test_local_rows_show_their_run(
     row = _row(run_url="http://127.0.0.1:8000/runs/7")
     [out] = dashboard_rows([local_row(with_run(row, tmp_path))], now=1000.0)
     assert {k: out[k] for k in expected} == expected
+    if record is not None:
+        finished = record["state"] in ("success", "failure")
+        assert out["outcome"]["conclusion"] == (record["state"] if finished else None)
 
 
 SCRUB_CASES = [
@@ -137,7 +165,9 @@ class Served:
         self.forge = MemoryForge()
         self.journal = Journal(tmp_path / "journal.sqlite3")
         self.worker = Worker(settings, self.journal, self.forge)
-        app = create_app(settings, forge=self.forge, journal=self.journal, worker=self.worker)
+        mode = GitHubMode(settings, outcomes=_Outcomes())
+        app = create_app(settings, mode=mode, forge=self.forge, journal=self.journal,
+                         worker=self.worker)
         self.served = ServerThread(app, sock)
 
     def start(self) -> httpx.Client:
@@ -268,6 +298,10 @@ def test_dashboard_in_chromium(served: Served, tmp_path: Path) -> None:
             expect(bad.locator("td.detail")).to_have_text(
                 "Bad credentials for [token] (owner [email])")
             assert ok.locator("td.elapsed").inner_text().endswith("s")
+            # How the round's run ended, from the run itself.
+            for part in ("run: success", "commit abcdef1", "checks 1 passed, 1 failed",
+                         "1234 tokens", "$0.0123", "evaluator 200 at "):
+                expect(ok.locator("td.detail")).to_contain_text(part)
             expect(page.locator("#mode")).to_have_text("github mode")
 
             # It refreshes itself: a round 2 sent now appears without a reload.
