@@ -9,6 +9,7 @@ dispatch) runs, ending with a notification at the fake evaluator.
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 
@@ -17,6 +18,8 @@ import httpx
 from receiver.app import create_app
 from receiver.config import Settings
 from receiver.github.forge import GitHubForge
+from receiver.github.mode import GitHubMode
+from receiver.github.outcomes import RunOutcomes
 from receiver.local.forge import LocalForge
 from receiver.local.pages import pages_app
 from receiver.local.runner import LocalRunner, default_action_path
@@ -31,7 +34,7 @@ from tests.e2e_support import (
     wait_for,
 )
 from tests.fakes.evaluator import FakeEvaluator
-from tests.fakes.github import FakeGitHub
+from tests.fakes.github import FakeGitHub, finish_run
 from tests.fakes.llm import FakeLLM
 
 SECRET = "e2e-github-secret"
@@ -59,7 +62,11 @@ def test_github_mode_end_to_end(tmp_path: Path) -> None:
             repo = mirror.create_repo(name, "mirror of the fake GitHub repo")
             files = dict(fake.repo(full_name).files["main"])
             mirror.commit_files(repo, files, "Files stored through the Contents API")
-        runner.run(name, workflow, inputs)
+        result = runner.run(name, workflow, inputs)
+        # The run ends on "GitHub" with its conclusion and the report artifact it uploaded.
+        kept = mirror_dir / "runs" / f"{result.run_id}.artifacts" / "llm-deploy-report-deploy"
+        report = json.loads((kept / "report.json").read_text("utf-8"))
+        finish_run(fake, fake.dispatches[-1].run_id, result.state, report)
 
     def on_dispatch(full_name: str, workflow: str, inputs: dict[str, str]) -> None:
         # Called under the fake's lock, as GitHub queues a run: the run starts on its own.
@@ -77,13 +84,23 @@ def test_github_mode_end_to_end(tmp_path: Path) -> None:
             "LLM_DEPLOY_DATA": str(tmp_path / "receiver"),
         })
         forge = GitHubForge.from_settings(settings, seconds_between_writes=0)
-        with serve(create_app(settings, forge=forge)) as base:
+        # Outcomes read on every view here (GitHub mode waits 30 s between reads of a run).
+        outcomes = RunOutcomes(GitHubForge.from_settings(settings, max_retries=0).read, http,
+                               api_url=fake.url, token=fake.token, every=0)
+        mode = GitHubMode(settings, outcomes=outcomes)
+        with serve(create_app(settings, forge=forge, mode=mode)) as base:
             assert http.get(f"{base}/health").json()["mode"] == "github"
             assert http.post(f"{base}/local/notify", json={}).status_code == 404
             body = {**request, "secret": SECRET, "evaluation_url": ev.url}
             assert http.post(f"{base}/api-deploy", json=body).status_code == 200
             note = wait_for(lambda: next(iter(ev.bodies), None), 120, "the notification")
             status = http.get(f"{base}/api-deploy/{request['task']}").json()
+            for thread in runs:
+                thread.join(120)
+            ended = http.get(f"{base}/api-deploy/{request['task']}").json()["rounds"][0]
+            reads = len(fake.requests)
+            again = http.get(f"{base}/api-deploy/{request['task']}").json()["rounds"][0]
+            assert again == ended and len(fake.requests) == reads  # kept in the journal
         for thread in runs:
             thread.join(60)
         deployed = check_notification(note, request, tmp_path, http)
@@ -97,5 +114,15 @@ def test_github_mode_end_to_end(tmp_path: Path) -> None:
         assert lookups[:2] == [404, 404] and lookups[-1] == 200  # the registration lag
         assert status["repo"] == full_name and status["rounds"][0]["state"] == "dispatched"
         assert request["email"] not in str(status)
+        # How the round ended, read from the run and its report artifact (then kept).
+        outcome = ended["outcome"]
+        assert outcome["conclusion"] == "success" and ended["notified"] is True
+        assert outcome["commit_sha"] == note["commit_sha"] == deployed.sha
+        assert outcome["page_url"] == note["pages_url"]
+        assert outcome["evaluator_status"] == 200 and outcome["evaluator_accepted_at"]
+        assert outcome["tokens"] and outcome["cost_usd"] is not None
+        run_reads = [r.path.rsplit("/", 1)[-1] for r in fake.calls("GET", "/actions/runs/")]
+        assert run_reads[-2:] == [str(fake.dispatches[0].run_id), "artifacts"]
+        assert len(fake.calls("GET", "/actions/artifacts/")) == 1  # the zip, once
         assert b"MIT License" in deployed.show("LICENSE")
         assert all(r.authorized for r in llm.requests) and llm.requests

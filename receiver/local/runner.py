@@ -232,7 +232,7 @@ class LocalRunner:
                 run.write(f"Skipping the job {job_id}: a job it needs failed")
                 continue
             run.deadline = time.monotonic() + float(job.get("timeout-minutes") or 30) * 60
-            run.env["GITHUB_JOB"] = str(job_id)
+            run.env["GITHUB_JOB"] = run.github["job"] = str(job_id)
             env = {**str_map(workflow.get("env")), **str_map(job.get("env"))}
             ctx: dict[str, Any] = {
                 "inputs": {}, "secrets": {**secrets, "GITHUB_TOKEN": token},
@@ -295,7 +295,7 @@ class LocalRunner:
                   f"at {run.github['sha'][:12]}")
         for job_id, job in (workflow.get("jobs") or {}).items():
             run.deadline = time.monotonic() + float(job.get("timeout-minutes") or 30) * 60
-            run.env["GITHUB_JOB"] = str(job_id)
+            run.env["GITHUB_JOB"] = run.github["job"] = str(job_id)
             env = {**str_map(workflow.get("env")), **str_map(job.get("env"))}
             ctx: dict[str, Any] = {
                 "inputs": full_inputs, "secrets": {**secrets, "GITHUB_TOKEN": token},
