@@ -1,4 +1,5 @@
-"""The ``llm-deploy`` command: ``serve`` runs the receiver, ``run REQUEST.json`` one local job."""
+"""The ``llm-deploy`` command: ``serve`` runs the receiver, ``run REQUEST.json`` one local job,
+``doctor`` checks the setup before going live."""
 
 from __future__ import annotations
 
@@ -20,6 +21,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("serve", help="run the receiver (POST /api-deploy) with settings from the env")
     run = sub.add_parser("run", help="run one request end to end in local mode", add_help=False)
     run.add_argument("rest", nargs=argparse.REMAINDER)
+    doctor = sub.add_parser("doctor", help="check the setup before going live (--help for more)",
+                            add_help=False)
+    doctor.add_argument("rest", nargs=argparse.REMAINDER)
     return parser
 
 
@@ -55,6 +59,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Imported by name: the one-shot runner is optional and pulls in the local runner.
         oneshot = importlib.import_module("receiver.oneshot")
         return int(oneshot.main(list(args.rest)))
+    if args.command == "doctor":
+        from receiver.doctor.cli import main as doctor_main
+
+        return doctor_main(list(args.rest))
     try:
         settings = Settings.from_environ()
     except ConfigError as exc:

@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from receiver.config import Settings
+from receiver.doctor.summary import last_doctor
 from receiver.local_notify import with_run
 
 RECENT = 50
@@ -136,6 +137,7 @@ def dashboard_routes(settings: Settings, *, clock: Any = time.time) -> list[Rout
             "now": clock(),
             "refresh_seconds": REFRESH_SECONDS,
             "tasks": dashboard_rows(rows, clock()),
+            "doctor": await run_in_threadpool(last_doctor, settings.data_dir, scrub),
         }
         return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
