@@ -53,7 +53,7 @@ class GitHubWatcher:
         wanted = [COMPLETED, DEPLOYED, SERVING] + ([NOTIFIED] if self.listener else [])
         if all(name in marks for name in wanted):
             self._old_deployments.add(self._deployment or 0)
-            self._deployment = None
+            self._deployment, self._base_sha = None, ""  # the next round starts afresh
             return "done"
         return ""
 
