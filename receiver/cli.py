@@ -54,15 +54,16 @@ def _exit_cleanly(signum: int, frame: object) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
-    args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words[:1] == ["doctor"]:  # by hand: argparse's REMAINDER drops a leading --option
+        from receiver.doctor.cli import main as doctor_main
+
+        return doctor_main(words[1:])
+    args = _parser().parse_args(words)
     if args.command == "run":
         # Imported by name: the one-shot runner is optional and pulls in the local runner.
         oneshot = importlib.import_module("receiver.oneshot")
         return int(oneshot.main(list(args.rest)))
-    if args.command == "doctor":
-        from receiver.doctor.cli import main as doctor_main
-
-        return doctor_main(list(args.rest))
     try:
         settings = Settings.from_environ()
     except ConfigError as exc:

@@ -391,3 +391,15 @@ def test_cli_exits_1_and_prints_the_fix(
     assert STRONG not in out and rig.github.token not in out and rig.llm.api_key not in out
     saved = load_last(Path(rig.env["LLM_DEPLOY_DATA"]))
     assert saved is not None and saved["ok"] is False
+
+
+def test_the_console_script_runs_the_doctor(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from receiver import cli as console
+
+    for key, value in rig.env.items():
+        monkeypatch.setenv(key, value)
+    assert console.main(["doctor", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["ok"] is True
+    assert rig.github.violations == []
