@@ -357,7 +357,6 @@ def test_fix_uses_the_injected_publisher(
     rig: Rig, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """``--fix`` hands the Action to the ensure seam; what it returns is what gets checked."""
-    rig.env["LLM_DEPLOY_ACTION_REF"] = "octo-user/not-yet@v1"
     called: list[str] = []
 
     def publish(settings: Settings, http: httpx.Client) -> ActionRef:
@@ -368,7 +367,7 @@ def test_fix_uses_the_injected_publisher(
     for key, value in rig.env.items():
         monkeypatch.setenv(key, value)
     code = cli.main(["--fix", "--json"], http=rig.http)
-    assert called == ["octo-user/not-yet@v1"]
+    assert called == [rig.env["LLM_DEPLOY_ACTION_REF"]]
     saved = load_last(Path(rig.env["LLM_DEPLOY_DATA"]))
     assert saved is not None
     action = next(c for c in saved["checks"] if c["name"] == "Action pinned")
@@ -376,6 +375,17 @@ def test_fix_uses_the_injected_publisher(
     assert code == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["ok"] is True and printed["checks"] == saved["checks"]
+    assert cli.main(["--json"], http=rig.http) == 0 and len(called) == 1  # no --fix: not called
+
+
+def test_an_action_published_elsewhere_than_the_setting_names_fails(rig: Rig) -> None:
+    def publish(settings: Settings, http: httpx.Client) -> ActionRef:
+        return ActionRef("octo-user", "llm-deploy-action", "", "b" * 40, "b" * 40)
+
+    report = run_checks(rig.settings(), rig.http, ensure=publish, usage_url=rig.llm.usage_url)
+    line = next(c for c in report.checks if c.name == "Action pinned")
+    assert line.status == "fail" and "but LLM_DEPLOY_ACTION_REF names" in line.detail
+    assert line.fix.startswith(f"Set LLM_DEPLOY_ACTION_REF=octo-user/llm-deploy-action@{'b' * 40}")
 
 
 def test_cli_exits_1_and_prints_the_fix(

@@ -126,6 +126,16 @@ def test_without_delete_repo_the_repository_stays_and_says_why(
     assert "delete_repo" in result.note
 
 
+def test_a_failed_run_ends_the_trip_with_its_reason(github: FakeGitHub, tmp_path: Path) -> None:
+    github.run_conclusion = "failure"
+    result, left = _trip(github, tmp_path)
+    assert len(result.rounds) == 1 and "the run ended failure" in result.rounds[0].error
+    assert "/actions/runs/" in result.rounds[0].error
+    assert left == [] and not result.kept  # cleaned up all the same
+    report = Report(mode="github", rounds=result.rounds, repo=result.repo)
+    assert report.failed and "✗ the run ended failure" in render(report)
+
+
 def test_the_round_trip_waits_for_a_fixable_setup(
     github: FakeGitHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -52,7 +52,7 @@ def github_checks(
         results.append(gh.check_pages(api, probe))
     except DoctorError as exc:
         results.append(fail(gh.SCOPES, str(exc), "Run doctor again once GitHub answers."))
-    results.append(gh.check_action(action))
+    results.append(gh.check_action(action, settings.action_ref))
     return results
 
 
@@ -81,7 +81,9 @@ def run_checks(
     if usage_url == AIPIPE:
         usage_url = llm_checks.aipipe_usage_url(settings.llm_base_url)
     key = llm_checks.check_model(
-        http, base_url=settings.llm_base_url, api_key=settings.llm_api_key,
+        http,
+        base_url=settings.llm_base_url,
+        api_key=settings.llm_api_key,
         model=settings.llm_model,
     )
     report.checks.append(key)

@@ -224,14 +224,25 @@ def check_pages(api: GitHubApi, probe: str | None) -> CheckResult:
     )
 
 
-def check_action(resolve: ActionRef | DoctorError) -> CheckResult:
-    """The outcome of resolving (or, with --fix, ensuring) the Action, as a checklist line."""
+def check_action(resolve: ActionRef | DoctorError, configured: str) -> CheckResult:
+    """The outcome of resolving (or, with --fix, ensuring) the Action, as a checklist line.
+
+    ``configured`` is ``LLM_DEPLOY_ACTION_REF``: an Action published elsewhere than it names is
+    not what the receiver's workflows will use until the setting follows.
+    """
     if isinstance(resolve, DoctorError):
         return fail(
             ACTION,
             str(resolve),
             "Run `llm-deploy doctor --fix` to publish the Action into your account and "
             "pin it, or set LLM_DEPLOY_ACTION_REF to a public owner/repo@<commit sha>.",
+        )
+    if resolve.uses != configured.strip():
+        return fail(
+            ACTION,
+            f"the Action is at {resolve.uses}, but LLM_DEPLOY_ACTION_REF names {configured}",
+            f"Set LLM_DEPLOY_ACTION_REF={resolve.uses} where the receiver runs, then run doctor "
+            "again.",
         )
     pinned = "pinned to" if resolve.pinned else f"{resolve.ref} resolves to"
     return ok(ACTION, f"{resolve.full_name}{resolve.path} {pinned} {resolve.sha[:12]}")

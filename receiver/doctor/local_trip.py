@@ -27,7 +27,7 @@ from receiver.doctor.round_trip import COMPLETED, DEPLOYED, NOTIFIED, SERVING, S
 from receiver.forge import Dispatch, Repo
 from receiver.local_forge import LocalForge
 from receiver.local_pages import pages_app
-from receiver.run_model import run_git
+from receiver.run_model import StepFailed, run_git
 from receiver.runner import default_action_path, local_forge_with_runner
 
 SCRATCH = "doctor-round-trip"
@@ -73,8 +73,11 @@ class LocalWatcher:
 
     def _serving(self, repo: Repo, marks: dict[str, float]) -> None:
         bare = self.data_dir / "repos" / f"{repo.name}.git"
-        sha = run_git("-C", str(bare), "rev-parse", repo.default_branch)
-        committed = run_git("-C", str(bare), "show", f"{sha}:index.html")
+        try:
+            sha = run_git("-C", str(bare), "rev-parse", repo.default_branch)
+            committed = run_git("-C", str(bare), "show", f"{sha}:index.html")
+        except StepFailed:
+            return  # no index.html committed (yet); the round's deadline decides
         try:
             page = self.http.get(repo.pages_url, timeout=10.0)
         except httpx.HTTPError:

@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import Protocol
 
 from receiver.config import Settings
-from receiver.doctor.result import Phase, RoundTiming
+from receiver.doctor.result import DoctorError, Phase, RoundTiming
 from receiver.forge import Dispatch, Forge, Repo
 from receiver.journal import Journal, repo_from_json
 from receiver.request import DeployRequest
+from receiver.run_model import StepFailed
 from receiver.worker import Worker
 
 CREATED, REGISTERED, DISPATCHED = "repository created", "workflow registered", "dispatched"
@@ -178,7 +179,10 @@ class Trip:
         marks = dict(timed.marks)
         deadline = start + self.timeout
         while True:
-            outcome = self.watcher.poll(self.repo, timed.dispatched, request.nonce, marks)
+            try:
+                outcome = self.watcher.poll(self.repo, timed.dispatched, request.nonce, marks)
+            except (DoctorError, StepFailed) as exc:  # GitHub or git refused a read: say which
+                outcome = str(exc)
             if outcome:
                 break
             if self.clock() > deadline:

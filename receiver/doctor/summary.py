@@ -32,8 +32,12 @@ def last_doctor(data_dir: Path, clean: Callable[[str | None], str | None]) -> di
             "round": r.get("round"),
             "error": clean(str(r.get("error", ""))),
             "phases": [
-                {"name": str(p.get("name", "")), "at_s": p.get("at_s"), "took_s": p.get("took_s"),
-                 "detail": str(p.get("detail", ""))}
+                {
+                    "name": str(p.get("name", "")),
+                    "at_s": p.get("at_s"),
+                    "took_s": p.get("took_s"),
+                    "detail": str(p.get("detail", "")),
+                }
                 for p in r.get("phases", [])
                 if isinstance(p, dict)
             ],
@@ -41,5 +45,10 @@ def last_doctor(data_dir: Path, clean: Callable[[str | None], str | None]) -> di
         for r in data.get("rounds", [])
         if isinstance(r, dict)
     ]
-    return {"ok": bool(data.get("ok")), "finished_at": data.get("finished_at"),
-            "mode": str(data.get("mode", "")), "checks": checks, "rounds": rounds}
+    return {
+        "ok": bool(data.get("ok")),
+        "finished_at": data.get("finished_at"),
+        "mode": str(data.get("mode", "")),
+        "checks": checks,
+        "rounds": rounds,
+    }

@@ -134,6 +134,7 @@ class FakeGitHub:
                                             "allowed_actions": "all",
                                             "sha_pinning_required": False}
         self.simulate_runs = False
+        self.run_conclusion = "success"  # how simulated runs end
         self.run_reads: dict[int, int] = {}  # run id -> reads served (the simulation's clock)
         self.deployments: list[dict[str, Any]] = []
         self.repos: dict[str, FakeRepo] = {}  # lower-case full name -> repo
@@ -838,7 +839,7 @@ def get_run(fake: FakeGitHub, query: dict[str, str], body: Any, owner: str, name
     elif reads == 1:
         _simulate_action(fake, repo, record)
     else:
-        data.update(status="completed", conclusion="success")
+        data.update(status="completed", conclusion=fake.run_conclusion)
     return _Reply(200, data)
 
 
