@@ -96,18 +96,16 @@ def render(report: Report) -> str:
     for timing in report.rounds:
         lines.append(f"round {timing.round} in {report.repo or 'the scratch repository'}:")
         for phase in timing.phases:
-            extra = f"  {phase.detail}" if phase.detail else ""
-            lines.append(
-                f"  {phase.name:<26} +{phase.took_s:7.1f} s  (at {phase.at_s:7.1f} s){extra}"
-            )
+            if phase.detail:  # a milestone that was not waited for
+                lines.append(f"  {phase.name:<26} {phase.detail}")
+                continue
+            lines.append(f"  {phase.name:<26} +{phase.took_s:7.1f} s  (at {phase.at_s:7.1f} s)")
+        if timing.commit_sha:
+            lines.append(f"  {timing.page_url} serves {timing.commit_sha[:12]}")
         if timing.error:
             lines.append(f"  ✗ {timing.error}")
-    if report.rounds:
-        lines.append(
-            f"scratch repository {report.repo} {'kept' if report.kept else 'deleted'}"
-            if report.repo
-            else ""
-        )
+    if report.rounds and report.repo:
+        lines.append(f"scratch repository {report.repo} {'kept' if report.kept else 'deleted'}")
     failures = sum(c.failed for c in report.checks) + sum(bool(r.error) for r in report.rounds)
     if failures:
         lines.append(f"{failures} problem{'s' if failures != 1 else ''} to fix before going live.")
@@ -115,7 +113,7 @@ def render(report: Report) -> str:
         lines.append(
             "Ready." + (f" Give the evaluator {report.endpoint}" if report.endpoint else "")
         )
-    return "\n".join(line for line in lines if line != "")
+    return "\n".join(lines)
 
 
 def save_last(data_dir: Path, report: Report) -> Path:
