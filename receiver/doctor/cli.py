@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Sequence
 
 import httpx
@@ -102,7 +103,14 @@ def main(argv: Sequence[str], *, http: httpx.Client | None = None) -> int:
     finally:
         if http is None:
             client.close()
-    save_last(settings.data_dir, report)
+    report.finished_at = time.time()
+    try:
+        save_last(settings.data_dir, report)
+    except OSError as exc:  # the checklist still counts; only the dashboard misses it
+        print(
+            f"llm-deploy doctor: could not save the result in {settings.data_dir}: {exc}",
+            file=sys.stderr,
+        )
     print(
         json.dumps(report.to_json(), indent=2, ensure_ascii=False) if args.json else render(report)
     )
