@@ -11,13 +11,14 @@ from __future__ import annotations
 import argparse
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from receiver.config import Settings
 from receiver.doctor import cli
-from receiver.doctor.result import Report, render
+from receiver.doctor.result import Report, load_last, render
 from receiver.doctor.round_trip import (
     COMPLETED,
     CREATED,
@@ -28,10 +29,11 @@ from receiver.doctor.round_trip import (
     SERVING,
     STARTED,
 )
-from receiver.doctor.trips import github_trip, local_trip
+from receiver.doctor.trips import TripResult, github_trip, local_trip
 from receiver.github_forge import GitHubForge
 from tests.e2e_support import link_tool_cache, prebuild_action_venv
 from tests.fakes.github import FakeGitHub, FakePagesHost
+from tests.fakes.llm import FakeLLM
 
 STRONG = "Vq7-xN2pLk9_rT4mZs8wYb3c"
 
@@ -45,17 +47,19 @@ def github() -> Iterator[FakeGitHub]:
         assert fake.violations == []
 
 
+def _env(fake: FakeGitHub, tmp_path: Path) -> dict[str, str]:
+    return {
+        "DEPLOY_SECRET": STRONG,
+        "GITHUB_TOKEN": fake.token,
+        "GITHUB_API_URL": fake.url,
+        "LLM_API_KEY": "sk-must-not-reach-the-scratch-repo",
+        "LLM_DEPLOY_ACTION_REF": "octo-user/llm-deploy-action@" + "a" * 40,
+        "LLM_DEPLOY_DATA": str(tmp_path / "data"),
+    }
+
+
 def _settings(fake: FakeGitHub, tmp_path: Path) -> Settings:
-    return Settings.from_environ(
-        {
-            "DEPLOY_SECRET": STRONG,
-            "GITHUB_TOKEN": fake.token,
-            "GITHUB_API_URL": fake.url,
-            "LLM_API_KEY": "sk-must-not-reach-the-scratch-repo",
-            "LLM_DEPLOY_ACTION_REF": "octo-user/llm-deploy-action@" + "a" * 40,
-            "LLM_DEPLOY_DATA": str(tmp_path / "data"),
-        }
-    )
+    return Settings.from_environ(_env(fake, tmp_path))
 
 
 def _trip(fake: FakeGitHub, tmp_path: Path, **kw: object) -> tuple[object, list[str]]:
@@ -178,3 +182,47 @@ def test_round_trip_in_local_mode(tmp_path: Path) -> None:
     assert all(len(r.commit_sha) == 40 for r in result.rounds)
     assert not (data / "doctor-round-trip").exists()  # the scratch folder is gone
     assert (data / "runner-temp").exists()  # the shared tool cache is not
+
+
+def test_doctor_round_trip_reports_checks_and_phases(
+    github: FakeGitHub,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The command's path: checks pass, the trip runs, the result is printed and saved."""
+    action = github.add_repo("octo-user", "llm-deploy-action", "the Action", "2026-01-01T00:00:00Z")
+    action.branches["main"] = "a" * 40
+    with FakeLLM() as llm, FakePagesHost(github) as pages:
+        env = {**_env(github, tmp_path), "LLM_API_KEY": llm.api_key, "LLM_BASE_URL": llm.base_url}
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+
+        def trip(settings: Settings, http: httpx.Client, **kw: Any) -> TripResult:
+            forge = GitHubForge.from_settings(
+                settings, seconds_between_writes=0, sleep=lambda s: None
+            )
+            return github_trip(
+                settings,
+                http,
+                keep=kw["keep"],
+                forge=forge,
+                poll_seconds=0.01,
+                page_url_for=lambda repo: f"{pages.url}/{repo.name}/",
+            )
+
+        monkeypatch.setattr(cli, "github_trip", trip)
+        code = cli.main(["--round-trip"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "✓ GitHub token" in out and "round 1 in octo-user/llm-deploy-doctor-" in out
+    assert "round 2 in" in out and "notification received      skipped" in out
+    assert out.rstrip().endswith("Ready.") and "deleted" in out
+    saved = load_last(tmp_path / "data")
+    assert saved is not None and saved["ok"] is True and len(saved["rounds"]) == 2
+    assert [p["name"] for p in saved["rounds"][0]["phases"]][:3] == [
+        CREATED,
+        REGISTERED,
+        DISPATCHED,
+    ]
+    assert llm.requests and all(r.path == "/v1/chat/completions" for r in llm.requests)
