@@ -1,11 +1,11 @@
 """Checks of the receiver's own setup: the deploy secret's strength and the public URL's health.
 
-Why 20 characters: ``DEPLOY_SECRET`` is the only thing between the internet and both
+Why 20 characters: ``DEPLOY_SECRET`` is what stands between the internet and both
 ``POST /api-deploy`` (each accepted request spends Actions minutes and LLM budget) and the
-dashboard. Nothing derives keys from it any more, so it can only be guessed online, one request
-at a time; 20 random characters put that far out of reach, while short or well-known values
-(the README's ``change-me``, a word, a repeated character) fall to the first list an attacker
-tries.
+dashboard, and where ``LLM_DEPLOY_MASTER_KEY`` is unset the per-repo payload keys are derived from
+it too. Over HTTP it can only be guessed one request at a time; 20 random characters put that far
+out of reach, while short or well-known values (the README's ``change-me``, a word, a repeated
+character) fall to the first list an attacker tries.
 """
 
 from __future__ import annotations
