@@ -71,6 +71,7 @@ def check_model(
             "Check LLM_BASE_URL and that this machine can reach it.",
         )
     text = _error_text(response) if not response.is_success else ""
+    text = text.replace(api_key, "***")  # some providers quote the key they refused
     if response.status_code in (401, 403):
         return fail(
             name, f"the provider rejected the key ({response.status_code}: {text})", NEW_KEY
