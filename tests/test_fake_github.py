@@ -205,3 +205,65 @@ def test_checker_flags_bad_requests() -> None:
     )
     assert any("request" in p and "sha" in p for p in problems)
     assert openapi_check.check_exchange("GET", "/nowhere", {}, {}, b"", 200, {}, b"") != []
+
+
+# ----- the doctor's endpoints ------------------------------------------------------------------
+
+
+def test_scopes_header_and_denied_permissions(fake: FakeGitHub, gh: httpx.Client) -> None:
+    assert "x-oauth-scopes" not in gh.get("/user").headers  # fine-grained by default
+    fake.scopes = "public_repo, workflow"
+    assert gh.get("/user").headers["x-oauth-scopes"] == "public_repo, workflow"
+    full = make_repo(gh)
+    fake.denied = {"secrets", "pages"}
+    assert gh.get(f"/repos/{full}/actions/secrets/public-key").status_code == 403
+    assert gh.get(f"/repos/{full}/pages").json()["message"].startswith("Resource not accessible")
+    assert gh.get(f"/repos/{full}/actions/workflows").json() == {"total_count": 0,
+                                                                 "workflows": []}
+
+
+def test_actions_permissions_of_repo_and_org(fake: FakeGitHub, gh: httpx.Client) -> None:
+    full = make_repo(gh)
+    fake.repo_actions.update(enabled=False)
+    fake.org_actions.update(enabled_repositories="none", sha_pinning_required=True)
+    assert gh.get(f"/repos/{full}/actions/permissions").json()["enabled"] is False
+    org = gh.get("/orgs/octo-org/actions/permissions").json()
+    assert org["enabled_repositories"] == "none" and org["sha_pinning_required"] is True
+    assert gh.get("/orgs/elsewhere/actions/permissions").status_code == 404
+
+
+def test_commits_by_branch_or_sha_and_delete(fake: FakeGitHub, gh: httpx.Client) -> None:
+    full = make_repo(gh)
+    head = gh.get(f"/repos/{full}/commits/main").json()["sha"]
+    assert gh.get(f"/repos/{full}/commits/{head}").json()["sha"] == head
+    assert gh.get(f"/repos/{full}/commits/{'0' * 40}").status_code == 422
+    fake.scopes = "repo"
+    assert gh.delete(f"/repos/{full}").status_code == 403  # no delete_repo scope
+    fake.scopes = "repo, delete_repo"
+    assert gh.delete(f"/repos/{full}").status_code == 204
+    assert gh.get(f"/repos/{full}").status_code == 404
+
+
+def test_simulated_runs_commit_deploy_and_complete(fake: FakeGitHub, gh: httpx.Client) -> None:
+    fake.simulate_runs = True
+    full = make_repo(gh)
+    gh.get(f"/repos/{full}/actions/workflows/llm-deploy.yml")  # the registration lag
+    gh.get(f"/repos/{full}/actions/workflows/llm-deploy.yml")
+    answer = gh.post(f"/repos/{full}/actions/workflows/llm-deploy.yml/dispatches",
+                     json={"ref": "main", "inputs": {}, "return_run_details": True})
+    run = f"/repos/{full}/actions/runs/{answer.json()['workflow_run_id']}"
+    before = gh.get(f"/repos/{full}/commits/main").json()["sha"]
+    assert gh.get(run).json()["status"] == "queued"
+    assert gh.get(f"/repos/{full}/deployments").json() == []
+    assert gh.get(run).json()["status"] == "in_progress"
+    after = gh.get(f"/repos/{full}/commits/main").json()["sha"]
+    assert after != before
+    page = gh.get(f"/repos/{full}/contents/index.html", params={"ref": after}).json()
+    assert b"<title>round trip</title>" in base64.b64decode(page["content"])
+    (deployment,) = gh.get(f"/repos/{full}/deployments",
+                           params={"environment": "github-pages"}).json()
+    assert deployment["sha"] == after
+    (status,) = gh.get(f"/repos/{full}/deployments/{deployment['id']}/statuses").json()
+    assert status["state"] == "success"
+    done = gh.get(run).json()
+    assert (done["status"], done["conclusion"]) == ("completed", "success")

@@ -86,6 +86,7 @@ class FakeRepo:
     secrets: dict[str, str] = field(default_factory=dict)  # name -> sealed base64
     pages: bool = False
     misses: dict[str, int] = field(default_factory=dict)  # workflow file -> 404s served
+    private: bool = False
 
     @property
     def full_name(self) -> str:
@@ -121,6 +122,21 @@ class FakeGitHub:
         self.on_dispatch = on_dispatch
         self.delay = 0.0  # seconds each answer waits, like a slow GitHub
         self.run_lag = 0  # listings of runs that omit a just-dispatched run
+        # Doctor knobs (see the block at the end of this file): classic scopes sent in
+        # X-OAuth-Scopes (None: a fine-grained token, no header), permission families that answer
+        # 403, the Actions policies, and a simulated run per dispatch (queued, in progress with a
+        # commit and a Pages deployment, completed) for the round trip.
+        self.scopes: str | None = None
+        self.denied: set[str] = set()  # "secrets", "actions", "pages", "administration"
+        self.repo_actions: dict[str, Any] = {"enabled": True, "allowed_actions": "all",
+                                             "sha_pinning_required": False}
+        self.org_actions: dict[str, Any] = {"enabled_repositories": "all",
+                                            "allowed_actions": "all",
+                                            "sha_pinning_required": False}
+        self.simulate_runs = False
+        self.run_conclusion = "success"  # how simulated runs end
+        self.run_reads: dict[int, int] = {}  # run id -> reads served (the simulation's clock)
+        self.deployments: list[dict[str, Any]] = []
         self.repos: dict[str, FakeRepo] = {}  # lower-case full name -> repo
         self.requests: list[Recorded] = []
         self.dispatches: list[DispatchRecord] = []
@@ -196,6 +212,7 @@ class FakeGitHub:
         try:
             self._check_auth(headers)
             self._maybe_fault(method, path)
+            _maybe_deny(self, path)
             body = json.loads(raw) if raw else {}
             with self._lock:
                 return self._route(method, path, query, body)
@@ -250,6 +267,7 @@ class FakeGitHub:
             has_discussions=False,
         )
         data["owner"]["type"] = owner_type
+        data.update(private=repo.private, visibility="private" if repo.private else "public")
         return data
 
     def _owner_json(self, login: str) -> dict[str, Any]:
@@ -395,7 +413,8 @@ class FakeGitHub:
         self, query: dict[str, str], body: Any, owner: str, name: str, path: str
     ) -> _Reply:
         repo = self._get(owner, name)
-        branch = query.get("ref", "main")
+        ref = query.get("ref", "main")
+        branch = next((b for b, sha in repo.branches.items() if sha == ref), ref)  # a head sha
         data = repo.files.get(branch, {}).get(path)
         if data is None:
             raise _error(404, "Not Found")
@@ -703,6 +722,8 @@ def _handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
             out["x-ratelimit-reset"] = str(int(time.time()) + 3600)
             if body:
                 out["Content-Type"] = "application/json; charset=utf-8"
+            if fake.scopes is not None:
+                out["X-OAuth-Scopes"] = fake.scopes
             out.update(reply.headers)
             try:
                 fake.violations += openapi_check.check_exchange(
@@ -724,3 +745,208 @@ def _handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
             pass  # keep test output clean
 
     return Handler
+
+
+# ----- doctor endpoints: permissions probes, the Action's commit, run simulation, deletion -------
+# Appended as plain functions taking the fake, so the class above stays as it was.
+
+_DENIED_PATHS = {  # permission family -> path fragments a fine-grained token without it gets 403 on
+    "secrets": ("/actions/secrets",),
+    "actions": ("/actions/workflows", "/actions/runs"),
+    "pages": ("/pages",),
+    "administration": ("/actions/permissions",),
+}
+
+
+def _maybe_deny(fake: FakeGitHub, path: str) -> None:
+    for family in fake.denied:
+        if any(part in path for part in _DENIED_PATHS[family]):
+            raise _error(403, "Resource not accessible by personal access token")
+
+
+def _stamp() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def get_repo_actions_permissions(fake: FakeGitHub, query: dict[str, str], body: Any, owner: str,
+                                 name: str) -> _Reply:
+    fake._get(owner, name)
+    return _Reply(200, dict(fake.repo_actions))
+
+
+def get_org_actions_permissions(fake: FakeGitHub, query: dict[str, str], body: Any,
+                                org: str) -> _Reply:
+    if org not in fake.orgs:
+        raise _error(404, "Not Found")
+    return _Reply(200, dict(fake.org_actions))
+
+
+def list_workflows(fake: FakeGitHub, query: dict[str, str], body: Any, owner: str,
+                   name: str) -> _Reply:
+    fake._get(owner, name)
+    return _Reply(200, {"total_count": 0, "workflows": []})
+
+
+def get_commit(fake: FakeGitHub, query: dict[str, str], body: Any, owner: str, name: str,
+               ref: str) -> _Reply:
+    """A branch name or a commit sha that is (or was made) a branch head of the repo."""
+    repo = fake._get(owner, name)
+    if not repo.branches:
+        raise _error(409, "Git Repository is empty.")
+    sha = repo.branches.get(ref) or (ref if ref in repo.branches.values() else None)
+    if sha is None:
+        raise _error(422, f"No commit found for SHA: {ref}")
+    url = fake._url(repo, f"commits/{sha}")
+    user = {"name": "Octo", "email": "octo@example.com", "date": "2026-01-01T00:00:00Z"}
+    tree = hashlib.sha1(sha.encode()).hexdigest()
+    return _Reply(200, {
+        "url": url, "sha": sha, "node_id": f"C_{sha[:12]}",
+        "html_url": f"https://github.com/{repo.full_name}/commit/{sha}",
+        "comments_url": f"{url}/comments",
+        "commit": {"author": user, "committer": user, "comment_count": 0, "message": "commit",
+                   "url": fake._url(repo, f"git/commits/{sha}"),
+                   "tree": {"sha": tree, "url": fake._url(repo, f"git/trees/{tree}")}},
+        "author": fake._owner_json(repo.owner), "committer": fake._owner_json(repo.owner),
+        "parents": [],
+    })
+
+
+def delete_repo(fake: FakeGitHub, query: dict[str, str], body: Any, owner: str,
+                name: str) -> _Reply:
+    repo = fake._get(owner, name)
+    if fake.scopes is not None and "delete_repo" not in fake.scopes:
+        raise _error(403, "Must have admin rights to Repository.")
+    del fake.repos[repo.full_name.lower()]
+    return _Reply(204)
+
+
+def get_run(fake: FakeGitHub, query: dict[str, str], body: Any, owner: str, name: str,
+            run_id: str) -> _Reply:
+    """One dispatched run. With ``simulate_runs`` each read advances it: queued, then in
+    progress (the "Action" commits index.html and deploys Pages), then completed."""
+    repo = fake._get(owner, name)
+    mine = [d for d in fake.dispatches if d.repo == repo.full_name]
+    record = next((d for d in mine if d.run_id == int(run_id)), None)
+    if record is None:
+        raise _error(404, "Not Found")
+    data = fake._run_json(repo, record, mine.index(record) + 1)
+    if not fake.simulate_runs:
+        return _Reply(200, data)
+    reads = fake.run_reads.get(record.run_id, 0)
+    fake.run_reads[record.run_id] = reads + 1
+    if reads == 0:
+        data.update(status="queued")
+    elif reads == 1:
+        _simulate_action(fake, repo, record)
+    else:
+        data.update(status="completed", conclusion=fake.run_conclusion)
+    return _Reply(200, data)
+
+
+def _simulate_action(fake: FakeGitHub, repo: FakeRepo, record: DispatchRecord) -> None:
+    """What the Action does inside a run, reduced: one commit of index.html, one deployment."""
+    page = (f"<!doctype html><title>round trip</title><p>run {record.run_id} "
+            f"dispatch {record.inputs.get('dispatch-id', '')}</p>\n").encode()
+    files = repo.files.setdefault("main", {})
+    files["index.html"] = page
+    sha = hashlib.sha1(b"commit %d" % record.run_id + page).hexdigest()
+    repo.branches["main"] = sha
+    deployment_id = next(fake._ids)
+    fake.deployments.append({"repo": repo.full_name, "id": deployment_id, "sha": sha,
+                             "created_at": _stamp(), "run_id": record.run_id})
+
+
+def list_deployments(fake: FakeGitHub, query: dict[str, str], body: Any, owner: str,
+                     name: str) -> _Reply:
+    repo = fake._get(owner, name)
+    env = query.get("environment")
+    found = [d for d in fake.deployments if d["repo"] == repo.full_name
+             and env in (None, "github-pages")]
+    creator = fake._owner_json(repo.owner)
+    out = []
+    for d in reversed(found):  # newest first, as GitHub lists them
+        url = fake._url(repo, f"deployments/{d['id']}")
+        out.append({
+            "id": d["id"], "node_id": f"DE_{d['id']}", "sha": d["sha"], "ref": "main",
+            "task": "deploy", "environment": "github-pages", "creator": creator, "payload": {},
+            "description": "", "statuses_url": f"{url}/statuses",
+            "repository_url": fake._url(repo, "").rstrip("/"), "url": url,
+            "created_at": d["created_at"], "updated_at": d["created_at"],
+        })
+    return _Reply(200, out)
+
+
+def list_deployment_statuses(fake: FakeGitHub, query: dict[str, str], body: Any, owner: str,
+                             name: str, deployment_id: str) -> _Reply:
+    repo = fake._get(owner, name)
+    found = next((d for d in fake.deployments
+                  if d["repo"] == repo.full_name and str(d["id"]) == deployment_id), None)
+    if found is None:
+        raise _error(404, "Not Found")
+    url = fake._url(repo, f"deployments/{deployment_id}")
+    return _Reply(200, [{
+        "id": found["id"] + 1, "node_id": f"DES_{found['id']}", "state": "success",
+        "creator": fake._owner_json(repo.owner), "description": "Deployed",
+        "deployment_url": url, "target_url": f"https://{repo.owner.lower()}.github.io/{repo.name}/",
+        "repository_url": fake._url(repo, "").rstrip("/"), "url": f"{url}/statuses/1",
+        "created_at": found["created_at"], "updated_at": found["created_at"],
+    }])
+
+
+_DOCTOR_TABLE: list[tuple[str, str, Callable[..., _Reply]]] = [
+    ("GET", f"/repos/{_R}/actions/permissions", get_repo_actions_permissions),
+    ("GET", "/orgs/([^/]+)/actions/permissions", get_org_actions_permissions),
+    ("GET", f"/repos/{_R}/actions/workflows", list_workflows),
+    ("GET", f"/repos/{_R}/commits/(.+)", get_commit),
+    ("DELETE", f"/repos/{_R}", delete_repo),
+    ("GET", f"/repos/{_R}/actions/runs/([0-9]+)", get_run),
+    ("GET", f"/repos/{_R}/deployments", list_deployments),
+    ("GET", f"/repos/{_R}/deployments/([0-9]+)/statuses", list_deployment_statuses),
+]
+_TABLE += _DOCTOR_TABLE
+_ROUTES += [(verb, re.compile(f"^{pattern}$"), fn) for verb, pattern, fn in _DOCTOR_TABLE]
+
+
+class FakePagesHost:
+    """Serves each fake repo's ``main`` index.html at ``/<repo>/`` once it has a deployment:
+    the round trip's stand-in for ``https://<owner>.github.io/<repo>/``."""
+
+    def __init__(self, fake: FakeGitHub) -> None:
+        host = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                status, body = host.page(urlsplit(self.path).path)
+                self.send_response(status)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.fake = fake
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def page(self, path: str) -> tuple[int, bytes]:
+        name = path.strip("/").split("/")[0]
+        with self.fake._lock:
+            for repo in self.fake.repos.values():
+                deployed = any(d["repo"] == repo.full_name for d in self.fake.deployments)
+                if repo.name == name and deployed and "index.html" in repo.files.get("main", {}):
+                    return 200, repo.files["main"]["index.html"]
+        return 404, b"<h1>404</h1>"
+
+    def __enter__(self) -> FakePagesHost:
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                         daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()

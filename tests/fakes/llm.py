@@ -129,6 +129,10 @@ class FakeLLM:
         self.default = default
         self.api_key = api_key or "fake-llm-key"
         self._check_key = api_key is not None
+        # AI Pipe's behaviour for the doctor: models it can price (None: all), and GET /usage.
+        self.priced: set[str] | None = None
+        self.usage: dict[str, Any] = {"email": "student@example.com", "days": 7, "cost": 0.12,
+                                      "usage": [], "limit": 1.0}
         self.requests: list[Recorded] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -155,6 +159,11 @@ class FakeLLM:
         self._server.server_close()
         self._thread.join(timeout=5)
 
+    @property
+    def usage_url(self) -> str:
+        """Where AI Pipe's ``GET /usage`` answers on this fake (beside, not under, /v1)."""
+        return self.base_url.removesuffix("/v1") + "/usage"
+
     def _next(self) -> str | Responder | Reply:
         with self._lock:
             return self.script.pop(0) if self.script else self.default
@@ -171,12 +180,17 @@ class FakeLLM:
             body = None
         with self._lock:
             self.requests.append(Recorded(path, headers, body, authorized))
+        if path == "/usage":
+            return Reply(200, dict(self.usage)) if authorized else Reply(
+                401, {"message": "Unauthorized"})
         if path != "/v1/chat/completions":
             return Reply(404, {"error": {"message": f"no route {path}"}})
         if not authorized:
             return Reply(401, {"error": {"message": "Unauthorized"}})
         if not isinstance(body, dict):
             return Reply(400, {"error": {"message": "body is not a JSON object"}})
+        if self.priced is not None and body.get("model") not in self.priced:
+            return Reply(400, {"message": f"Model {body.get('model')} pricing unknown"})
         item = self._next()
         if isinstance(item, Reply):
             return item
