@@ -116,6 +116,7 @@ class VerifyReport:
             "offline_requests": list(b.offline_requests) if b else [],
             # Every request the sealed page tried beyond its own origin (never delivered).
             "blocked_requests": list(b.blocked_requests) if b else [],
+            "sandbox_note": b.sandbox_note if b else "",
             # Only the file name: the screenshot travels next to report.json in the artifact.
             "screenshot": b.screenshot.name if b and b.screenshot else None,
         }
