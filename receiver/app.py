@@ -86,7 +86,16 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         own_journal = journal is None
         jr = journal or Journal(settings.data_dir / "journal.sqlite3")
-        wk = worker or Worker(settings, jr, forge or default_forge(settings))
+        if worker is None:
+            # One line in the log says which Action new repos will use; in GitHub mode it is
+            # published into the user's account first, in the background.
+            from receiver.github.action_ref import ActionSource
+
+            action = ActionSource(settings)
+            action.start()
+            wk = Worker(settings, jr, forge or default_forge(settings), action=action.get)
+        else:
+            wk = worker
         app.state.journal, app.state.worker = jr, wk
         if settings.local_mode:
             log.info("local mode (no GITHUB_TOKEN); data in %s", settings.data_dir)
