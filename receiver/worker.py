@@ -182,6 +182,8 @@ class Worker:
 
     def _steps(self, entry: Entry, started: float) -> None:
         done = self.journal.steps(entry.id)
+        if "repo" not in done:
+            self._action()  # fails here, not after making a repo that could get no workflow
         if "repo" in done:
             repo = repo_from_json(done["repo"])
         else:

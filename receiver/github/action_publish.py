@@ -107,8 +107,7 @@ def _explain(exc: GitHubAnswer, full: str) -> str:
     if exc.status in (403, 404):
         return (
             f"GitHub refused to publish the Action into {full} ({exc.status} {exc.message}); "
-            "the token needs Contents and Administration write on that account (or set "
-            "LLM_DEPLOY_ACTION_REF to an Action you published)."
+            "the token needs Contents and Administration write on that account."
         )
     return f"Publishing the Action into {full} failed: GitHub answered {exc.status} {exc.message}."
 
@@ -137,7 +136,9 @@ def _publish(
             f"{full} already holds files that are not an llm-deploy Action; set "
             "LLM_DEPLOY_ACTION_REPO to another repository name."
         )
-    action_yml = _published_action_yml(rest, full, current.get("action.yml"), sources.action_yml)
+    action_yml = _published_action_yml(
+        rest, full, commit, "action.yml" in current, sources.action_yml
+    )
     if action_yml is None:
         action_yml = pin_uses(sources.action_yml, resolve_pins(rest, sources.action_yml))
     wanted = build_bundle(sources, full, action_yml)
@@ -220,16 +221,17 @@ def _blobs(rest: Rest, full: str, tree_sha: str) -> dict[str, str]:
     return found
 
 
-def _published_action_yml(rest: Rest, full: str, sha: str | None, source: str) -> str | None:
+def _published_action_yml(
+    rest: Rest, full: str, commit: str, present: bool, source: str
+) -> str | None:
     """The published action.yml when it is this source with pins (its pins are kept), else None."""
-    if sha is None:
+    if not present:
         return None
-    data = rest.call(
-        "GET", f"/repos/{full}/git/blobs/{sha}", action="read the published action.yml"
-    )
+    data = rest.call("GET", f"/repos/{full}/contents/action.yml", params={"ref": commit},
+                     action="read the published action.yml")
     try:
         text = base64.b64decode(data["content"]).decode("utf-8")
-    except (ValueError, UnicodeDecodeError):
+    except (KeyError, TypeError, ValueError):
         return None
     return text if unpin(text) == source else None
 

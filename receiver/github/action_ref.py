@@ -21,7 +21,7 @@ from collections.abc import Callable
 import httpx
 
 from receiver.config import Settings
-from receiver.github.action_bundle import BundleError, load_sources
+from receiver.github.action_bundle import BundleError, Sources, load_sources
 from receiver.github.action_publish import publish, resolve_pins
 from receiver.github.pins import FULL_SHA
 from receiver.github.rest import ActionPublishError, Rest
@@ -58,6 +58,7 @@ def ensure_action(
     http: httpx.Client | None = None,
     dry_run: bool = False,
     sleep: Callable[[float], None] = time.sleep,
+    sources: Sources | None = None,
 ) -> ActionChoice:
     """Make the Action repo hold this version (``dry_run``: only check) and say what to pin.
 
@@ -70,11 +71,13 @@ def ensure_action(
     assert settings.github_token is not None  # not local mode
     if http is None:
         with httpx.Client(timeout=30.0) as own:
-            return ensure_action(settings, http=own, dry_run=dry_run, sleep=sleep)
-    try:
-        sources = load_sources()
-    except BundleError as exc:
-        raise ActionPublishError(str(exc)) from exc
+            return ensure_action(settings, http=own, dry_run=dry_run, sleep=sleep,
+                                 sources=sources)
+    if sources is None:
+        try:
+            sources = load_sources()
+        except BundleError as exc:
+            raise ActionPublishError(str(exc)) from exc
     rest = Rest(http, token=settings.github_token, api_url=settings.github_api_url, sleep=sleep)
     done = publish(
         rest,
