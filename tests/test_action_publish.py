@@ -180,6 +180,24 @@ def test_the_generated_workflow_pins_the_published_commit(
     assert f"actions/checkout@{fake.pins['actions/checkout@v7']} # v7\n" in workflow
 
 
+def test_rounds_do_not_publish_again(fake: FakeGitHub, tmp_path: Path) -> None:
+    settings = settings_for(fake)
+    source = ActionSource(settings)
+    journal = Journal(tmp_path / "journal.sqlite3")
+    forge = make_forge(fake, FakeTime())
+    body = {"email": "a@example.com", "secret": "s3cret", "task": "twice", "nonce": "n",
+            "brief": "Build it.", "checks": [], "evaluation_url": "https://e.example/",
+            "attachments": []}
+    for round_ in (1, 2, 1):
+        rid, _ = journal.record(parse_request({**body, "round": round_, "nonce": f"n{round_}"}))
+        Worker(settings, journal, forge, action=source.get).process(rid)
+        assert journal.get(rid).state == "dispatched"
+    journal.close()
+    assert len(fake.calls("GET", "/user")) == 1  # the one lookup of the publish, made once
+    assert len(fake.calls("GET", f"/repos/{REPO}/commits/")) == 2  # before and after creating
+    assert len(fake.calls(None, "/repos/actions/checkout/")) == 1
+
+
 def test_a_failed_publish_fails_the_request_then_the_next_one_retries(
     fake: FakeGitHub, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
