@@ -6,6 +6,7 @@ repositories carry the tags that ``action.yml`` and the workflow name, so pinnin
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ import httpx
 import pytest
 import yaml
 
+from receiver.app import create_app
 from receiver.config import Settings
 from receiver.github.action_bundle import build_bundle, load_sources
 from receiver.github.action_ref import ActionPublishError, ActionSource, ensure_action
@@ -280,3 +282,32 @@ def test_the_override_is_used_as_is(
     assert source.get().ref == ref  # no GitHub call: the API URL is a closed port
     assert f"new repos will use the Action {ref} (LLM_DEPLOY_ACTION_REF)" in caplog.text
     assert ("not a full commit SHA" in caplog.text) is warns
+
+
+def test_the_receiver_says_at_start_which_action_new_repos_use(
+    fake: FakeGitHub, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = settings_for(fake, LLM_DEPLOY_DATA=str(tmp_path / "data"))
+    app = create_app(settings, forge=make_forge(fake, FakeTime()))
+
+    async def start_then_stop() -> None:
+        async with app.router.lifespan_context(app):
+            for _ in range(600):  # published in the background; the line follows
+                if "new repos will use the Action" in caplog.text:
+                    return
+                await asyncio.sleep(0.05)
+
+    with caplog.at_level(logging.INFO, logger="llm_deploy.action"):
+        asyncio.run(start_then_stop())
+    head = fake.repo(REPO).branches["main"]
+    lines = [r.getMessage() for r in caplog.records if "new repos will use" in r.getMessage()]
+    assert lines == [f"new repos will use the Action {REPO}@{head} "
+                     f"(published v0.1.0 into {REPO}, tagged v0.1.0, v0)"]
+
+
+def test_local_mode_names_the_local_forges_action(caplog: pytest.LogCaptureFixture) -> None:
+    source = ActionSource(Settings.from_environ({"DEPLOY_SECRET": "s"}))
+    with caplog.at_level(logging.INFO, logger="llm_deploy.action"):
+        source.start()
+    assert source.get().ref == "repos/llm-deploy-action@local"  # the local forge's namespace
+    assert "new repos will use the Action repos/llm-deploy-action@local (local mode" in caplog.text
