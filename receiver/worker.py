@@ -182,8 +182,6 @@ class Worker:
 
     def _steps(self, entry: Entry, started: float) -> None:
         done = self.journal.steps(entry.id)
-        if "repo" not in done:
-            self._action()  # fails here, not after making a repo that could get no workflow
         if "repo" in done:
             repo = repo_from_json(done["repo"])
         else:
@@ -219,6 +217,7 @@ class Worker:
             known = self.journal.task_repos(entry.task) or self.forge.task_repos(base)
             if known:
                 return known[-1], False
+        self._action()  # fails here, not after making a repo that could get no workflow
         # Start after the names this journal already used, to spare a 422 per earlier round 1.
         first = len(self.journal.task_repos(entry.task)) + 1
         for n in range(first, first + MAX_NAME_TRIES):

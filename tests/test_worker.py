@@ -255,3 +255,12 @@ def test_twenty_tasks_in_parallel_each_dispatch_once(journal: Journal, forge: Me
     assert len(dispatched) == 21 and len({d["dispatch-id"] for _, d in dispatched}) == 21
     # Round 2 ran after round 1 of the same task, on its repo.
     assert journal.get(ids[-1]).repo == "octo/task-0" and len(forge.repos) == 20
+
+
+def test_round_two_of_a_known_repo_needs_no_published_action(
+    journal: Journal, forge: MemoryForge
+) -> None:
+    run(journal, forge, req())
+    unpublished = dataclasses.replace(SETTINGS, action_ref=None)
+    (second,) = run(journal, forge, req(round_=2, nonce="n2"), settings=unpublished)
+    assert journal.get(second).state == "dispatched", journal.get(second).error

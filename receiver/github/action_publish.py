@@ -131,7 +131,8 @@ def _publish(
         raise ActionPublishError(f"The repository {full} has no commit GitHub can show yet.")
     commit, tree_sha = head
     current = _blobs(rest, full, tree_sha)
-    if "action.yml" not in current and not set(current) <= _REPLACEABLE:
+    ours = {"action.yml", "action/__main__.py"} <= set(current)
+    if not ours and not set(current) <= _REPLACEABLE:
         raise ActionPublishError(
             f"{full} already holds files that are not an llm-deploy Action; set "
             "LLM_DEPLOY_ACTION_REPO to another repository name."
