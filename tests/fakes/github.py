@@ -692,9 +692,11 @@ class FakeGitHub:
         return repo.git.commits[sha]
 
     def _resolve(self, repo: FakeRepo, ref: str) -> str | None:
+        """A branch (or HEAD), a tag (annotated ones followed) or a commit sha; its commit."""
         if ref == "HEAD":
             ref = "main"
-        sha = repo.branches.get(ref, ref)
+        sha = repo.branches.get(ref) or repo.git.tags.get(ref) or ref
+        sha = repo.git.tag_objects.get(sha, ("", sha))[1]
         return sha if self._commit_of(repo, sha) else None
 
     def _files_at(self, repo: FakeRepo, ref: str) -> dict[str, bytes]:
