@@ -17,10 +17,10 @@ from __future__ import annotations
 import base64
 import logging
 from dataclasses import dataclass
-from urllib.parse import quote
 
 from receiver.github.action_bundle import Sources, blob_sha, build_bundle
-from receiver.github.pins import pin_uses, repo_of, tag_refs, unpin
+from receiver.github.action_tags import q, resolve_pins, tag_commit
+from receiver.github.pins import pin_uses, unpin
 from receiver.github.rest import ActionPublishError, GitHubAnswer, Rest
 
 log = logging.getLogger("llm_deploy.action")
@@ -44,41 +44,6 @@ class PublishedAction:
     def ref(self) -> str:
         """``owner/name@<full commit sha>``, what a workflow's ``uses:`` says."""
         return f"{self.repo}@{self.commit}"
-
-
-def q(part: str) -> str:
-    return quote(part, safe="")
-
-
-def resolve_tag(rest: Rest, action: str, tag: str) -> str | None:
-    """The commit a tag of ``owner/name`` points at (annotated tags followed), None if unknown."""
-    repo = repo_of(action)
-    try:
-        ref = rest.call(
-            "GET", f"/repos/{repo}/git/ref/tags/{q(tag)}", action=f"resolve {action}@{tag}"
-        )
-        obj = ref["object"]
-        for _ in range(3):  # a tag of a tag is legal; GitHub's own actions use one level at most
-            if obj["type"] != "tag":
-                break
-            obj = rest.call(
-                "GET", f"/repos/{repo}/git/tags/{obj['sha']}", action=f"resolve {action}@{tag}"
-            )["object"]
-    except GitHubAnswer as exc:
-        log.warning("could not pin %s@%s to a commit (%s); it stays a tag", action, tag, exc)
-        return None
-    return str(obj["sha"]) if obj["type"] == "commit" else None
-
-
-def resolve_pins(rest: Rest, text: str) -> dict[str, str]:
-    """Commit SHAs for the tag references of ``text``'s ``uses:`` lines that resolve."""
-    pins = {}
-    for ref in tag_refs(text):
-        action, _, tag = ref.rpartition("@")
-        sha = resolve_tag(rest, action, tag)
-        if sha:
-            pins[ref] = sha
-    return pins
 
 
 def owner_login(rest: Rest, owner: str | None) -> str:
@@ -156,7 +121,7 @@ def _publish(
             branch=branch,
             message=f"llm-deploy Action {sources.version}",
         )
-    tags = _tag(rest, full, commit, sources.version, dry_run=dry_run)
+    tags = tag_commit(rest, full, commit, sources.version, dry_run=dry_run)
     return PublishedAction(full, commit, changed=changed, tags=tuple(tags))
 
 
@@ -228,8 +193,12 @@ def _published_action_yml(
     """The published action.yml when it is this source with pins (its pins are kept), else None."""
     if not present:
         return None
-    data = rest.call("GET", f"/repos/{full}/contents/action.yml", params={"ref": commit},
-                     action="read the published action.yml")
+    data = rest.call(
+        "GET",
+        f"/repos/{full}/contents/action.yml",
+        params={"ref": commit},
+        action="read the published action.yml",
+    )
     try:
         text = base64.b64decode(data["content"]).decode("utf-8")
     except (KeyError, TypeError, ValueError):
@@ -294,50 +263,3 @@ def _commit(
         raise
     log.info("committed llm-deploy Action to %s: %s", full, made)
     return str(made)
-
-
-def _tag(rest: Rest, full: str, commit: str, version: str, *, dry_run: bool) -> list[str]:
-    """Point ``v<version>`` (or ``v<version>+<sha>``) and ``v<major>`` at ``commit``."""
-    major = f"v{version.split('.', 1)[0]}"
-    data = rest.call(
-        "GET", f"/repos/{full}/git/matching-refs/tags/{q(major)}", action="read the Action's tags"
-    )
-    tags = {r["ref"].removeprefix("refs/tags/"): r["object"]["sha"] for r in data}
-    done: list[str] = []
-    exact = f"v{version}"
-    if tags.get(exact, commit) != commit:
-        log.warning(
-            "tag %s of %s is on commit %s, not this build's content; tagging %s as %s+%s instead",
-            exact,
-            full,
-            tags[exact][:12],
-            commit[:12],
-            exact,
-            commit[:7],
-        )
-        exact = f"v{version}+{commit[:7]}"
-    for tag in (exact, major):
-        if tags.get(tag) == commit:
-            continue
-        done.append(tag)
-        if dry_run:
-            continue
-        if tag in tags:  # only the major tag moves
-            rest.call(
-                "PATCH",
-                f"/repos/{full}/git/refs/tags/{q(tag)}",
-                {"sha": commit, "force": True},
-                action=f"move the tag {tag}",
-            )
-        else:
-            try:
-                rest.call(
-                    "POST",
-                    f"/repos/{full}/git/refs",
-                    {"ref": f"refs/tags/{tag}", "sha": commit},
-                    action=f"tag {tag}",
-                )
-            except GitHubAnswer as exc:
-                if exc.status != 422:
-                    raise
-    return done

@@ -22,7 +22,8 @@ import httpx
 
 from receiver.config import Settings
 from receiver.github.action_bundle import BundleError, Sources, load_sources
-from receiver.github.action_publish import publish, resolve_pins
+from receiver.github.action_publish import publish
+from receiver.github.action_tags import resolve_pins
 from receiver.github.pins import FULL_SHA
 from receiver.github.rest import ActionPublishError, Rest
 from receiver.workflow import ActionChoice, template_text
