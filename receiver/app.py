@@ -127,7 +127,8 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         own_journal = journal is None
         jr = journal or Journal(settings.data_dir / "journal.sqlite3")
-        wk = worker or Worker(settings, jr, forge or app.state.mode.forge())
+        mode_ = app.state.mode
+        wk = worker or Worker(settings, jr, forge or mode_.forge(), action=mode_.action())
         app.state.journal, app.state.worker = jr, wk
         log.info("%s", app.state.mode.describe())
         wk.start()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -45,6 +46,15 @@ def _opt(environ: Mapping[str, str], *names: str) -> str | None:
     return None
 
 
+def _repo_name(environ: Mapping[str, str], name: str, default: str) -> str:
+    value = _opt(environ, name) or default
+    if not re.fullmatch(r"[A-Za-z0-9._-]{1,100}", value) or value.endswith(".git"):
+        raise ConfigError(
+            f"{name} must be a repository name of at most 100 letters, digits, '.', '_' or '-', "
+            f"not {value!r}.")
+    return value
+
+
 def _master_key(environ: Mapping[str, str], deploy_secret: str) -> bytes:
     explicit = _opt(environ, "LLM_DEPLOY_MASTER_KEY")
     if explicit is not None:
@@ -75,7 +85,10 @@ class Settings:
     max_body_bytes: int = 25 * 1024 * 1024
     body_timeout: float = 30.0
     master_key: bytes = b""
-    action_ref: str = "llm-deploy/llm-deploy@v1"
+    # None: publish this version's Action into the user's account and pin its commit
+    # (receiver.github.action_ref); no default may name an account the user does not control.
+    action_ref: str | None = None
+    action_repo: str = "llm-deploy-action"
     public_url: str = "http://127.0.0.1:8000"
     workflow_timeout: float = 180.0
     settle_interval: float = 20.0
@@ -108,7 +121,8 @@ class Settings:
             max_body_bytes=_int(environ, "LLM_DEPLOY_MAX_BODY_MB", 25) * 1024 * 1024,
             body_timeout=float(_int(environ, "LLM_DEPLOY_BODY_TIMEOUT", 30)),
             master_key=_master_key(environ, deploy_secret),
-            action_ref=_opt(environ, "LLM_DEPLOY_ACTION_REF") or cls.action_ref,
+            action_ref=_opt(environ, "LLM_DEPLOY_ACTION_REF"),
+            action_repo=_repo_name(environ, "LLM_DEPLOY_ACTION_REPO", cls.action_repo),
             public_url=(
                 _opt(environ, "LLM_DEPLOY_PUBLIC_URL") or f"http://{public_host}:{port}"
             ).rstrip("/"),

@@ -6,11 +6,13 @@ from the settings; ``receiver.github`` and ``receiver.local`` implement it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from starlette.routing import BaseRoute
 
 from receiver.forge import Forge
+from receiver.workflow import ActionChoice
 
 
 class Mode(Protocol):
@@ -24,6 +26,11 @@ class Mode(Protocol):
 
     def forge(self) -> Forge:
         """The forge requests are worked against; built once, at startup."""
+        ...
+
+    def action(self) -> Callable[[], ActionChoice]:
+        """What new workflows ``uses:``, asked for each time one is written (it may still be
+        being published, and may fail: the request then fails with the fix)."""
         ...
 
     def routes(self) -> list[BaseRoute]:

@@ -25,7 +25,14 @@ from receiver.journal import FINAL_STATES, Entry, Journal, repo_from_json, repo_
 from receiver.naming import base_name, candidate, description
 from receiver.request import decode_attachments
 from receiver.settle import settle_dispatch
-from receiver.workflow import WORKFLOW_FILE, WORKFLOW_PATH, render_workflow
+from receiver.workflow import (
+    FIX_ACTION,
+    WORKFLOW_FILE,
+    WORKFLOW_PATH,
+    ActionChoice,
+    override_choice,
+    render_workflow,
+)
 
 log = logging.getLogger("llm_deploy.worker")
 
@@ -46,6 +53,18 @@ def dispatch_inputs(sealed: str, dispatch_id: str) -> tuple[dict[str, str], bool
     return {"payload": ref, "dispatch-id": dispatch_id}, True
 
 
+def _fixed_action(settings: Settings) -> Callable[[], ActionChoice]:
+    """LLM_DEPLOY_ACTION_REF; without it, the mode must pass its source (``Mode.action``)."""
+    choice = override_choice(settings)
+
+    def fixed() -> ActionChoice:
+        if choice is None:
+            raise ForgeError(f"No Action is published for new repositories yet; {FIX_ACTION}.")
+        return choice
+
+    return fixed
+
+
 class Worker:
     """Drains the journal in background threads; ``submit`` queues one request id."""
 
@@ -58,6 +77,7 @@ class Worker:
         clock: Callable[[], float] = time.time,
         threads: int | None = None,
         settle_interval: float | None = None,
+        action: Callable[[], ActionChoice] | None = None,
     ) -> None:
         self.settings = settings
         self.journal = journal
@@ -73,10 +93,14 @@ class Worker:
         self._queues: dict[str, deque[int]] = {}  # task → ids waiting, in arrival order
         self._running: set[str] = set()  # tasks with a drain loop on the pool
         self._known: set[int] = set()  # ids queued or running, so a double submit is a no-op
-        self._workflow = render_workflow(
-            settings.action_ref, settings.llm_base_url, settings.llm_model,
-            settings.llm_fallback_model,
-        )
+        # Which Action new workflows pin, asked for only when a workflow is written: it may still
+        # be being published (receiver.github.action_ref), and a failure fails that request.
+        self._action = action or _fixed_action(settings)
+
+    def _workflow(self) -> str:
+        choice = self._action()
+        return render_workflow(choice.ref, self.settings.llm_base_url, self.settings.llm_model,
+                               self.settings.llm_fallback_model, pins=choice.pins)
 
     def start(self) -> None:
         """Start the pool and resume every unfinished request of the journal."""
@@ -178,7 +202,7 @@ class Worker:
         # Repos found on the forge (fresh disk) were made by this tool and hold the workflow; if
         # one does not, registration fails and _wait_registered commits it.
         if "created" in facts and "workflow" not in facts:
-            self.forge.commit_files(repo, {WORKFLOW_PATH: self._workflow.encode()},
+            self.forge.commit_files(repo, {WORKFLOW_PATH: self._workflow().encode()},
                                     "Add the llm-deploy workflow")
             self.journal.add_repo_fact(repo.full_name, "workflow")
             self._log(entry, started, "workflow")
@@ -198,6 +222,7 @@ class Worker:
             known = self.journal.task_repos(entry.task) or self.forge.task_repos(base)
             if known:
                 return known[-1], False
+        self._action()  # fails here, not after making a repo that could get no workflow
         # Start after the names this journal already used, to spare a 422 per earlier round 1.
         first = len(self.journal.task_repos(entry.task)) + 1
         for n in range(first, first + MAX_NAME_TRIES):
@@ -230,7 +255,7 @@ class Worker:
             # A commit touching the file makes GitHub register it again (and adds it to a repo
             # that lost it); the changed comment line makes the commit non-empty.
             stamp = f"# re-registered at {int(self.clock())}\n"
-            self.forge.commit_files(repo, {WORKFLOW_PATH: (self._workflow + stamp).encode()},
+            self.forge.commit_files(repo, {WORKFLOW_PATH: (self._workflow() + stamp).encode()},
                                     "Re-register the llm-deploy workflow")
             self.journal.add_repo_fact(repo.full_name, "workflow")
             self.forge.wait_for_workflow(repo, WORKFLOW_FILE, self.settings.workflow_timeout / 2)

@@ -25,7 +25,8 @@ SECRET = "app-test-secret"
 
 def settings_for(tmp_path: Path, **changes: Any) -> Settings:
     base = Settings.from_environ({"DEPLOY_SECRET": SECRET, "GITHUB_TOKEN": "ghp_test",
-                                  "LLM_DEPLOY_DATA": str(tmp_path / "data")})
+                                  "LLM_DEPLOY_DATA": str(tmp_path / "data"),
+                                  "LLM_DEPLOY_ACTION_REF": "octo/llm-deploy-action@" + "d4" * 20})
     return dataclasses.replace(base, **changes)
 
 

@@ -20,7 +20,8 @@ def test_defaults_are_local_and_safe() -> None:
     assert (s.llm_model, s.llm_fallback_model) == ("gpt-4.1-mini", "gpt-4.1-nano")
     assert s.data_dir == Path("llm-deploy-data")
     assert s.max_body_bytes == 25 * 1024 * 1024
-    assert s.action_ref == "llm-deploy/llm-deploy@v1"
+    assert s.action_ref is None  # publish into the user's own account; name no stranger's
+    assert s.action_repo == "llm-deploy-action"
     assert s.public_url == "http://127.0.0.1:8000"
     assert s.workflow_timeout == 180.0
 
@@ -38,9 +39,12 @@ def test_defaults_are_local_and_safe() -> None:
          "http://127.0.0.1:9/api/v3"),
         ({"LLM_DEPLOY_DATA": "/tmp/d"}, "data_dir", Path("/tmp/d")),
         ({"LLM_DEPLOY_WORKFLOW_TIMEOUT": "30"}, "workflow_timeout", 30.0),
+        ({"LLM_DEPLOY_ACTION_REF": "me/fork@v1"}, "action_ref", "me/fork@v1"),
+        ({"LLM_DEPLOY_ACTION_REPO": "our.action"}, "action_repo", "our.action"),
     ],
     ids=["token-means-github", "aipipe-token", "llm-key-wins", "body-mb", "public-from-port",
-         "public-url-trimmed", "api-url", "data-dir", "workflow-timeout"],
+         "public-url-trimmed", "api-url", "data-dir", "workflow-timeout", "action-ref",
+         "action-repo"],
 )
 def test_environment_values(env: dict[str, str], attr: str, expected: object) -> None:
     assert getattr(Settings.from_environ({**BASE, **env}), attr) == expected
@@ -54,8 +58,11 @@ def test_environment_values(env: dict[str, str], attr: str, expected: object) ->
         ({**BASE, "PORT": "eighty"}, "PORT"),
         ({**BASE, "LLM_DEPLOY_MAX_BODY_MB": "0"}, "LLM_DEPLOY_MAX_BODY_MB"),
         ({**BASE, "LLM_DEPLOY_MASTER_KEY": "short"}, "LLM_DEPLOY_MASTER_KEY"),
+        ({**BASE, "LLM_DEPLOY_ACTION_REPO": "me/action"}, "LLM_DEPLOY_ACTION_REPO"),
+        ({**BASE, "LLM_DEPLOY_ACTION_REPO": "action.git"}, "LLM_DEPLOY_ACTION_REPO"),
     ],
-    ids=["missing-secret", "blank-secret", "bad-port", "zero-body", "short-master-key"],
+    ids=["missing-secret", "blank-secret", "bad-port", "zero-body", "short-master-key",
+         "action-repo-slash", "action-repo-dot-git"],
 )
 def test_bad_settings_fail_with_one_sentence(env: dict[str, str], mentions: str) -> None:
     with pytest.raises(ConfigError) as info:

@@ -133,7 +133,8 @@ class Served:
         self.port = int(sock.getsockname()[1])
         self.url = f"http://127.0.0.1:{self.port}"
         base = Settings.from_environ({"DEPLOY_SECRET": SECRET, "GITHUB_TOKEN": "ghp_test",
-                                      "LLM_DEPLOY_DATA": str(tmp_path / "data")})
+                                      "LLM_DEPLOY_DATA": str(tmp_path / "data"),
+                                      "LLM_DEPLOY_ACTION_REF": "octo/a@" + "d4" * 20})
         settings = dataclasses.replace(base, port=self.port, public_url=self.url)
         self.forge = MemoryForge()
         self.journal = Journal(tmp_path / "journal.sqlite3")

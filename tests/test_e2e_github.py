@@ -93,6 +93,11 @@ def test_github_mode_end_to_end(tmp_path: Path) -> None:
         assert fake.secret(full_name, "LLM_API_KEY") == llm.api_key
         assert "LLM_DEPLOY_PAYLOAD_KEY" in fake.repo(full_name).secrets
         assert fake.repo(full_name).pages
+        # The workflow runs the Action the receiver published into the user's account at start,
+        # pinned by commit (no actions/* repos in this fake: their tags stay tags, with a warning).
+        action_head = fake.repo(f"{fake.user}/llm-deploy-action").branches["main"]
+        workflow = fake.file(full_name, ".github/workflows/llm-deploy.yml").decode()
+        assert f"uses: {fake.user}/llm-deploy-action@{action_head}\n" in workflow
         lookups = [r.status for r in fake.calls("GET", "/actions/workflows/")]
         assert lookups[:2] == [404, 404] and lookups[-1] == 200  # the registration lag
         assert status["repo"] == full_name and status["rounds"][0]["state"] == "dispatched"

@@ -267,3 +267,40 @@ def test_simulated_runs_commit_deploy_and_complete(fake: FakeGitHub, gh: httpx.C
     assert status["state"] == "success"
     done = gh.get(run).json()
     assert (done["status"], done["conclusion"]) == ("completed", "success")
+def test_git_data_api_refuses_an_empty_repo_then_commits_and_tags(
+    fake: FakeGitHub, gh: httpx.Client
+) -> None:
+    full = gh.post("/user/repos", json={"name": "git-data"}).json()["full_name"]
+    entry = {"path": "a/b.txt", "mode": "100644", "type": "blob", "content": "hi\n"}
+    assert gh.post(f"/repos/{full}/git/trees", json={"tree": [entry]}).status_code == 409
+    assert gh.get(f"/repos/{full}/commits/HEAD").status_code == 409
+    seeded = gh.post("/user/repos", json={"name": "seeded", "auto_init": True}).json()
+    full = seeded["full_name"]
+    head = gh.get(f"/repos/{full}/commits/HEAD").json()
+    listing = gh.get(f"/repos/{full}/git/trees/{head['commit']['tree']['sha']}",
+                     params={"recursive": "1"}).json()["tree"]
+    assert [e["path"] for e in listing] == ["README.md"]
+    tree = gh.post(f"/repos/{full}/git/trees", json={"tree": [entry]}).json()
+    assert [(e["path"], e["type"]) for e in tree["tree"]] == [("a", "tree")]  # top level only
+    commit = gh.post(f"/repos/{full}/git/commits", json={
+        "message": "m", "tree": tree["sha"], "parents": [head["sha"]]}).json()["sha"]
+    stray = gh.post(f"/repos/{full}/git/commits", json={"message": "x", "tree": tree["sha"],
+                                                        "parents": []}).json()["sha"]
+    refs = f"/repos/{full}/git/refs"
+    assert gh.patch(f"{refs}/heads/main", json={"sha": stray}).status_code == 422  # not ff
+    assert gh.patch(f"{refs}/heads/main", json={"sha": commit}).status_code == 200
+    assert fake.file(full, "a/b.txt") == b"hi\n"
+    assert gh.post(refs, json={"ref": "refs/tags/v1", "sha": commit}).status_code == 201
+    assert gh.post(refs, json={"ref": "refs/tags/v1", "sha": commit}).status_code == 422
+    assert gh.get(f"/repos/{full}/commits/v1").json()["sha"] == commit
+    matching = gh.get(f"/repos/{full}/git/matching-refs/tags/v").json()
+    assert [(r["ref"], r["object"]["sha"]) for r in matching] == [("refs/tags/v1", commit)]
+
+
+def test_annotated_tags_are_followed_to_their_commit(fake: FakeGitHub, gh: httpx.Client) -> None:
+    sha = fake.seed_action("actions/setup-python", "v7", annotated=True)
+    ref = gh.get("/repos/actions/setup-python/git/ref/tags/v7").json()["object"]
+    assert ref["type"] == "tag" and ref["sha"] != sha
+    tag = gh.get(f"/repos/actions/setup-python/git/tags/{ref['sha']}").json()
+    assert tag["object"] == {"sha": sha, "type": "commit", "url": tag["object"]["url"]}
+    assert gh.get("/repos/actions/setup-python/git/ref/tags/v9").status_code == 404

@@ -23,6 +23,7 @@ from tests.fakes.memory_forge import MemoryForge
 SETTINGS = Settings.from_environ({
     "DEPLOY_SECRET": "test-secret-123", "LLM_API_KEY": "sk-llm", "GITHUB_TOKEN": "ghp_x",
     "GITHUB_WORKFLOW_TOKEN": "ghp_wf", "LLM_DEPLOY_WORKFLOW_TIMEOUT": "5",
+    "LLM_DEPLOY_ACTION_REF": "octo/llm-deploy-action@" + "c3" * 20,
 })
 
 
@@ -60,6 +61,15 @@ def run(journal: Journal, forge: MemoryForge, *requests: DeployRequest,
     return ids
 
 
+def test_github_mode_without_a_published_action_fails_before_making_a_repo(
+    journal: Journal, forge: MemoryForge
+) -> None:
+    (rid,) = run(journal, forge, req(), settings=dataclasses.replace(SETTINGS, action_ref=None))
+    entry = journal.get(rid)
+    assert entry.state == "failed" and "llm-deploy doctor --fix" in (entry.error or "")
+    assert forge.repos == {} and journal.task_repos("demo") == []
+
+
 def test_round_one_creates_commits_secures_and_dispatches(
     journal: Journal, forge: MemoryForge
 ) -> None:
@@ -69,7 +79,7 @@ def test_round_one_creates_commits_secures_and_dispatches(
     assert entry.state == "dispatched", entry.error
     state = forge.repos["LLMPages"]
     assert WORKFLOW_PATH in state.files and state.pages
-    assert b"uses: llm-deploy/llm-deploy@v1" in state.files[WORKFLOW_PATH]
+    assert f"uses: octo/llm-deploy-action@{'c3' * 20}\n".encode() in state.files[WORKFLOW_PATH]
     assert set(state.secrets) == {"LLM_DEPLOY_PAYLOAD_KEY", "LLM_API_KEY", "LLM_DEPLOY_PUSH_TOKEN"}
     assert state.secrets["LLM_API_KEY"] == "sk-llm"
     (inputs,) = state.dispatches
@@ -245,3 +255,12 @@ def test_twenty_tasks_in_parallel_each_dispatch_once(journal: Journal, forge: Me
     assert len(dispatched) == 21 and len({d["dispatch-id"] for _, d in dispatched}) == 21
     # Round 2 ran after round 1 of the same task, on its repo.
     assert journal.get(ids[-1]).repo == "octo/task-0" and len(forge.repos) == 20
+
+
+def test_round_two_of_a_known_repo_needs_no_published_action(
+    journal: Journal, forge: MemoryForge
+) -> None:
+    run(journal, forge, req())
+    unpublished = dataclasses.replace(SETTINGS, action_ref=None)
+    (second,) = run(journal, forge, req(round_=2, nonce="n2"), settings=unpublished)
+    assert journal.get(second).state == "dispatched", journal.get(second).error

@@ -1,8 +1,9 @@
 """The Action that generated repos pin: parse ``LLM_DEPLOY_ACTION_REF`` and resolve it on GitHub.
 
-``EnsureAction`` is the seam for ``doctor --fix``: a callable that makes sure the Action exists in
-the user's account at a pinned commit and returns it. ``resolve_action`` is the implementation
-that only looks (it never publishes); the publisher of the Action bundle plugs in beside it.
+``EnsureAction`` is what the checklist calls: ``resolve_action`` only looks (without
+``LLM_DEPLOY_ACTION_REF``, it asks the publisher for a dry run: is this version in the user's
+account?), ``publish_action`` (``doctor --fix``) publishes this version first, as the receiver
+does at start (``receiver.github.action_ref.ensure_action``).
 """
 
 from __future__ import annotations
@@ -58,13 +59,38 @@ def parse_action_ref(text: str) -> ActionRef:
     return ActionRef(owner, repo, path, ref)
 
 
+def _published_ref(settings: Settings, http: httpx.Client, *, dry_run: bool) -> str:
+    """The reference the receiver would pin: the override, or this version in the user's account."""
+    if settings.action_ref:
+        return settings.action_ref
+    from receiver.github.action_ref import ActionPublishError, ensure_action
+
+    try:
+        choice = ensure_action(settings, http=http, dry_run=dry_run)
+    except ActionPublishError as exc:
+        raise DoctorError(str(exc)) from None
+    if not choice.ref:
+        raise DoctorError(f"The Action is not published: {choice.source}.")
+    return choice.ref
+
+
+def publish_action(settings: Settings, http: httpx.Client) -> ActionRef:
+    """``doctor --fix``: publish this version's Action when it differs, then resolve it."""
+    return _resolve(settings, http, _published_ref(settings, http, dry_run=False))
+
+
 def resolve_action(settings: Settings, http: httpx.Client) -> ActionRef:
+    """The Action the receiver would pin, resolved on GitHub; publishes nothing."""
+    return _resolve(settings, http, _published_ref(settings, http, dry_run=True))
+
+
+def _resolve(settings: Settings, http: httpx.Client, uses: str) -> ActionRef:
     """The configured Action with the commit its ref names; DoctorError when GitHub lacks either.
 
     Checks that the repository exists and is public (a workflow in another account's repo cannot
     use a private action) and that the ref resolves to a commit. Publishes nothing.
     """
-    action = parse_action_ref(settings.action_ref)
+    action = parse_action_ref(uses)
     api = GitHubApi(http, settings.github_api_url, settings.github_token or "")
     found = api.get(f"/repos/{action.full_name}")
     if found.status_code == 404:

@@ -41,7 +41,7 @@ def github_checks(
         action = ensure(settings, http)
     except DoctorError as exc:
         action = exc
-    known = action if isinstance(action, ActionRef) else _parsed(settings.action_ref)
+    known = action if isinstance(action, ActionRef) else _parsed(settings.action_ref or "")
     try:
         probe = gh.find_probe_repo(api, identity, known)
         if identity.scopes is None:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import httpx
 
 from receiver.config import ConfigError, Settings
-from receiver.doctor.action_ref import EnsureAction, resolve_action
+from receiver.doctor.action_ref import EnsureAction, publish_action, resolve_action
 from receiver.doctor.checklist import run_checks
 from receiver.doctor.github_checks import ACTION, ACTIONS, PAGES, SCOPES, TOKEN
 from receiver.doctor.result import DoctorError, Report, fail, render, save_last
@@ -24,7 +24,7 @@ from receiver.doctor.trips import TripResult, github_trip, local_trip
 
 # What ``--fix`` uses to put the Action in place. Only resolving is built in here; publishing the
 # bundle into the user's account plugs in at this seam (receiver.github publishing).
-FIX_ACTION: EnsureAction = resolve_action
+FIX_ACTION: EnsureAction = publish_action
 GITHUB_LINES = frozenset({TOKEN, SCOPES, ACTIONS, PAGES, ACTION})
 
 

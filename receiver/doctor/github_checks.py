@@ -224,11 +224,11 @@ def check_pages(api: GitHubApi, probe: str | None) -> CheckResult:
     )
 
 
-def check_action(resolve: ActionRef | DoctorError, configured: str) -> CheckResult:
+def check_action(resolve: ActionRef | DoctorError, configured: str | None) -> CheckResult:
     """The outcome of resolving (or, with --fix, ensuring) the Action, as a checklist line.
 
-    ``configured`` is ``LLM_DEPLOY_ACTION_REF``: an Action published elsewhere than it names is
-    not what the receiver's workflows will use until the setting follows.
+    ``configured`` is ``LLM_DEPLOY_ACTION_REF``, if set: an Action published elsewhere than it
+    names is not what the receiver's workflows will use until the setting follows.
     """
     if isinstance(resolve, DoctorError):
         return fail(
@@ -237,7 +237,7 @@ def check_action(resolve: ActionRef | DoctorError, configured: str) -> CheckResu
             "Run `llm-deploy doctor --fix` to publish the Action into your account and "
             "pin it, or set LLM_DEPLOY_ACTION_REF to a public owner/repo@<commit sha>.",
         )
-    if resolve.uses != configured.strip():
+    if configured and resolve.uses != configured.strip():
         return fail(
             ACTION,
             f"the Action is at {resolve.uses}, but LLM_DEPLOY_ACTION_REF names {configured}",

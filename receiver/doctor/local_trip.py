@@ -22,15 +22,24 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.routing import Route
 
+from receiver.config import Settings
 from receiver.doctor.listener import Listener
 from receiver.doctor.round_trip import COMPLETED, DEPLOYED, NOTIFIED, SERVING, STARTED
 from receiver.forge import Dispatch, Repo
 from receiver.local.forge import LocalForge
+from receiver.local.mode import LOCAL_ACTION_REF
 from receiver.local.pages import pages_app
 from receiver.local.run_model import StepFailed, run_git
 from receiver.local.runner import default_action_path, local_forge_with_runner
+from receiver.workflow import ActionChoice, override_choice
 
 SCRATCH = "doctor-round-trip"
+
+
+def local_action(settings: Settings) -> Callable[[], ActionChoice]:
+    """The override, else this checkout's action.yml, as local mode's worker uses."""
+    choice = override_choice(settings) or ActionChoice(LOCAL_ACTION_REF, "local mode")
+    return lambda: choice
 
 
 class LocalWatcher:

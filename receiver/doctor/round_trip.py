@@ -26,6 +26,7 @@ from receiver.journal import Journal, repo_from_json
 from receiver.local.run_model import StepFailed
 from receiver.request import DeployRequest
 from receiver.worker import Worker
+from receiver.workflow import ActionChoice
 
 CREATED, REGISTERED, DISPATCHED = "repository created", "workflow registered", "dispatched"
 STARTED, DEPLOYED, SERVING = "run started", "Pages deployed", "page serving the commit"
@@ -142,6 +143,7 @@ class Trip:
     timeout: float = ROUND_TIMEOUT
     task: str = dataclasses.field(default_factory=scratch_task)
     repo: Repo | None = None
+    action: Callable[[], ActionChoice] | None = None  # what the workflow uses; the mode's
 
     def run(self) -> list[RoundTiming]:
         # The offline generator builds the page: no key reaches the scratch repository.
@@ -161,7 +163,7 @@ class Trip:
 
     def _round(self, settings: Settings, journal: Journal, round_: int) -> RoundTiming:
         timed = TimedForge(self.forge, self.clock)
-        worker = Worker(settings, journal, timed, clock=time.time)
+        worker = Worker(settings, journal, timed, clock=time.time, action=self.action)
         request = sample_request(self.task, round_, settings.deploy_secret, self.evaluation_url)
         start = self.clock()
         request_id, _ = journal.record(request)

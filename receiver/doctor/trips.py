@@ -60,8 +60,11 @@ def github_trip(
         clock=time.monotonic,
         **({"page_url_for": page_url_for} if page_url_for else {}),
     )
+    from receiver.github.action_ref import ActionSource
+
     trip = Trip(
-        settings, forge, watcher, evaluation_url=notify_url or "", poll_seconds=poll_seconds
+        settings, forge, watcher, evaluation_url=notify_url or "", poll_seconds=poll_seconds,
+        action=ActionSource(settings, http=http).get,
     )
     result = TripResult()
     with contextlib.ExitStack() as stack:
@@ -92,12 +95,15 @@ def local_trip(
     settings: Settings, http: httpx.Client, *, keep: bool = False, poll_seconds: float = 0.5
 ) -> TripResult:
     """Two rounds through the local forge and runner (the real action.yml), timed the same way."""
-    from receiver.doctor.local_trip import LocalWatcher, local_stage
+    from receiver.doctor.local_trip import LocalWatcher, local_action, local_stage
 
     result = TripResult()
     with local_stage(Path(settings.data_dir), keep=keep) as (forge, scratch), Listener() as ear:
         watcher = LocalWatcher(scratch, http, ear, clock=time.monotonic)
-        trip = Trip(settings, forge, watcher, evaluation_url=ear.url, poll_seconds=poll_seconds)
+        trip = Trip(
+            settings, forge, watcher, evaluation_url=ear.url, poll_seconds=poll_seconds,
+            action=local_action(settings),
+        )
         result.rounds = trip.run()
         if trip.repo is not None:
             result.repo, result.kept = str(scratch / "repos" / f"{trip.repo.name}.git"), keep

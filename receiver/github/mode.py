@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from starlette.routing import BaseRoute
 
 from receiver.config import Settings
 from receiver.forge import Forge
+from receiver.github.action_ref import ActionSource
 from receiver.github.forge import GitHubForge
+from receiver.workflow import ActionChoice
 
 
 class GitHubMode:
@@ -27,6 +30,12 @@ class GitHubMode:
     def forge(self) -> Forge:
         """A GitHubForge from the settings."""
         return GitHubForge.from_settings(self.settings)
+
+    def action(self) -> Callable[[], ActionChoice]:
+        """This version's Action, published into the user's account in the background."""
+        source = ActionSource(self.settings)
+        source.start()  # logs, at once or when published, which reference new repos use
+        return source.get
 
     def routes(self) -> list[BaseRoute]:
         """None: GitHub serves the sites and the run pages."""

@@ -27,8 +27,12 @@ from receiver.local.pages import pages_app
 from receiver.local.run_model import RunResult
 from receiver.local.runner import default_action_path, local_forge_with_runner
 from receiver.local.steps import StepProcesses
+from receiver.workflow import ActionChoice, override_choice
 
 log = logging.getLogger("llm_deploy.local")
+# The local runner runs this checkout's action.yml for any `uses:` outside `actions/`; the owner
+# is the local forge's namespace (receiver.local.forge.OWNER), never an account on GitHub.
+LOCAL_ACTION_REF = "repos/llm-deploy-action@local"
 NOTIFY_LIMIT = 1024 * 1024
 
 
@@ -64,6 +68,13 @@ class LocalMode:
         )
         local.resume_interrupted()  # runs die with the process here; GitHub's would go on
         return local
+
+    def action(self) -> Callable[[], ActionChoice]:
+        """The override, else this checkout's action.yml under the local forge's namespace."""
+        choice = override_choice(self.settings) or ActionChoice(
+            LOCAL_ACTION_REF, "local mode: this checkout's action.yml")
+        logging.getLogger("llm_deploy.action").info("%s", choice.describe())
+        return lambda: choice
 
     def routes(self) -> list[BaseRoute]:
         """Local Pages, the run pages (the Actions tab's stand-in) and the evaluator."""
