@@ -163,6 +163,9 @@ def build_with_uv(uv: Path, venv: Path, lock: Path, downloads: Path) -> None:
         "UV_CACHE_DIR": str(downloads / "uv-cache"),
         "UV_PYTHON_DOWNLOADS": "never",
         "UV_NO_PROGRESS": "1",
+        # The system's certificate store, as pip uses: behind a TLS-inspecting proxy uv's own
+        # bundled roots fail, and on GitHub's runners the two agree.
+        "UV_NATIVE_TLS": os.environ.get("UV_NATIVE_TLS", "1"),
     }
     common = ["--quiet", "--no-config"]
     run([str(uv), "venv", *common, "--python", sys.executable, str(venv)], venv.parent, env)
