@@ -7,7 +7,6 @@ never exposes the endpoint to the network by accident; hosts such as Hugging Fac
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -15,9 +14,7 @@ from pathlib import Path
 
 from action.defaults import DEFAULT_BASE_URL, DEFAULT_FALLBACK_MODEL, DEFAULT_MODEL
 
-SECRET_FIELDS = frozenset(
-    {"deploy_secret", "github_token", "github_workflow_token", "llm_api_key", "master_key"}
-)
+SECRET_FIELDS = frozenset({"deploy_secret", "github_token", "github_workflow_token", "llm_api_key"})
 
 
 class ConfigError(Exception):
@@ -45,19 +42,6 @@ def _opt(environ: Mapping[str, str], *names: str) -> str | None:
     return None
 
 
-def _master_key(environ: Mapping[str, str], deploy_secret: str) -> bytes:
-    explicit = _opt(environ, "LLM_DEPLOY_MASTER_KEY")
-    if explicit is not None:
-        if len(explicit.encode("utf-8")) < 16:
-            raise ConfigError("LLM_DEPLOY_MASTER_KEY must be at least 16 characters long.")
-        return explicit.encode("utf-8")
-    # Derived, not random: a receiver restarted on a fresh disk must re-derive the same per-repo
-    # payload keys it already stored as repo secrets, or old repos could no longer be dispatched.
-    return hashlib.blake2b(
-        deploy_secret.encode("utf-8"), person=b"llm-deploy-mk", digest_size=32
-    ).digest()
-
-
 @dataclass(frozen=True)
 class Settings:
     deploy_secret: str
@@ -74,7 +58,6 @@ class Settings:
     port: int = 8000
     max_body_bytes: int = 25 * 1024 * 1024
     body_timeout: float = 30.0
-    master_key: bytes = b""
     action_ref: str = "llm-deploy/llm-deploy@v1"
     public_url: str = "http://127.0.0.1:8000"
     workflow_timeout: float = 180.0
@@ -107,7 +90,6 @@ class Settings:
             port=port,
             max_body_bytes=_int(environ, "LLM_DEPLOY_MAX_BODY_MB", 25) * 1024 * 1024,
             body_timeout=float(_int(environ, "LLM_DEPLOY_BODY_TIMEOUT", 30)),
-            master_key=_master_key(environ, deploy_secret),
             action_ref=_opt(environ, "LLM_DEPLOY_ACTION_REF") or cls.action_ref,
             public_url=(
                 _opt(environ, "LLM_DEPLOY_PUBLIC_URL") or f"http://{public_host}:{port}"

@@ -67,6 +67,10 @@ CREATE TABLE IF NOT EXISTS repos (
     facts TEXT NOT NULL DEFAULT '[]',
     PRIMARY KEY (task, full_name)
 );
+CREATE TABLE IF NOT EXISTS repo_keys (
+    full_name TEXT PRIMARY KEY,
+    payload_key TEXT NOT NULL
+);
 """
 
 _Row = tuple[DeployRequest, str, list[dict[str, str]]]  # request, body JSON, attachments
@@ -275,6 +279,23 @@ class Journal:
                     "UPDATE repos SET facts = ? WHERE task = ? AND full_name = ?",
                     (json.dumps(facts), r["task"], full_name),
                 )
+
+    def payload_key(self, full_name: str) -> str | None:
+        """The repo's payload key (base64) as last stored by this journal, or None."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT payload_key FROM repo_keys WHERE full_name = ?", (full_name,)
+            ).fetchone()
+        return None if row is None else str(row["payload_key"])
+
+    def set_payload_key(self, full_name: str, key: str) -> None:
+        """Store (or replace) the repo's payload key; it exists nowhere else but the repo secret."""
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO repo_keys (full_name, payload_key) VALUES (?, ?)"
+                " ON CONFLICT (full_name) DO UPDATE SET payload_key = excluded.payload_key",
+                (full_name, key),
+            )
 
     def status(self, task: str) -> dict[str, Any] | None:
         """The task's rounds for the status endpoint: no secret, email, brief or evaluation URL."""

@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from action.payload import REF_PREFIX, Job, derive_key, encode_key, seal
+from action.payload import REF_PREFIX, Job, decode_key, encode_key, new_key, seal
 from receiver.config import Settings
 from receiver.forge import Forge, ForgeError, NameTaken, Repo, WorkflowNotRegistered
 from receiver.journal import FINAL_STATES, Entry, Journal, repo_from_json, repo_to_json
@@ -209,7 +209,16 @@ class Worker:
         raise ForgeError(f"Every name from {candidate(base, first)} on is taken; delete old repos.")
 
     def _secrets(self, repo: Repo, facts: set[str]) -> None:
-        wanted = {PAYLOAD_SECRET: encode_key(derive_key(self.settings.master_key, repo.full_name))}
+        wanted: dict[str, str] = {}
+        if self.journal.payload_key(repo.full_name) is None:
+            # A fresh repo, a lost disk or a journal from before random keys: whatever key the
+            # repo holds is unknown here, so a new random one is journaled first, then written
+            # over the old secret. Reruns of older runs can then no longer decrypt (see
+            # docs/security.md); the forge is never asked whether a key exists, since an existing
+            # one cannot be read back.
+            self.journal.set_payload_key(repo.full_name, encode_key(new_key()))
+            facts.discard(f"secret:{PAYLOAD_SECRET}")
+        wanted[PAYLOAD_SECRET] = self.journal.payload_key(repo.full_name) or ""
         if self.settings.llm_api_key:
             wanted[LLM_SECRET] = self.settings.llm_api_key
         if self.settings.github_workflow_token:
@@ -217,10 +226,8 @@ class Worker:
         for name, value in wanted.items():
             if f"secret:{name}" in facts:
                 continue
-            # The payload key is derived, so one stored by an earlier receiver is still right;
-            # the other secrets are refreshed whenever this journal has not stored them itself.
-            if name != PAYLOAD_SECRET or not self.forge.has_secret(repo, name):
-                self.forge.set_secret(repo, name, value)
+            # Refreshed whenever this journal has not stored it itself.
+            self.forge.set_secret(repo, name, value)
             self.journal.add_repo_fact(repo.full_name, f"secret:{name}")
 
     def _wait_registered(self, repo: Repo) -> None:
@@ -244,7 +251,10 @@ class Worker:
             attachments=decode_attachments(body.get("attachments", [])),
             received_at=entry.received_at,
         )
-        sealed = seal(job, derive_key(self.settings.master_key, repo.full_name))
+        stored = self.journal.payload_key(repo.full_name)
+        if stored is None:  # _secrets stores one first; a missing key is a bug, not a guess
+            raise ForgeError(f"No payload key is journaled for {repo.full_name}.")
+        sealed = seal(job, decode_key(stored))
         inputs, side = dispatch_inputs(sealed, entry.dispatch_id)
         if side:
             self.forge.put_side_file(repo, SIDE_BRANCH, f"{entry.dispatch_id}.txt", sealed.encode())
