@@ -22,7 +22,7 @@ from action.payload import REF_PREFIX, Job, decode_key, encode_key, new_key, sea
 from receiver.config import Settings
 from receiver.forge import Forge, ForgeError, NameTaken, Repo, WorkflowNotRegistered
 from receiver.journal import FINAL_STATES, Entry, Journal, repo_from_json, repo_to_json
-from receiver.naming import base_name, candidate, description
+from receiver.naming import base_name, candidate, description, loggable, task_tag
 from receiver.request import decode_attachments
 from receiver.settle import settle_dispatch
 from receiver.workflow import WORKFLOW_FILE, WORKFLOW_PATH, render_workflow
@@ -149,17 +149,17 @@ class Worker:
         except ForgeError as exc:
             self._fail(entry, started, str(exc))
         except Exception as exc:  # a bug must not kill the pool thread or hide the request
-            log.exception("task=%s round=%s step=crash", entry.task, entry.round)
+            log.exception("task=%s round=%s step=crash", loggable(entry.task), entry.round)
             self._fail(entry, started, f"Internal error ({type(exc).__name__}); see the log.")
 
     def _fail(self, entry: Entry, started: float, message: str) -> None:
         self.journal.mark(entry.id, "failed", error=message)
         log.error("task=%s round=%s step=failed elapsed=%.1fs error=%s",
-                  entry.task, entry.round, self.clock() - started, message)
+                  loggable(entry.task), entry.round, self.clock() - started, loggable(message))
 
     def _log(self, entry: Entry, started: float, step: str) -> None:
         log.info("task=%s round=%s step=%s elapsed=%.1fs",
-                 entry.task, entry.round, step, self.clock() - started)
+                 loggable(entry.task), entry.round, step, self.clock() - started)
 
     def _steps(self, entry: Entry, started: float) -> None:
         done = self.journal.steps(entry.id)
@@ -195,7 +195,9 @@ class Worker:
         """The repo for this request, and whether it was just created."""
         base = base_name(entry.task)
         if entry.round > 1:
-            known = self.journal.task_repos(entry.task) or self.forge.task_repos(base)
+            # Only a repo recorded for exactly this task id: from the journal, or by its tag.
+            known = (self.journal.task_repos(entry.task)
+                     or self.forge.task_repos(base, task_tag(entry.task)))
             if known:
                 return known[-1], False
         # Start after the names this journal already used, to spare a 422 per earlier round 1.

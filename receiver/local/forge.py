@@ -161,15 +161,17 @@ class LocalForge:
         return read_secrets(self.data_dir, name)
 
     # -- Forge ---------------------------------------------------------------------------------
-    def task_repos(self, base_name: str) -> list[Repo]:
-        """Repos named base or base-N for this task, oldest first."""
+    def task_repos(self, base_name: str, tag: str) -> list[Repo]:
+        """Repos named base or base-N whose description carries the task's tag, oldest first."""
         found = []
         for name in self._names():
             m = _SUFFIX.fullmatch(name)
             if name.lower() == base_name.lower() or (
                 m and candidate(base_name, int(m.group(2))).lower() == name.lower()
             ):
-                found.append(self._repo(name, self._read_meta(name)))
+                meta = self._read_meta(name)
+                if tag in str(meta.get("description", "")):
+                    found.append(self._repo(name, meta))
         return sorted(found, key=lambda r: (r.created_at, r.name))
 
     def create_repo(self, name: str, description: str) -> Repo:
