@@ -61,6 +61,7 @@ class LocalMode:
             action_path=default_action_path(data_dir),
             on_finish=self.on_finish,
             processes=processes,
+            max_runs=self.settings.worker_threads,
         )
         local.resume_interrupted()  # runs die with the process here; GitHub's would go on
         return local

@@ -53,7 +53,12 @@ _PASS_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "USER", "LOGNAME"
 
 
 class LocalRunner:
-    """Runs generated repos' workflows locally; thread-safe, one thread per run."""
+    """Runs generated repos' workflows locally; thread-safe, at most ``max_runs`` at a time.
+
+    Each dispatch gets a thread, but a run waits for one of ``max_runs`` slots before it starts
+    (its record says "queued" meanwhile): every run starts a Chromium and a model call, and an
+    unbounded burst of dispatches once had 33 browsers running at once.
+    """
 
     def __init__(
         self,
@@ -66,8 +71,11 @@ class LocalRunner:
         clone_url_for: Callable[[str], str] | None = None,
         tool_cache: Path | None = None,
         processes: StepProcesses | None = None,
+        max_runs: int = 4,
     ) -> None:
         self.data_dir = Path(data_dir).resolve()
+        self.max_runs = max_runs
+        self._slots = threading.BoundedSemaphore(max_runs)
         self.action_path = Path(action_path).resolve()
         self.public_url = public_url.rstrip("/")
         self.secrets_for = secrets_for
@@ -120,8 +128,20 @@ class LocalRunner:
         *,
         run_id: int | None = None,
     ) -> RunResult:
-        """Run the workflow of repo_name on main with these dispatch inputs; never raises."""
+        """Run the workflow of repo_name on main with these dispatch inputs; never raises.
+
+        Blocks until a run slot is free; a run still waiting when the receiver stops keeps its
+        record as it was, and the next start runs it (``receiver.local.resume``).
+        """
         run_id = run_id if run_id is not None else self.allocate_run_id()
+        with self._slots:
+            if self.processes.stopping.is_set():
+                return RunResult(run_id, repo_name, workflow_file, "queued", time.time())
+            return self._run(repo_name, workflow_file, inputs, run_id)
+
+    def _run(
+        self, repo_name: str, workflow_file: str, inputs: dict[str, str], run_id: int
+    ) -> RunResult:
         result = RunResult(run_id, repo_name, workflow_file, "running", time.time())
         self._save(result)
         secrets = {k: v for k, v in self.secrets_for(repo_name).items() if v}
@@ -222,12 +242,13 @@ def local_forge_with_runner(
     on_finish: Callable[[RunResult], None] | None = None,
     tool_cache: Path | None = None,
     processes: StepProcesses | None = None,
+    max_runs: int = 4,
 ) -> LocalForge:
     """A LocalForge whose dispatches run on a LocalRunner reading that forge's secrets."""
     runner = LocalRunner(
         data_dir, action_path=action_path, public_url=public_url,
         secrets_for=functools.partial(read_secrets, Path(data_dir).resolve()), on_finish=on_finish,
-        tool_cache=tool_cache, processes=processes,
+        tool_cache=tool_cache, processes=processes, max_runs=max_runs,
     )
     return LocalForge(data_dir, public_url=public_url, runner=runner)
 
