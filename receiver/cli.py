@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -53,6 +54,9 @@ def _exit_cleanly(signum: int, frame: object) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
     args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    # Whatever else lands in the data folder (bare repos, sites, the runs' work folders) is
+    # private too; the journal, logs and notifications set 0600 themselves (receiver.private).
+    os.umask(0o077)
     if args.command == "run":
         # Imported by name: the one-shot runner belongs to local mode's wing.
         oneshot = importlib.import_module("receiver.local.oneshot")

@@ -23,6 +23,7 @@ from typing import Any
 
 from receiver.forge import Repo
 from receiver.group_commit import Checkpointer, GroupCommit
+from receiver.private import private_dir, private_file
 from receiver.request import DeployRequest
 
 # queued → working → dispatching → dispatched, or failed / dispatch-uncertain.
@@ -107,7 +108,9 @@ class Journal:
 
     def __init__(self, path: Path | str, *, clock: Any = time.time) -> None:
         if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            # Created 0600 before SQLite opens it: SQLite gives the WAL and shm files the
+            # database file's mode, so all three stay private (docs/security.md, files at rest).
+            private_file(Path(private_dir(Path(path).parent)) / Path(path).name)
         self._clock = clock
         self._lock = threading.Lock()
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)

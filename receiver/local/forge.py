@@ -33,6 +33,7 @@ from typing import Any, Protocol
 from receiver.forge import Dispatch, ForgeError, NameTaken, Repo, WorkflowNotRegistered
 from receiver.local.resume import NO_INPUTS, NOTIFIED_BEFORE_STOP, close_run, interrupted_runs
 from receiver.naming import candidate
+from receiver.private import FILE_MODE, private_dir
 
 log = logging.getLogger("llm_deploy.local")
 OWNER = "repos"
@@ -104,8 +105,9 @@ class LocalForge:
         self.dispatches: list[tuple[str, str, dict[str, str]]] = []
         self._lock = threading.RLock()
         self._repo_locks: dict[str, threading.Lock] = {}
+        private_dir(self.data_dir)
         for sub in ("repos", "secrets", "runs"):
-            (self.data_dir / sub).mkdir(parents=True, exist_ok=True)
+            private_dir(self.data_dir / sub)
 
     # -- helpers -------------------------------------------------------------------------------
     def repo_dir(self, name: str) -> Path:
@@ -125,7 +127,7 @@ class LocalForge:
         except (FileNotFoundError, ValueError):
             return {}
 
-    def _write_json(self, path: Path, data: dict[str, Any], mode: int = 0o644) -> None:
+    def _write_json(self, path: Path, data: dict[str, Any], mode: int = FILE_MODE) -> None:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
         try:
             os.fchmod(fd, mode)

@@ -44,6 +44,7 @@ from receiver.local.run_model import (
     yaml_str,
 )
 from receiver.local.steps import StepProcesses, StepRunner
+from receiver.private import FILE_MODE, open_private, private_dir, write_private
 
 __all__ = ["LocalRunner", "default_action_path", "local_forge_with_runner"]
 
@@ -87,7 +88,7 @@ class LocalRunner:
         # bench point it at one pre-built folder so each data folder does not reinstall.
         self.tool_cache = Path(tool_cache or self.data_dir / "runner-temp").resolve()
         self.runs_dir = self.data_dir / "runs"
-        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.runs_dir)
         self._lock = threading.Lock()
         # Steps running now; local mode's shutdown ends them (a runner of its own owns a fresh set).
         self.processes = processes or StepProcesses()
@@ -101,7 +102,8 @@ class LocalRunner:
             ids = [int(p.stem) for p in self.runs_dir.glob("*.json") if p.stem.isdigit()]
             for run_id in itertools.count(max(ids, default=0) + 1):
                 try:
-                    fd = os.open(self.record_path(run_id), os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+                    fd = os.open(self.record_path(run_id), os.O_CREAT | os.O_EXCL | os.O_WRONLY,
+                                 FILE_MODE)
                 except FileExistsError:
                     continue
                 os.write(fd, json.dumps({"run_id": run_id, "state": "queued"}).encode())
@@ -117,7 +119,7 @@ class LocalRunner:
             return  # the receiver is exiting and killed the steps: the record stays "running"
         path = self.record_path(result.run_id)
         tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(asdict(result), indent=2), "utf-8")
+        write_private(tmp, json.dumps(asdict(result), indent=2))
         os.replace(tmp, path)
 
     def run(
@@ -149,7 +151,7 @@ class LocalRunner:
         masker = Masker([*secrets.values(), token])
         work = self.data_dir / "runner-work" / str(run_id)
         start = time.monotonic()
-        with open(self.runs_dir / f"{run_id}.log", "w", encoding="utf-8") as logfile:
+        with open_private(self.runs_dir / f"{run_id}.log") as logfile:
             run = self._prepare(result, masker, logfile, work, token)
             try:
                 self._run_workflow(run, inputs, secrets, token)
