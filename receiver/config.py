@@ -63,6 +63,8 @@ class Settings:
     workflow_timeout: float = 180.0
     settle_interval: float = 20.0
     worker_threads: int = 4
+    pages_port: int | None = None  # local Pages' own port; None: PORT + 1, or any free one
+    pages_url: str | None = None  # the origin local Pages are announced at; None: from the port
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -97,6 +99,9 @@ class Settings:
             workflow_timeout=float(_int(environ, "LLM_DEPLOY_WORKFLOW_TIMEOUT", 180)),
             settle_interval=float(_int(environ, "LLM_DEPLOY_SETTLE_SECONDS", 20)),
             worker_threads=_int(environ, "LLM_DEPLOY_WORKERS", 4),
+            pages_port=(_int(environ, "LLM_DEPLOY_PAGES_PORT", 0, minimum=0)
+                        if _opt(environ, "LLM_DEPLOY_PAGES_PORT") else None),
+            pages_url=(_opt(environ, "LLM_DEPLOY_PAGES_URL") or "").rstrip("/") or None,
         )
 
     def __repr__(self) -> str:

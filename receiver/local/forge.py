@@ -98,9 +98,12 @@ def read_secrets(data_dir: Path, repo_name: str) -> dict[str, str]:
 class LocalForge:
     """A forge made of bare git repos in a folder; thread-safe."""
 
-    def __init__(self, data_dir: Path, *, public_url: str, runner: Runner | None = None) -> None:
+    def __init__(self, data_dir: Path, *, public_url: str, runner: Runner | None = None,
+                 pages_url: str | None = None) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.public_url = public_url.rstrip("/")
+        # The sites' own origin (local Pages' listener); the receiver's only in bare tests.
+        self.pages_url = (pages_url or public_url).rstrip("/")
         self.runner = runner
         self.dispatches: list[tuple[str, str, dict[str, str]]] = []
         self._lock = threading.RLock()
@@ -143,7 +146,7 @@ class LocalForge:
             name=name,
             owner=OWNER,
             html_url=(self.data_dir / "repos" / name).as_uri(),
-            pages_url=f"{self.public_url}/pages/{name}/",
+            pages_url=f"{self.pages_url}/pages/{name}/",
             created_at=float(meta.get("created_at", 0.0)),
         )
 

@@ -73,8 +73,10 @@ class LocalRunner:
         tool_cache: Path | None = None,
         processes: StepProcesses | None = None,
         max_runs: int = 4,
+        pages_url: str | None = None,
     ) -> None:
         self.data_dir = Path(data_dir).resolve()
+        self.pages_url = (pages_url or public_url).rstrip("/")  # the sites' own origin
         self.max_runs = max_runs
         self._slots = threading.BoundedSemaphore(max_runs)
         self.action_path = Path(action_path).resolve()
@@ -94,7 +96,7 @@ class LocalRunner:
         self.processes = processes or StepProcesses()
         self.steps = StepRunner(data_dir=self.data_dir, action_path=self.action_path,
                                 public_url=self.public_url, runs_dir=self.runs_dir,
-                                processes=self.processes)
+                                processes=self.processes, pages_url=self.pages_url)
 
     def allocate_run_id(self) -> int:
         """Reserve a new run id (unique across restarts) by creating its record file."""
@@ -245,14 +247,15 @@ def local_forge_with_runner(
     tool_cache: Path | None = None,
     processes: StepProcesses | None = None,
     max_runs: int = 4,
+    pages_url: str | None = None,
 ) -> LocalForge:
     """A LocalForge whose dispatches run on a LocalRunner reading that forge's secrets."""
     runner = LocalRunner(
         data_dir, action_path=action_path, public_url=public_url,
         secrets_for=functools.partial(read_secrets, Path(data_dir).resolve()), on_finish=on_finish,
-        tool_cache=tool_cache, processes=processes, max_runs=max_runs,
+        tool_cache=tool_cache, processes=processes, max_runs=max_runs, pages_url=pages_url,
     )
-    return LocalForge(data_dir, public_url=public_url, runner=runner)
+    return LocalForge(data_dir, public_url=public_url, runner=runner, pages_url=pages_url)
 
 
 def default_action_path(data_dir: Path | None = None) -> Path:
