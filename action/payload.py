@@ -13,9 +13,7 @@ import json
 import zlib
 from typing import Any
 
-import nacl.encoding
 import nacl.exceptions
-import nacl.hash
 import nacl.secret
 import nacl.utils
 
@@ -31,9 +29,9 @@ __all__ = [
     "Attachment",
     "Job",
     "decode_key",
-    "derive_key",
     "encode_key",
     "from_document",
+    "new_key",
     "open_sealed",
     "seal",
     "to_document",
@@ -95,20 +93,13 @@ def from_document(doc: Any) -> Job:
         raise PayloadError(f"The payload is missing or has a malformed field: {exc}.") from None
 
 
-def derive_key(master_key: bytes, repo: str) -> bytes:
-    """The per-repo payload key: BLAKE2b keyed by the receiver's master key, over the repo name.
+def new_key() -> bytes:
+    """A fresh random payload key (PyNaCl's CSPRNG): nothing public lets anyone test a guess of it.
 
-    Deterministic, so a restarted receiver re-derives the key it stored as the repo's secret.
+    Keys are random, not derived from ``DEPLOY_SECRET``: the sealed payload sits in the public
+    run's inputs, so a derived key would turn it into an offline oracle for the secret.
     """
-    if len(master_key) < 16:
-        raise PayloadError("The master key must be at least 16 bytes.")
-    return nacl.hash.blake2b(
-        repo.encode("utf-8"),
-        key=master_key[:64],
-        person=b"llm-deploy-key",
-        digest_size=KEY_SIZE,
-        encoder=nacl.encoding.RawEncoder,
-    )
+    return nacl.utils.random(KEY_SIZE)
 
 
 def encode_key(key: bytes) -> str:

@@ -1,7 +1,9 @@
 """Print the REST calls GitHubForge makes per round against the fake GitHub (targets: 8 and 3).
 
 Round 1 follows the worker: create_repo, commit_files(workflow), set_secret x2, enable_pages,
-wait_for_workflow, dispatch. Round 2: has_secret, dispatch. Registration polls are counted apart.
+wait_for_workflow, dispatch. Round 2: dispatch (the journal holds the payload key). Round 2 after a
+lost disk: set_secret (a fresh random payload key; the old one cannot be read back), dispatch.
+Registration polls are counted apart.
 Publishing the Action into the user's account (receiver.github.action_ref) happens once per
 receiver start, not per round: its rows are the first publish, a restart with nothing changed,
 and a start with a new version. Rounds make no call for it: the worker asks ``ActionSource``,
@@ -25,14 +27,17 @@ from receiver.config import Settings
 from receiver.github.action_bundle import load_sources
 from receiver.github.action_ref import ensure_action
 from receiver.github.forge import GitHubForge
+from receiver.naming import description, task_tag
 from tests.fakes.github import FakeGitHub
 
 WORKFLOW = "llm-deploy.yml"
 WORKFLOW_TEXT = b"on:\n  workflow_dispatch:\n    inputs:\n      payload: {}\n"
-TARGETS = {"round 1": 8, "round 2": 3}
+TAG = task_tag("bench-task")
+TARGETS = {"round 1": 8, "round 2": 3, "round 2, lost disk": 4}
 PUBLISH_TARGETS = {"publish, first time": 20, "publish, unchanged": 6, "publish, new version": 12}
 ACTIONS = {"actions/setup-python": "v7", "actions/upload-pages-artifact": "v5",
-           "actions/deploy-pages": "v5", "actions/upload-artifact": "v7", "actions/checkout": "v7"}
+           "actions/deploy-pages": "v5", "actions/upload-artifact": "v7", "actions/checkout": "v7",
+           "actions/cache": "v5"}
 
 
 def _publishes(fake: FakeGitHub) -> list[tuple[str, object]]:
@@ -45,7 +50,7 @@ def _publishes(fake: FakeGitHub) -> list[tuple[str, object]]:
 
 
 def _round_one(forge: GitHubForge) -> None:
-    repo = forge.create_repo("bench-task", "Built by llm-deploy for task bench-task, round 1")
+    repo = forge.create_repo("bench-task", description("bench-task", 1))
     forge.commit_files(repo, {f".github/workflows/{WORKFLOW}": WORKFLOW_TEXT}, "Add workflow")
     forge.set_secret(repo, "LLM_DEPLOY_PAYLOAD_KEY", "a2V5")
     forge.set_secret(repo, "LLM_API_KEY", "sk-bench")
@@ -55,10 +60,14 @@ def _round_one(forge: GitHubForge) -> None:
 
 
 def _round_two(forge: GitHubForge) -> None:
-    repo = forge.task_repos("bench-task")[-1]
-    if not forge.has_secret(repo, "LLM_DEPLOY_PAYLOAD_KEY"):
-        forge.set_secret(repo, "LLM_DEPLOY_PAYLOAD_KEY", "a2V5")
+    repo = forge.task_repos("bench-task", TAG)[-1]
     forge.dispatch(repo, WORKFLOW, {"payload": "sealed-2"})
+
+
+def _round_two_lost_disk(forge: GitHubForge) -> None:
+    repo = forge.task_repos("bench-task", TAG)[-1]
+    forge.set_secret(repo, "LLM_DEPLOY_PAYLOAD_KEY", "a2V5")
+    forge.dispatch(repo, WORKFLOW, {"payload": "sealed-3"})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,7 +88,9 @@ def main(argv: list[str] | None = None) -> int:
         forge = GitHubForge(
             token=fake.token, api_url=fake.url, seconds_between_writes=0, sleep=lambda s: None
         )
-        for label, run in (("round 1", _round_one), ("round 2", _round_two)):
+        rounds = (("round 1", _round_one), ("round 2", _round_two),
+                  ("round 2, lost disk", _round_two_lost_disk))
+        for label, run in rounds:
             start = len(fake.requests)
             run(forge)
             calls = fake.requests[start:]

@@ -126,6 +126,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         own_journal = journal is None
+        app.state.mode.start()
         jr = journal or Journal(settings.data_dir / "journal.sqlite3")
         mode_ = app.state.mode
         wk = worker or Worker(settings, jr, forge or mode_.forge(), action=mode_.action())

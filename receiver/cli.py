@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -62,6 +63,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return doctor_main(words[1:])
     args = _parser().parse_args(words)
+    # Whatever else lands in the data folder (bare repos, sites, the runs' work folders) is
+    # private too; the journal, logs and notifications set 0600 themselves (receiver.private).
+    os.umask(0o077)
     if args.command == "run":
         # Imported by name: the one-shot runner belongs to local mode's wing.
         oneshot = importlib.import_module("receiver.local.oneshot")

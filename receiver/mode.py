@@ -24,6 +24,10 @@ class Mode(Protocol):
         """One log line saying where requests go (no secret in it)."""
         ...
 
+    def start(self) -> None:
+        """Start what the mode serves beside the app (idempotent); called before ``forge``."""
+        ...
+
     def forge(self) -> Forge:
         """The forge requests are worked against; built once, at startup."""
         ...

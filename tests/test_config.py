@@ -57,11 +57,10 @@ def test_environment_values(env: dict[str, str], attr: str, expected: object) ->
         ({"DEPLOY_SECRET": "  "}, "DEPLOY_SECRET"),
         ({**BASE, "PORT": "eighty"}, "PORT"),
         ({**BASE, "LLM_DEPLOY_MAX_BODY_MB": "0"}, "LLM_DEPLOY_MAX_BODY_MB"),
-        ({**BASE, "LLM_DEPLOY_MASTER_KEY": "short"}, "LLM_DEPLOY_MASTER_KEY"),
         ({**BASE, "LLM_DEPLOY_ACTION_REPO": "me/action"}, "LLM_DEPLOY_ACTION_REPO"),
         ({**BASE, "LLM_DEPLOY_ACTION_REPO": "action.git"}, "LLM_DEPLOY_ACTION_REPO"),
     ],
-    ids=["missing-secret", "blank-secret", "bad-port", "zero-body", "short-master-key",
+    ids=["missing-secret", "blank-secret", "bad-port", "zero-body",
          "action-repo-slash", "action-repo-dot-git"],
 )
 def test_bad_settings_fail_with_one_sentence(env: dict[str, str], mentions: str) -> None:
@@ -71,19 +70,15 @@ def test_bad_settings_fail_with_one_sentence(env: dict[str, str], mentions: str)
     assert mentions in message and message.endswith(".") and "\n" not in message
 
 
-def test_master_key_is_derived_deterministically_from_the_secret() -> None:
-    a, b = Settings.from_environ(BASE), Settings.from_environ(dict(BASE))
-    other = Settings.from_environ({"DEPLOY_SECRET": "another"})
-    assert a.master_key == b.master_key != other.master_key
-    assert len(a.master_key) == 32 and b"s3cret" not in a.master_key
-    explicit = Settings.from_environ({**BASE, "LLM_DEPLOY_MASTER_KEY": "k" * 32})
-    assert explicit.master_key == b"k" * 32
+def test_no_setting_derives_a_key_from_the_secret() -> None:
+    s = Settings.from_environ({**BASE, "LLM_DEPLOY_MASTER_KEY": "k" * 32})
+    assert not hasattr(s, "master_key")  # payload keys are random, kept in the journal
 
 
 def test_repr_hides_secrets() -> None:
     s = Settings.from_environ({**BASE, "GITHUB_TOKEN": "ghp_tok", "LLM_API_KEY": "sk-llm",
                                "GITHUB_WORKFLOW_TOKEN": "ghp_wf"})
     text = repr(s) + str(s)
-    for secret in ("s3cret-value", "ghp_tok", "sk-llm", "ghp_wf", repr(s.master_key)):
+    for secret in ("s3cret-value", "ghp_tok", "sk-llm", "ghp_wf"):
         assert secret not in text
     assert "deploy_secret='***'" in text and "github_owner=None" in text

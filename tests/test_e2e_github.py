@@ -55,7 +55,7 @@ def test_github_mode_end_to_end(tmp_path: Path) -> None:
 
     def run_job(full_name: str, workflow: str, inputs: dict[str, str]) -> None:
         name = full_name.split("/", 1)[1]
-        if not mirror.task_repos(name):
+        if not mirror.repo_dir(name).exists():
             repo = mirror.create_repo(name, "mirror of the fake GitHub repo")
             files = dict(fake.repo(full_name).files["main"])
             mirror.commit_files(repo, files, "Files stored through the Contents API")

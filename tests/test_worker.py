@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from action.payload import decode_key, derive_key, open_sealed
+from action.payload import decode_key, encode_key, open_sealed
 from receiver.config import Settings
 from receiver.journal import Journal, repo_to_json
 from receiver.request import DeployRequest, parse_request
@@ -85,7 +85,7 @@ def test_round_one_creates_commits_secures_and_dispatches(
     (inputs,) = state.dispatches
     assert set(inputs) == {"payload", "dispatch-id"} and inputs["dispatch-id"] == entry.dispatch_id
     key = decode_key(state.secrets["LLM_DEPLOY_PAYLOAD_KEY"])
-    assert key == derive_key(SETTINGS.master_key, "octo/LLMPages")
+    assert encode_key(key) == journal.payload_key("octo/LLMPages")
     job = open_sealed(inputs["payload"], key)
     assert (job.task, job.round, job.nonce, job.email) == (
         body["task"], 1, body["nonce"], body["email"]
@@ -131,8 +131,13 @@ def test_round_two_on_a_fresh_disk_recovers_the_repo_from_the_forge(
     (rid,) = run(fresh, forge, req(round_=2, nonce="c"))
     assert fresh.get(rid).repo == "octo/demo-2" and fresh.get(rid).state == "dispatched"
     assert forge.count("create_repo") == 2 and forge.count("task_repos") == 1
-    # The derived payload key still matches the one stored by the first receiver.
-    assert forge.count("set_secret") == 6 + 2  # LLM and push secrets refreshed, key kept
+    # The lost disk held the only copy of the payload key: a fresh one replaces the secret, and
+    # the new dispatch opens with it (the journaled key and the repo secret agree).
+    assert forge.count("set_secret") == 6 + 3 and forge.count("has_secret") == 0
+    state = forge.repos["demo-2"]
+    key = decode_key(state.secrets["LLM_DEPLOY_PAYLOAD_KEY"])
+    assert encode_key(key) == fresh.payload_key("octo/demo-2") != journal.payload_key("octo/demo-2")
+    assert open_sealed(state.dispatches[-1]["payload"], key).round == 2
     fresh.close()
 
 
@@ -203,7 +208,7 @@ def test_large_payload_travels_on_a_side_branch(journal: Journal, forge: MemoryF
     (inputs,) = state.dispatches
     assert inputs["payload"] == f"ref:{SIDE_BRANCH}:{entry.dispatch_id}.txt"
     sealed = state.side_files[(SIDE_BRANCH, f"{entry.dispatch_id}.txt")].decode()
-    job = open_sealed(sealed, derive_key(SETTINGS.master_key, "octo/demo"))
+    job = open_sealed(sealed, decode_key(forge.repos["demo"].secrets["LLM_DEPLOY_PAYLOAD_KEY"]))
     assert job.attachments[0].data == base64.b64decode(blob)
 
 

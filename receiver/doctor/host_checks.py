@@ -2,10 +2,10 @@
 
 Why 20 characters: ``DEPLOY_SECRET`` is what stands between the internet and both
 ``POST /api-deploy`` (each accepted request spends Actions minutes and LLM budget) and the
-dashboard, and where ``LLM_DEPLOY_MASTER_KEY`` is unset the per-repo payload keys are derived from
-it too. Over HTTP it can only be guessed one request at a time; 20 random characters put that far
-out of reach, while short or well-known values (the README's ``change-me``, a word, a repeated
-character) fall to the first list an attacker tries.
+dashboard; payload keys are random and owe it nothing. Over HTTP it can only be guessed one
+request at a time; 20 random characters put that far out of reach, while short or well-known
+values (the README's ``change-me``, a word, a repeated character) fall to the first list an
+attacker tries.
 """
 
 from __future__ import annotations

@@ -87,8 +87,8 @@ class TimedForge:
         return self.dispatched
 
     # The rest is plain delegation.
-    def task_repos(self, base_name: str) -> list[Repo]:
-        return self.inner.task_repos(base_name)
+    def task_repos(self, base_name: str, tag: str) -> list[Repo]:
+        return self.inner.task_repos(base_name, tag)
 
     def commit_files(self, repo: Repo, files: dict[str, bytes], message: str) -> str:
         return self.inner.commit_files(repo, files, message)

@@ -27,6 +27,9 @@ class GitHubMode:
         owner = self.settings.github_owner or "the token's user"
         return f"GitHub mode as {owner}"
 
+    def start(self) -> None:
+        """Nothing to start: GitHub serves the sites."""
+
     def forge(self) -> Forge:
         """A GitHubForge from the settings."""
         return GitHubForge.from_settings(self.settings)

@@ -15,12 +15,13 @@ def _param(name: str, kind: str) -> dict[str, Any]:
 def _page(*params: dict[str, Any]) -> dict[str, Any]:
     return {
         "get": {
-            "summary": "A file of a local-mode site",
+            "summary": "A file of a local-mode site: a redirect to the sites' own origin",
+            "description": "Sites are served on a port of their own (LLM_DEPLOY_PAGES_PORT), "
+                           "never on the receiver's origin; the same path there serves the file.",
             "tags": _TAGS,
             "parameters": list(params),
             "responses": {
-                "200": {"description": "The file."},
-                "404": {"description": "No such site or file."},
+                "307": {"description": "The same path on the sites' origin (Location)."},
             },
         }
     }

@@ -17,10 +17,13 @@ from receiver.local.run_model import RunState, StepFailed, run_git
 
 
 def run_builtin(
-    run: RunState, name: str, with_: dict[str, str], *, data_dir: Path, public_url: str
+    run: RunState, name: str, with_: dict[str, str], *, data_dir: Path, pages_url: str
 ) -> dict[str, str]:
-    """Run ``actions/<name>`` with these ``with:`` inputs; return the step's outputs."""
-    site = f"{public_url}/pages/{run.result.repo}/"
+    """Run ``actions/<name>`` with these ``with:`` inputs; return the step's outputs.
+
+    ``pages_url`` is the origin the sites are served from (local Pages' own listener).
+    """
+    site = f"{pages_url}/pages/{run.result.repo}/"
     if name == "checkout":
         dest = run.workspace / with_.get("path", "")
         if dest.exists() and any(dest.iterdir()):
@@ -47,7 +50,7 @@ def run_builtin(
         run.write(f"Published the site at {site}")
         return {"page_url": site}
     if name == "configure-pages":
-        return {"base_url": site.rstrip("/"), "origin": public_url,
+        return {"base_url": site.rstrip("/"), "origin": pages_url,
                 "base_path": f"/pages/{run.result.repo}"}
     run.write(f"actions/{name} has no local equivalent; treated as a no-op")
     return {}

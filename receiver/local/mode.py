@@ -12,6 +12,7 @@ import json
 import logging
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -24,6 +25,7 @@ from receiver.forge import Forge
 from receiver.local.api_docs import local_operations
 from receiver.local.notify import LocalNotifications, local_row, with_progress, with_run
 from receiver.local.pages import pages_app
+from receiver.local.pages_listener import PagesListener
 from receiver.local.run_model import RunResult
 from receiver.local.runner import default_action_path, local_forge_with_runner
 from receiver.local.steps import StepProcesses
@@ -49,6 +51,19 @@ class LocalMode:
         # The local evaluator: the README quickstart's requests notify the receiver itself.
         self.notes = LocalNotifications(settings.data_dir)
         self._processes: list[StepProcesses] = []
+        public_host = urlsplit(settings.public_url).hostname or "127.0.0.1"
+        self.pages = PagesListener(settings.data_dir, host=settings.host,
+                                   port=settings.pages_port, receiver_port=settings.port,
+                                   public_host=public_host)
+
+    def start(self) -> None:
+        """Serve the sites on their own port (an origin apart from the receiver's)."""
+        self.pages.start()
+
+    @property
+    def pages_url(self) -> str:
+        """The origin sites are announced at: ``LLM_DEPLOY_PAGES_URL`` or the listener's."""
+        return self.settings.pages_url or self.pages.start()
 
     def describe(self) -> str:
         """Where requests go."""
@@ -65,6 +80,8 @@ class LocalMode:
             action_path=default_action_path(data_dir),
             on_finish=self.on_finish,
             processes=processes,
+            max_runs=self.settings.worker_threads,
+            pages_url=self.pages_url,
         )
         local.resume_interrupted()  # runs die with the process here; GitHub's would go on
         return local
@@ -78,11 +95,11 @@ class LocalMode:
 
     def routes(self) -> list[BaseRoute]:
         """Local Pages, the run pages (the Actions tab's stand-in) and the evaluator."""
-        sites = pages_app(self.settings.data_dir)
+        runs = pages_app(self.settings.data_dir)
         return [
-            Route("/pages/{repo}", sites),
-            Route("/pages/{repo}/{path:path}", sites),
-            Route("/runs/{run_id:int}", sites),
+            Route("/pages/{repo}", to_pages),
+            Route("/pages/{repo}/{path:path}", to_pages),
+            Route("/runs/{run_id:int}", runs),
             Route("/local/notify", notify, methods=["POST"]),
         ]
 
@@ -103,6 +120,20 @@ class LocalMode:
         for processes in self._processes:
             processes.shutdown()
         self._processes.clear()
+        self.pages.stop()
+
+
+async def to_pages(request: Request) -> Response:
+    """``GET /pages/<repo>/…`` on the receiver: a redirect to the same path on the sites' origin.
+
+    Never the site itself: a page on the receiver's origin could read the dashboard's secret.
+    """
+    mode = request.app.state.mode
+    assert isinstance(mode, LocalMode)
+    target = mode.pages_url + request.url.path
+    if request.url.query:
+        target += f"?{request.url.query}"
+    return Response(status_code=307, headers={"Location": target, "Cache-Control": "no-store"})
 
 
 async def notify(request: Request) -> Response:

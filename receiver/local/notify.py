@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from receiver.journal import Journal
+from receiver.private import open_private, private_dir
 
 NOTIFY_FIELDS = ("email", "task", "round", "nonce", "repo_url", "commit_sha", "pages_url")
 _RUN_ID = re.compile(r"/runs/(\d+)$")
@@ -44,8 +45,8 @@ class LocalNotifications:
         record = {**{k: body[k] for k in NOTIFY_FIELDS}, "received_at": time.time()}
         with self._lock:
             self.bodies.append(record)
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.path, "a", encoding="utf-8") as out:
+            private_dir(self.path.parent)
+            with open_private(self.path, "a") as out:
                 out.write(json.dumps(record) + "\n")
         return 200, {"status": "ok", "task": body["task"], "round": body["round"]}
 

@@ -94,8 +94,9 @@ def _resolve(root: Path, rel: str) -> Path | None:
     return path if path.is_file() else None
 
 
-def pages_app(data_dir: Path) -> ASGIApp:
-    """A Starlette app serving /pages/<repo>/… from data_dir/sites and /runs/<id> records."""
+def pages_app(data_dir: Path, *, runs: bool = True) -> ASGIApp:
+    """A Starlette app serving /pages/<repo>/… from data_dir/sites and (with ``runs``) the
+    /runs/<id> records; sites must never be served beside the runs (their own origin)."""
     data_dir = Path(data_dir)
 
     async def page(request: Request) -> Response:
@@ -142,10 +143,7 @@ def pages_app(data_dir: Path) -> ASGIApp:
         )
         return HTMLResponse(body, headers=_NO_CACHE)
 
-    return Starlette(
-        routes=[
-            Route("/pages/{repo}", page),
-            Route("/pages/{repo}/{path:path}", page),
-            Route("/runs/{run_id:int}", run),
-        ]
-    )
+    routes = [Route("/pages/{repo}", page), Route("/pages/{repo}/{path:path}", page)]
+    if runs:
+        routes.append(Route("/runs/{run_id:int}", run))
+    return Starlette(routes=routes)

@@ -44,6 +44,7 @@ from receiver.local.run_model import (
     yaml_str,
 )
 from receiver.local.steps import StepProcesses, StepRunner
+from receiver.private import FILE_MODE, open_private, private_dir, write_private
 
 __all__ = ["LocalRunner", "default_action_path", "local_forge_with_runner"]
 
@@ -53,7 +54,12 @@ _PASS_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "USER", "LOGNAME"
 
 
 class LocalRunner:
-    """Runs generated repos' workflows locally; thread-safe, one thread per run."""
+    """Runs generated repos' workflows locally; thread-safe, at most ``max_runs`` at a time.
+
+    Each dispatch gets a thread, but a run waits for one of ``max_runs`` slots before it starts
+    (its record says "queued" meanwhile): every run starts a Chromium and a model call, and an
+    unbounded burst of dispatches once had 33 browsers running at once.
+    """
 
     def __init__(
         self,
@@ -66,8 +72,13 @@ class LocalRunner:
         clone_url_for: Callable[[str], str] | None = None,
         tool_cache: Path | None = None,
         processes: StepProcesses | None = None,
+        max_runs: int = 4,
+        pages_url: str | None = None,
     ) -> None:
         self.data_dir = Path(data_dir).resolve()
+        self.pages_url = (pages_url or public_url).rstrip("/")  # the sites' own origin
+        self.max_runs = max_runs
+        self._slots = threading.BoundedSemaphore(max_runs)
         self.action_path = Path(action_path).resolve()
         self.public_url = public_url.rstrip("/")
         self.secrets_for = secrets_for
@@ -79,13 +90,13 @@ class LocalRunner:
         # bench point it at one pre-built folder so each data folder does not reinstall.
         self.tool_cache = Path(tool_cache or self.data_dir / "runner-temp").resolve()
         self.runs_dir = self.data_dir / "runs"
-        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.runs_dir)
         self._lock = threading.Lock()
         # Steps running now; local mode's shutdown ends them (a runner of its own owns a fresh set).
         self.processes = processes or StepProcesses()
         self.steps = StepRunner(data_dir=self.data_dir, action_path=self.action_path,
                                 public_url=self.public_url, runs_dir=self.runs_dir,
-                                processes=self.processes)
+                                processes=self.processes, pages_url=self.pages_url)
 
     def allocate_run_id(self) -> int:
         """Reserve a new run id (unique across restarts) by creating its record file."""
@@ -93,7 +104,8 @@ class LocalRunner:
             ids = [int(p.stem) for p in self.runs_dir.glob("*.json") if p.stem.isdigit()]
             for run_id in itertools.count(max(ids, default=0) + 1):
                 try:
-                    fd = os.open(self.record_path(run_id), os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+                    fd = os.open(self.record_path(run_id), os.O_CREAT | os.O_EXCL | os.O_WRONLY,
+                                 FILE_MODE)
                 except FileExistsError:
                     continue
                 os.write(fd, json.dumps({"run_id": run_id, "state": "queued"}).encode())
@@ -109,7 +121,7 @@ class LocalRunner:
             return  # the receiver is exiting and killed the steps: the record stays "running"
         path = self.record_path(result.run_id)
         tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(asdict(result), indent=2), "utf-8")
+        write_private(tmp, json.dumps(asdict(result), indent=2))
         os.replace(tmp, path)
 
     def run(
@@ -120,8 +132,20 @@ class LocalRunner:
         *,
         run_id: int | None = None,
     ) -> RunResult:
-        """Run the workflow of repo_name on main with these dispatch inputs; never raises."""
+        """Run the workflow of repo_name on main with these dispatch inputs; never raises.
+
+        Blocks until a run slot is free; a run still waiting when the receiver stops keeps its
+        record as it was, and the next start runs it (``receiver.local.resume``).
+        """
         run_id = run_id if run_id is not None else self.allocate_run_id()
+        with self._slots:
+            if self.processes.stopping.is_set():
+                return RunResult(run_id, repo_name, workflow_file, "queued", time.time())
+            return self._run(repo_name, workflow_file, inputs, run_id)
+
+    def _run(
+        self, repo_name: str, workflow_file: str, inputs: dict[str, str], run_id: int
+    ) -> RunResult:
         result = RunResult(run_id, repo_name, workflow_file, "running", time.time())
         self._save(result)
         secrets = {k: v for k, v in self.secrets_for(repo_name).items() if v}
@@ -129,7 +153,7 @@ class LocalRunner:
         masker = Masker([*secrets.values(), token])
         work = self.data_dir / "runner-work" / str(run_id)
         start = time.monotonic()
-        with open(self.runs_dir / f"{run_id}.log", "w", encoding="utf-8") as logfile:
+        with open_private(self.runs_dir / f"{run_id}.log") as logfile:
             run = self._prepare(result, masker, logfile, work, token)
             try:
                 self._run_workflow(run, inputs, secrets, token)
@@ -222,14 +246,16 @@ def local_forge_with_runner(
     on_finish: Callable[[RunResult], None] | None = None,
     tool_cache: Path | None = None,
     processes: StepProcesses | None = None,
+    max_runs: int = 4,
+    pages_url: str | None = None,
 ) -> LocalForge:
     """A LocalForge whose dispatches run on a LocalRunner reading that forge's secrets."""
     runner = LocalRunner(
         data_dir, action_path=action_path, public_url=public_url,
         secrets_for=functools.partial(read_secrets, Path(data_dir).resolve()), on_finish=on_finish,
-        tool_cache=tool_cache, processes=processes,
+        tool_cache=tool_cache, processes=processes, max_runs=max_runs, pages_url=pages_url,
     )
-    return LocalForge(data_dir, public_url=public_url, runner=runner)
+    return LocalForge(data_dir, public_url=public_url, runner=runner, pages_url=pages_url)
 
 
 def default_action_path(data_dir: Path | None = None) -> Path:
