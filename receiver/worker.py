@@ -243,6 +243,8 @@ class Worker:
             checks=list(body.get("checks", [])),
             attachments=decode_attachments(body.get("attachments", [])),
             received_at=entry.received_at,
+            # Earlier rounds' checks, re-run by the Action (issue 16 item 4).
+            previous_checks=self.journal.earlier_checks(entry.task, entry.round, repo.full_name),
         )
         sealed = seal(job, derive_key(self.settings.master_key, repo.full_name))
         inputs, side = dispatch_inputs(sealed, entry.dispatch_id)

@@ -245,3 +245,25 @@ def test_twenty_tasks_in_parallel_each_dispatch_once(journal: Journal, forge: Me
     assert len(dispatched) == 21 and len({d["dispatch-id"] for _, d in dispatched}) == 21
     # Round 2 ran after round 1 of the same task, on its repo.
     assert journal.get(ids[-1]).repo == "octo/task-0" and len(forge.repos) == 20
+
+
+def _sealed_job(forge: MemoryForge, name: str, index: int = -1) -> object:
+    state = forge.repos[name]
+    key = decode_key(state.secrets["LLM_DEPLOY_PAYLOAD_KEY"])
+    return open_sealed(state.dispatches[index]["payload"], key)
+
+
+def test_later_rounds_carry_the_earlier_checks_of_their_own_repo(
+    journal: Journal, forge: MemoryForge
+) -> None:
+    first = req(nonce="a", checks=["js: document.title === 'Old'"])  # a repo of its own
+    second = req(nonce="b", checks=["js: 1 === 1", {"js": "!!window.x"}])
+    run(journal, forge, first, second)
+    assert _sealed_job(forge, "demo-2").previous_checks == []  # round 1 has no earlier round
+    run(journal, forge, req(round_=2, nonce="c", checks=["js: 2 === 2", "js: 1 === 1"]))
+    round_two = _sealed_job(forge, "demo-2")
+    assert round_two.previous_checks == ["js: 1 === 1", {"js": "!!window.x"}]
+    run(journal, forge, req(round_=3, nonce="d", checks=["js: 3 === 3"]))
+    assert _sealed_job(forge, "demo-2").previous_checks == [
+        "js: 1 === 1", {"js": "!!window.x"}, "js: 2 === 2"
+    ]
