@@ -172,7 +172,9 @@ class Run:
         self.log(f"Using the offline generator: {report.redact(reason, self.secrets)}")
         self.report.generator, self.report.offline_reason = "offline", reason
         with self.phase("generate"):
-            files = offline.generate_offline(job, reason)
+            # A later round keeps the published page and adds the new brief to it.
+            current = self.tree.context() if job.round > 1 else None
+            files = offline.generate_offline(job, reason, current)
         self._write(files, protected)
 
     def _ensure_basics(self, task: str) -> None:
