@@ -130,13 +130,14 @@ def _last_user_text(request: dict[str, Any]) -> str:
     return ""
 
 
-def _all_text(request: dict[str, Any]) -> str:
+def all_text(request: dict[str, Any]) -> str:
+    """Every message's text in one string (image parts left out)."""
     return "\n".join(content_text(m.get("content")) for m in request.get("messages", []))
 
 
 def default_app_answer(request: dict[str, Any]) -> str:
     """A plausible envelope answer built from the prompt: a titled index.html and a README."""
-    text = _all_text(request)
+    text = all_text(request)
     found = (
         re.search(r"document\.title\s*===?\s*[\"'`]([^\"'`]+)", text)
         or re.search(r"title\b[^\"'`\n]{0,20}?(?:is|to|:)\s*[\"'`]([^\"'`\n]+)[\"'`]", text)
