@@ -115,8 +115,9 @@ def test_a_provider_that_accepts_images_gets_them() -> None:
         (openrouter_image_refusal(), "support image input"),
         (Reply(413, "Request Entity Too Large"), "HTTP 413"),
         (Reply(422, {"error": {"message": "This model does not support vision"}}), "vision"),
+        (Reply(400, {"message": "this model does not support image input", "code": None}), "input"),
     ],
-    ids=["openai-400", "openrouter-404", "too-large-413", "vision-422"],
+    ids=["openai-400", "openrouter-404", "too-large-413", "vision-422", "ollama-400-flat"],
 )
 def test_a_refusal_falls_back_to_descriptions_once_and_for_good(
     refusal: Reply, quoted: str
