@@ -22,7 +22,9 @@ from action import (
     answer,
     app_workflows,
     boilerplate,
+    earlier_checks,
     gitops,
+    image_inputs,
     offline,
     output_policy,
     prompts,
@@ -36,7 +38,7 @@ from action.job import Job
 from action.job_source import read_job
 from action.llm import LLMClient
 from action.repair import Verifier
-from action.run_report import LlmUsage, RunReport
+from action.run_report import ImageInputs, LlmUsage, RunReport
 from action.settings import ActionSettings, page_url
 from action.worktree import Worktree
 
@@ -68,6 +70,7 @@ class Run:
         )
         self.client: LLMClient | None = None
         self.messages: Messages = []  # the conversation so far, which repairs continue
+        self.images = image_inputs.ImagePlan()  # image attachments sent as image inputs
 
     @contextmanager
     def phase(self, name: str) -> Iterator[None]:
@@ -92,6 +95,7 @@ class Run:
                 report.mask(value)
         self.report.task, self.report.round, self.report.model = job.task, job.round, s.model
         self._gate_workflows(job)
+        passed_before = self._baseline(job)  # before this round writes anything
         with self.phase("attachments"):
             notes, protected = self._attachments(job)
         if s.llm_api_key:
@@ -99,8 +103,10 @@ class Run:
         else:
             self._offline(job, "no LLM API key was given", protected)
         self._ensure_basics(job.task)  # before verifying, so the checks judge the commit
-        if self.verifier is not None and job.checks:
-            self._verify(job, protected)
+        if self.verifier is not None and (job.checks or earlier_checks.guarded_sources(job)):
+            self._verify(job, protected, passed_before)
+        elif job.previous_checks:  # nothing re-ran them: the report says so
+            self.report.earlier_checks = earlier_checks.summary(job, None, passed_before)
         if self.client is not None:
             self._usage(self.client)
         with self.phase("commit"):
@@ -154,8 +160,12 @@ class Run:
                 attachment_notes=notes,
                 current_files=current,
                 allow_workflows=self.tree.allow_workflows,
+                earlier=earlier_checks.earlier_only(job),
             )
         )
+        # Images also go as image inputs; the client drops them if the provider refuses.
+        self.images = image_inputs.plan_images(job.attachments)
+        messages = image_inputs.with_images(messages, self.images)
         try:
             with self.phase("generate"):
                 text, files = answer.ask(client, messages, current or {}, self.report.notes)
@@ -172,7 +182,9 @@ class Run:
         self.log(f"Using the offline generator: {report.redact(reason, self.secrets)}")
         self.report.generator, self.report.offline_reason = "offline", reason
         with self.phase("generate"):
-            files = offline.generate_offline(job, reason)
+            # A later round keeps the published page and adds the new brief to it.
+            current = self.tree.context() if job.round > 1 else None
+            files = offline.generate_offline(job, reason, current)
         self._write(files, protected)
 
     def _ensure_basics(self, task: str) -> None:
@@ -189,6 +201,15 @@ class Run:
         self.report.usage = LlmUsage(
             list(u.models), u.prompt_tokens, u.completion_tokens, u.cost_usd, u.calls
         )
+        plan = self.images
+        if plan.names or plan.left_out:
+            sent = bool(plan.names) and not client.images_refused
+            self.report.image_inputs = ImageInputs(
+                images=list(plan.names) if sent else [],
+                way="inputs" if sent else "descriptions",
+                refusal=client.images_refused,
+                left_out=list(plan.left_out),
+            )
 
     def _write(self, files: Mapping[str, str], protected: Mapping[str, bytes]) -> list[str]:
         with self.phase("write"):
@@ -201,15 +222,32 @@ class Run:
 
     # -- verify and repair --------------------------------------------------------------------
 
-    def _verify(self, job: Job, protected: Mapping[str, bytes]) -> None:
+    def _baseline(self, job: Job) -> frozenset[str]:
+        """The earlier rounds' JavaScript checks that pass on the app as checked out."""
+        sources = earlier_checks.guarded_sources(job)
+        if self.verifier is None or not sources:
+            return frozenset()
+        # A Session's baseline takes no screenshot, so screenshot-round-<n> still numbers versions.
+        check = getattr(self.verifier, "baseline", self.verifier)
+        with self.phase("baseline"):
+            before = check(self.root, earlier_checks.baseline_job(job))
+        return earlier_checks.passed(before, sources)
+
+    def _verify(
+        self, job: Job, protected: Mapping[str, bytes], passed_before: frozenset[str]
+    ) -> None:
         """Verify, repair within the limits, keep the best version; the report tells it all."""
         assert self.verifier is not None
         verifier, client, s = self.verifier, self.client, self.settings
         repairing = client is not None and self.report.generator == "llm"
+        # Earlier rounds' checks run with this round's, in the same page load (item 16.4).
+        guarded = frozenset(earlier_checks.guarded_sources(job))
+        checked_job = earlier_checks.combined_job(job) if guarded else job
 
         def check() -> repair.Checked:
             with self.phase("verify"):
-                return verifier(self.root, job)
+                result = verifier(self.root, checked_job)
+            return earlier_checks.Guarded(result, guarded, passed_before) if guarded else result
 
         def fix(failures: list[str]) -> list[str]:
             assert client is not None
@@ -236,6 +274,14 @@ class Run:
         )
         section = self.report.verification = repair.verification_report(outcome, limits)
         self.notes.extend(repair.notes(outcome))
+        if job.previous_checks:
+            earlier = earlier_checks.summary(job, outcome.kept, passed_before)
+            self.report.earlier_checks = earlier
+            if earlier.lost:
+                self.notes.append(
+                    f"{len(earlier.lost)} earlier-round check(s) passed before this round and "
+                    f"fail now: {earlier.lost}."
+                )
         kept = outcome.kept
         self.log(
             f"Checks: {section.verdict} ({len(kept.failed_checks)} failing, round "

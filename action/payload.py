@@ -45,8 +45,12 @@ REF_PREFIX = "ref:"
 
 
 def to_document(job: Job) -> dict[str, Any]:
-    """The JSON-ready form of a job, attachments as base64."""
-    return {
+    """The JSON-ready form of a job, attachments as base64.
+
+    ``previous_checks`` is written only when there are some: it is an optional field added at
+    version 1, which Actions that predate it ignore (``from_document`` reads keys by name).
+    """
+    doc: dict[str, Any] = {
         "version": VERSION,
         "task": job.task,
         "round": job.round,
@@ -61,6 +65,9 @@ def to_document(job: Job) -> dict[str, Any]:
             for a in job.attachments
         ],
     }
+    if job.previous_checks:
+        doc["previous_checks"] = list(job.previous_checks)
+    return doc
 
 
 def from_document(doc: Any) -> Job:
@@ -88,9 +95,17 @@ def from_document(doc: Any) -> Job:
             checks=list(doc.get("checks", [])),
             attachments=attachments,
             received_at=float(doc.get("received_at", 0.0)),
+            previous_checks=_checks(doc.get("previous_checks", [])),
         )
     except (KeyError, TypeError, ValueError, binascii.Error) as exc:
         raise PayloadError(f"The payload is missing or has a malformed field: {exc}.") from None
+
+
+def _checks(value: Any) -> list[Any]:
+    """A list of checks (strings or ``{"js": …}`` objects); anything else is malformed."""
+    if not isinstance(value, list) or not all(isinstance(c, str | dict) for c in value):
+        raise ValueError("previous_checks is not a list of checks")
+    return list(value)
 
 
 def new_key() -> bytes:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from action.check_report import Json, LiveChecks, Verification
+from action.check_report import EarlierChecks, Json, LiveChecks, Verification
 
 
 @dataclass
@@ -26,6 +26,16 @@ class LlmUsage:
     completion_tokens: int
     cost_usd: float
     calls: int
+
+
+@dataclass
+class ImageInputs:
+    """How the image attachments reached the model: as image inputs, or described in text."""
+
+    images: list[str]  # sent as image inputs (within the caps)
+    way: str  # "inputs", or "descriptions" (the provider refused images, or none fit the caps)
+    refusal: str = ""  # the provider's answer when it refused them
+    left_out: list[str] = field(default_factory=list)  # "name (N bytes): why", described only
 
 
 @dataclass
@@ -49,6 +59,8 @@ class RunReport:
     pages_by: list[str] = field(default_factory=list)  # app workflows that own the site
     error: str = ""
     live_checks: LiveChecks | None = None
+    earlier_checks: EarlierChecks | None = None  # a later round's re-run of earlier checks
+    image_inputs: ImageInputs | None = None  # only when the job had images and a model was asked
 
     def to_json(self) -> Json:
         """The documented JSON shape; empty optional parts are left out, sections are flat."""
@@ -81,6 +93,14 @@ class RunReport:
             doc["error"] = self.error
         if self.live_checks is not None:
             doc["live_checks"] = self.live_checks.to_json()
+        if self.earlier_checks is not None:
+            doc["earlier_checks"] = self.earlier_checks.to_json()
+        if self.image_inputs is not None:
+            i = self.image_inputs
+            doc["image_inputs"] = {
+                "images": list(i.images), "way": i.way, "refusal": i.refusal,
+                "left_out": list(i.left_out),
+            }
         return doc
 
     @classmethod
@@ -98,6 +118,8 @@ class RunReport:
             )
         verified = any(k in doc for k in ("verdict", "verification_rounds", "checks"))
         live = doc.get("live_checks")
+        earlier = doc.get("earlier_checks")
+        images = doc.get("image_inputs")
         return cls(
             task=str(doc.get("task", "")),
             round=int(doc.get("round", 1)),
@@ -116,6 +138,15 @@ class RunReport:
             pages_by=list(doc.get("pages_by", [])),
             error=str(doc.get("error", "")),
             live_checks=LiveChecks.from_json(live) if isinstance(live, dict) else None,
+            earlier_checks=EarlierChecks.from_json(earlier) if isinstance(earlier, dict) else None,
+            image_inputs=ImageInputs(
+                images=[str(n) for n in images.get("images", [])],
+                way=str(images.get("way", "")),
+                refusal=str(images.get("refusal", "")),
+                left_out=[str(n) for n in images.get("left_out", [])],
+            )
+            if isinstance(images, dict)
+            else None,
         )
 
 

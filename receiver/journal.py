@@ -246,6 +246,23 @@ class Journal:
             ).fetchall()
         return {r["step"]: r["detail"] for r in rows}
 
+    def earlier_checks(self, task: str, round_: int, repo: str) -> list[Any]:
+        """The checks of the task's earlier rounds on this repo, oldest first, each once.
+
+        A round 2 re-runs them so that a revision cannot silently lose what round 1 passed.
+        """
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT body FROM requests WHERE task = ? AND round < ? AND repo = ?"
+                " ORDER BY round, id",
+                (task, round_, repo),
+            ).fetchall()
+        seen: dict[str, Any] = {}
+        for row in rows:
+            for check in json.loads(row["body"]).get("checks", []):
+                seen.setdefault(json.dumps(check, sort_keys=True), check)
+        return list(seen.values())
+
     def add_repo(self, task: str, repo: Repo) -> None:
         """Remember that a repo belongs to a task (newest added last)."""
         with self._lock:

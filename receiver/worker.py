@@ -277,6 +277,8 @@ class Worker:
             checks=list(body.get("checks", [])),
             attachments=decode_attachments(body.get("attachments", [])),
             received_at=entry.received_at,
+            # Earlier rounds' checks, re-run by the Action (issue 16 item 4).
+            previous_checks=self.journal.earlier_checks(entry.task, entry.round, repo.full_name),
         )
         stored = self.journal.payload_key(repo.full_name)
         if stored is None:  # _secrets stores one first; a missing key is a bug, not a guess

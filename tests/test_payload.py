@@ -99,3 +99,72 @@ def test_document_rejects_bad_fields() -> None:
         from_document(doc)
     with pytest.raises(PayloadError, match="not a JSON object"):
         from_document([1, 2])
+
+
+# -- previous_checks: an optional field at version 1 (docs/decisions.md) --------------------
+
+ROUND_TWO = Job(
+    task="sum-of-sales-601",
+    round=2,
+    brief="Add a table",
+    checks=["js: !!document.querySelector('table')"],
+    previous_checks=["js: document.title === 'Sales'", {"js": "true"}, "README is professional"],
+)
+
+
+def test_previous_checks_round_trip_and_are_left_out_when_empty() -> None:
+    key = new_key()
+    assert open_sealed(seal(ROUND_TWO, key), key) == ROUND_TWO
+    assert to_document(ROUND_TWO)["previous_checks"] == list(ROUND_TWO.previous_checks)
+    assert "previous_checks" not in to_document(JOB)  # round-1 documents are as before
+
+
+def test_a_document_from_an_older_receiver_has_no_previous_checks() -> None:
+    doc = to_document(ROUND_TWO)
+    del doc["previous_checks"]
+    assert from_document(doc).previous_checks == []
+
+
+@pytest.mark.parametrize(
+    "bad", ["js: 1", [1, 2], {"js": "1"}], ids=["string", "numbers", "object"]
+)
+def test_malformed_previous_checks_are_a_payload_error(bad: object) -> None:
+    doc = {**to_document(ROUND_TWO), "previous_checks": bad}
+    with pytest.raises(PayloadError, match="previous_checks"):
+        from_document(doc)
+
+
+def _first_payload_module() -> str:
+    """The oldest ``action/payload.py`` in this checkout's history (an Action before the field)."""
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    try:
+        first = subprocess.run(
+            ["git", "log", "--diff-filter=A", "--format=%H", "--", "action/payload.py"],
+            cwd=root, capture_output=True, text=True, check=True,
+        ).stdout.split()[-1]
+        return subprocess.run(
+            ["git", "show", f"{first}:action/payload.py"],
+            cwd=root, capture_output=True, text=True, check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError, IndexError):
+        pytest.skip("not a git checkout with history")
+
+
+def test_an_older_action_reads_a_document_with_previous_checks() -> None:
+    """Version stays 1 because the first Action ever released already ignores unknown keys."""
+    import sys
+    import types
+
+    old = types.ModuleType("old_payload")  # dataclasses look their module up in sys.modules
+    sys.modules[old.__name__] = old
+    try:
+        exec(compile(_first_payload_module(), "old_payload.py", "exec"), old.__dict__)
+    finally:
+        del sys.modules[old.__name__]
+    old_from_document = old.from_document
+    assert callable(old_from_document)
+    job = old_from_document(to_document(ROUND_TWO))
+    assert (job.task, job.round, job.checks) == ("sum-of-sales-601", 2, ROUND_TWO.checks)

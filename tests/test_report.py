@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from action.check_report import CheckRow, LiveChecks, Repair, Verification, VerifiedRound
+from action.check_report import (
+    CheckRow,
+    EarlierChecks,
+    LiveChecks,
+    Repair,
+    Verification,
+    VerifiedRound,
+)
 from action.report import (
     finish,
     mask,
@@ -19,7 +26,7 @@ from action.report import (
     step_summary,
     write_outputs,
 )
-from action.run_report import LlmUsage, RunReport
+from action.run_report import ImageInputs, LlmUsage, RunReport
 from action.settings import ActionSettings
 
 REPORT = {
@@ -212,8 +219,17 @@ REPAIRED = {
             ],
             ["### Repairs"],
         ),
+        (
+            {**REPORT, "earlier_checks": {"kept": ["1 === 1"], "lost": ["2 === 2"]}},
+            [
+                "### Earlier rounds' checks",
+                "| 1 === 1 | kept |",
+                "| 2 === 2 | **lost** (passed before this round) |",
+            ],
+            ["not guarded"],
+        ),
     ],
-    ids=["repaired", "never-fixed", "live"],
+    ids=["repaired", "never-fixed", "live", "earlier"],
 )
 def test_summary_shows_rounds_repairs_and_live_checks(
     report: dict[str, object], expected: list[str], absent: list[str]
@@ -259,6 +275,8 @@ FULL = RunReport(
         "https://o.github.io/r/", "pass", [CheckRow("js", "1 === 1", "pass", "returned true")],
         "", ["TypeError: x"], 1.25,
     ),
+    earlier_checks=EarlierChecks(["1 === 1"], ["2 === 2"], ["The page is tidy"]),
+    image_inputs=ImageInputs([], "descriptions", "HTTP 400: no images", ["big.png (3 MB): cap"]),
 )
 
 

@@ -269,3 +269,25 @@ def test_round_two_of_a_known_repo_needs_no_published_action(
     unpublished = dataclasses.replace(SETTINGS, action_ref=None)
     (second,) = run(journal, forge, req(round_=2, nonce="n2"), settings=unpublished)
     assert journal.get(second).state == "dispatched", journal.get(second).error
+
+
+def _sealed_job(forge: MemoryForge, name: str, index: int = -1) -> object:
+    state = forge.repos[name]
+    key = decode_key(state.secrets["LLM_DEPLOY_PAYLOAD_KEY"])
+    return open_sealed(state.dispatches[index]["payload"], key)
+
+
+def test_later_rounds_carry_the_earlier_checks_of_their_own_repo(
+    journal: Journal, forge: MemoryForge
+) -> None:
+    first = req(nonce="a", checks=["js: document.title === 'Old'"])  # a repo of its own
+    second = req(nonce="b", checks=["js: 1 === 1", {"js": "!!window.x"}])
+    run(journal, forge, first, second)
+    assert _sealed_job(forge, "demo-2").previous_checks == []  # round 1 has no earlier round
+    run(journal, forge, req(round_=2, nonce="c", checks=["js: 2 === 2", "js: 1 === 1"]))
+    round_two = _sealed_job(forge, "demo-2")
+    assert round_two.previous_checks == ["js: 1 === 1", {"js": "!!window.x"}]
+    run(journal, forge, req(round_=3, nonce="d", checks=["js: 3 === 3"]))
+    assert _sealed_job(forge, "demo-2").previous_checks == [
+        "js: 1 === 1", {"js": "!!window.x"}, "js: 2 === 2"
+    ]
