@@ -49,6 +49,12 @@ class RunReport:
     pages_by: list[str] = field(default_factory=list)  # app workflows that own the site
     error: str = ""
     live_checks: LiveChecks | None = None
+    # Once per dispatch (action.rounds): which dispatch, what this attempt did, how long it
+    # waited for earlier runs of the workflow (action.earlier_runs) and which ones.
+    dispatch: str = ""
+    outcome: str = "generated"  # or "reused" (an earlier attempt's commit) or "superseded"
+    waited_s: float = 0.0
+    waited_for: list[int] = field(default_factory=list)
 
     def to_json(self) -> Json:
         """The documented JSON shape; empty optional parts are left out, sections are flat."""
@@ -64,7 +70,12 @@ class RunReport:
             "timings": dict(self.timings),
             "commit_sha": self.commit_sha,
             "page_url": self.page_url,
+            "dispatch": self.dispatch,
+            "outcome": self.outcome,
+            "waited_s": self.waited_s,
         }
+        if self.waited_for:
+            doc["waited_for"] = list(self.waited_for)
         if self.offline_reason:
             doc["offline_reason"] = self.offline_reason
         if self.usage is not None:
@@ -116,6 +127,10 @@ class RunReport:
             pages_by=list(doc.get("pages_by", [])),
             error=str(doc.get("error", "")),
             live_checks=LiveChecks.from_json(live) if isinstance(live, dict) else None,
+            dispatch=str(doc.get("dispatch", "")),
+            outcome=str(doc.get("outcome", "generated")),
+            waited_s=float(doc.get("waited_s") or 0.0),
+            waited_for=[int(i) for i in doc.get("waited_for", [])],
         )
 
 

@@ -259,6 +259,10 @@ FULL = RunReport(
         "https://o.github.io/r/", "pass", [CheckRow("js", "1 === 1", "pass", "returned true")],
         "", ["TypeError: x"], 1.25,
     ),
+    dispatch="d-123",
+    outcome="reused",
+    waited_s=12.5,
+    waited_for=[41, 42],
 )
 
 

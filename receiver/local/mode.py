@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -22,10 +23,16 @@ from receiver.config import Settings
 from receiver.errors import ApiError
 from receiver.forge import Forge
 from receiver.local.api_docs import local_operations
+from receiver.local.github_api import LOCAL_API_PREFIX, workflow_runs
 from receiver.local.notify import LocalNotifications, local_row, with_progress, with_run
 from receiver.local.pages import pages_app
 from receiver.local.run_model import RunResult
-from receiver.local.runner import default_action_path, local_forge_with_runner
+from receiver.local.runner import (
+    LocalRunner,
+    RerunError,
+    default_action_path,
+    local_forge_with_runner,
+)
 from receiver.local.steps import StepProcesses
 
 log = logging.getLogger("llm_deploy.local")
@@ -45,6 +52,7 @@ class LocalMode:
         # The local evaluator: the README quickstart's requests notify the receiver itself.
         self.notes = LocalNotifications(settings.data_dir)
         self._processes: list[StepProcesses] = []
+        self.runner: LocalRunner | None = None  # the forge's, for "Re-run jobs"
 
     def describe(self) -> str:
         """Where requests go."""
@@ -63,6 +71,7 @@ class LocalMode:
             processes=processes,
         )
         local.resume_interrupted()  # runs die with the process here; GitHub's would go on
+        self.runner = local.runner if isinstance(local.runner, LocalRunner) else None
         return local
 
     def routes(self) -> list[BaseRoute]:
@@ -72,7 +81,10 @@ class LocalMode:
             Route("/pages/{repo}", sites),
             Route("/pages/{repo}/{path:path}", sites),
             Route("/runs/{run_id:int}", sites),
+            Route("/runs/{run_id:int}/rerun", rerun, methods=["POST"]),
             Route("/local/notify", notify, methods=["POST"]),
+            Route(f"{LOCAL_API_PREFIX}/repos/{{owner}}/{{repo}}/actions/workflows/{{workflow}}/runs",
+                  workflow_runs),
         ]
 
     def openapi_paths(self) -> dict[str, dict[str, Any]]:
@@ -111,3 +123,24 @@ async def notify(request: Request) -> Response:
     if code != 200:
         raise ApiError(code, answer["error"])
     return JSONResponse(answer)
+
+
+async def rerun(request: Request) -> Response:
+    """``POST /runs/{run_id}/rerun``: "Re-run jobs" for a finished local run (a new attempt)."""
+    mode = request.app.state.mode
+    assert isinstance(mode, LocalMode)
+    run_id = request.path_params["run_id"]
+    if mode.runner is None:
+        raise ApiError(404, "This receiver runs no workflows, so it has no run to re-run.")
+    runner = mode.runner
+    try:
+        repo, workflow, inputs, attempt = await run_in_threadpool(runner.start_rerun, run_id)
+    except RerunError as exc:
+        raise ApiError(409, str(exc)) from None
+    threading.Thread(
+        target=runner.run, args=(repo, workflow, inputs),
+        kwargs={"run_id": run_id, "attempt": attempt}, name=f"local-rerun-{run_id}", daemon=True,
+    ).start()
+    public = mode.settings.public_url.rstrip("/")
+    return JSONResponse({"run_id": run_id, "attempt": attempt,
+                         "run_url": f"{public}/runs/{run_id}"}, status_code=202)
