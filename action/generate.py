@@ -10,6 +10,7 @@ than none, and the summary says what fails.
 from __future__ import annotations
 
 import contextlib
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -147,12 +148,17 @@ class Run:
                 self.http, api_url=s.api_url, repository=s.repository,
                 workflow_ref=s.workflow_ref, run_id=s.run_id, token=s.github_token,
                 deadline=job.received_at + notify.DEADLINE_SECONDS, clock=self.clock,
-                sleep=self.sleep, log=self.log,
+                sleep=self.sleep, log=self._say_now,
             )
         self.report.waited_s, self.report.waited_for = waited.waited_s, waited.runs
         if waited.note:
             self.report.notes.append(waited.note)
         return self._plan(job, branch, token, move=True)
+
+    def _say_now(self, line: str) -> None:
+        """Log a line and flush it: a step that waits minutes must show why while it waits."""
+        self.log(line)
+        sys.stdout.flush()
 
     def _plan(self, job: Job, branch: str, token: str | None, move: bool = False) -> rounds.Plan:
         """Fetch the branch as it is now and plan this dispatch; ``move`` checks the tip out."""
