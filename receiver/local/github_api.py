@@ -43,6 +43,37 @@ def _records(runs_dir: Path) -> list[dict[str, Any]]:
     return found
 
 
+# The ``…_url`` fields GitHub's minimal-repository and simple-user objects require; here each
+# points under the local API (nothing serves most of them: a client that follows one gets 404).
+_REPO_URLS = [
+    "archive", "assignees", "blobs", "branches", "collaborators", "comments", "commits",
+    "compare", "contents", "contributors", "deployments", "downloads", "events", "forks",
+    "git_commits", "git_refs", "git_tags", "hooks", "issue_comment", "issue_events", "issues",
+    "keys", "labels", "languages", "merges", "milestones", "notifications", "pulls", "releases",
+    "stargazers", "statuses", "subscribers", "subscription", "tags", "teams", "trees",
+]
+_USER_URLS = [
+    "events", "followers", "following", "gists", "organizations", "received_events", "repos",
+    "starred", "subscriptions",
+]
+
+
+def _owner(api: str, owner: str) -> dict[str, Any]:
+    user: dict[str, Any] = {f"{k}_url": f"{api}/users/{owner}/{k}" for k in _USER_URLS}
+    user.update(login=owner, id=1, node_id="U_local", avatar_url="", gravatar_id="",
+                url=f"{api}/users/{owner}", html_url="", site_admin=False, type="User")
+    return user
+
+
+def _repository(api: str, base_url: str, owner: str, repo: str) -> dict[str, Any]:
+    url = f"{api}/repos/{owner}/{repo}"
+    data: dict[str, Any] = {f"{k}_url": f"{url}/{k}" for k in _REPO_URLS}
+    data.update(id=1, node_id=f"R_local_{repo}", name=repo, full_name=f"{owner}/{repo}",
+                owner=_owner(api, owner), private=False, fork=False, description=None,
+                url=url, html_url=f"{base_url}/repos/{repo}.git")
+    return data
+
+
 def _iso(seconds: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
 
@@ -52,7 +83,9 @@ def workflow_run(record: dict[str, Any], base_url: str, owner: str) -> dict[str,
     run_id, repo = int(record["run_id"]), str(record.get("repo", ""))
     status, conclusion = _STATUS.get(str(record.get("state")), ("completed", "failure"))
     created = _iso(float(record.get("started_at") or 0.0))
-    url = f"{base_url}{LOCAL_API_PREFIX}/repos/{owner}/{repo}/actions/runs/{run_id}"
+    api = f"{base_url}{LOCAL_API_PREFIX}"
+    url = f"{api}/repos/{owner}/{repo}/actions/runs/{run_id}"
+    repository = _repository(api, base_url, owner, repo)
     return {
         "id": run_id,
         "name": str(record.get("workflow", "")),
@@ -71,6 +104,18 @@ def workflow_run(record: dict[str, Any], base_url: str, owner: str) -> dict[str,
         "created_at": created,
         "updated_at": created,
         "run_started_at": created,
+        "display_title": f"llm-deploy run {run_id}",
+        "pull_requests": [],
+        "head_commit": None,  # nullable; the runner records no commit per run
+        "repository": repository,
+        "head_repository": repository,
+        "jobs_url": f"{url}/jobs",
+        "logs_url": f"{url}/logs",
+        "check_suite_url": f"{api}/repos/{owner}/{repo}/check-suites/{run_id}",
+        "artifacts_url": f"{url}/artifacts",
+        "cancel_url": f"{url}/cancel",
+        "rerun_url": f"{url}/rerun",
+        "workflow_url": f"{api}/repos/{owner}/{repo}/actions/workflows/1",
     }
 
 
