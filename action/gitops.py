@@ -200,11 +200,12 @@ def fetch_branch(
 
 def round_history(root: str | Path, ref: str, limit: int = 200) -> list[RoundCommit]:
     """The llm-deploy commits reachable from ``ref`` (by their trailers), newest first."""
-    keys = "".join(f"%x1f%(trailers:key={k},valueonly,separator=%x2C)" for k in TRAILERS)
-    text = _out(root, "log", f"--max-count={limit}", f"--format=%H{keys}%x1e", ref)
+    # NUL between fields and SOH after each commit: Python's strip() would eat \x1c-\x1f.
+    keys = "".join(f"%x00%(trailers:key={k},valueonly,separator=%x2C)" for k in TRAILERS)
+    raw = _git(root, "log", f"--max-count={limit}", f"--format=%H{keys}%x01", ref).stdout
     commits: list[RoundCommit] = []
-    for record in text.split("\x1e"):
-        fields = record.strip().split("\x1f")
+    for record in raw.decode("utf-8", "replace").split("\x01"):
+        fields = record.lstrip("\n").split("\0")
         if len(fields) != len(TRAILERS) + 1:
             continue
         pairs = zip(TRAILERS, fields[1:], strict=True)

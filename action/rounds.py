@@ -9,8 +9,9 @@ history and :func:`plan` decides, with no I/O:
 
 - the dispatch's commit is on the branch and nothing newer from llm-deploy follows it → **reuse**:
   deploy, wait and notify that commit, without a model call;
-- a newer llm-deploy commit follows it, or (no commit of ours) a commit of a later round or of a
-  later run is on the branch → **superseded**: change nothing, say so;
+- a newer llm-deploy commit follows it, or (no commit of ours) a commit made by a later run (by
+  run id; a higher round when a run id is missing) is on the branch → **superseded**: change
+  nothing, say so;
 - otherwise → **generate**.
 """
 
@@ -75,9 +76,12 @@ def parse_commit(sha: str, values: dict[str, str]) -> RoundCommit | None:
 
 
 def _is_later(commit: RoundCommit, round_: int, run_id: int | None) -> bool:
-    if commit.round > round_:
-        return True
-    return run_id is not None and commit.run_id is not None and commit.run_id > run_id
+    """Was ``commit`` made by something started after this run? Run ids grow with creation, so
+    a later run's commit is newer whatever its round (a fresh run is never superseded; a
+    manual round 1 after round 2 rebuilds). Without run ids, a higher round is newer."""
+    if run_id is not None and commit.run_id is not None:
+        return commit.run_id > run_id
+    return commit.round > round_
 
 
 def plan(history: Sequence[RoundCommit], dispatch: str, round_: int, run_id: str) -> Plan:
@@ -98,7 +102,7 @@ def plan(history: Sequence[RoundCommit], dispatch: str, round_: int, run_id: str
     later = next((c for c in history if _is_later(c, round_, own_run)), None)
     if later is not None:
         return Plan("superseded", later, (
-            f"a newer round is already on the branch: round {later.round} ({later.dispatch}) as "
-            f"{later.sha[:12]}. This round {round_} would overwrite it, so nothing was changed; "
-            "dispatch a new round to change the app."))
+            f"a newer round, started after this run, is already on the branch: round "
+            f"{later.round} ({later.dispatch}) as {later.sha[:12]}. This round {round_} would "
+            "overwrite it, so nothing was changed; dispatch a new round to change the app."))
     return Plan("generate")

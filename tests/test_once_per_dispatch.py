@@ -48,6 +48,12 @@ PLANS = [
     ("round 1 again by a later manual run", [_c("a", "run-3", 1, 3)], "run-8", 1, "8",
      "generate", None),
     ("old commits without a run trailer", [_c("a", "d0", 1)], "d1", 1, "7", "generate", None),
+    ("a higher round without a run trailer", [_c("b", "d0", 2)], "d1", 1, "7", "superseded",
+     "b"),
+    ("manual round 1 started after round 2", [_c("b", "d2", 2, 5), _c("a", "d1", 1, 4)],
+     "run-8", 1, "8", "generate", None),
+    ("re-run of round 1 never committed, round 2 landed", [_c("b", "d2", 2, 5)], "d1", 1, "4",
+     "superseded", "b"),
 ]
 
 
@@ -85,7 +91,7 @@ def test_trailers_survive_real_git_and_the_history_finds_them(tmp_path: Path) ->
     _git(tmp_path, "init", "-q", "--bare", "-b", "main", str(origin))
     _git(tmp_path, "clone", "-q", str(origin), str(work))
     first = _commit(work, "a", rounds.with_trailers(
-        "llm-deploy: t round 1", rounds.trailer_lines("d1", 1, "7")))
+        "llm-deploy: t round 1", rounds.trailer_lines("d1", 1, "")))  # no run id: no trailer
     _commit(work, "b", "a human fix, no trailers")
     third = _commit(work, "c", rounds.with_trailers(
         "llm-deploy: t round 2\n\nBody text: not a trailer block", rounds.trailer_lines(
@@ -96,7 +102,7 @@ def test_trailers_survive_real_git_and_the_history_finds_them(tmp_path: Path) ->
     tip = gitops.fetch_branch(clone, "main")
     assert tip == third
     assert gitops.round_history(clone, tip) == [
-        RoundCommit(third, "run-9", 2, 9), RoundCommit(first, "d1", 1, 7)]
+        RoundCommit(third, "run-9", 2, 9), RoundCommit(first, "d1", 1, None)]
     assert gitops.fetch_branch(clone, "no-such-branch") is None
     gitops.check_out(clone, first)
     assert (clone / "a").is_file() and not (clone / "c").exists()
@@ -147,7 +153,7 @@ def test_a_round_waits_until_earlier_runs_end(tmp_path: Path) -> None:
     _record(runs, 3, "queued")
     _record(runs, 4, "running")  # ours
     _record(runs, 5, "queued")  # later: never waited for
-    clock, lines = FakeTime(), []
+    clock, lines = FakeTime(), list[str]()
 
     def sleep(seconds: float) -> None:
         clock.sleep(seconds)
