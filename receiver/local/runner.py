@@ -124,10 +124,15 @@ class LocalRunner:
         inputs: dict[str, str],
         *,
         run_id: int | None = None,
-        attempt: int = 1,
+        attempt: int | None = None,
     ) -> RunResult:
-        """Run the workflow of repo_name on main with these dispatch inputs; never raises."""
+        """Run the workflow of repo_name on main with these dispatch inputs; never raises.
+
+        ``attempt`` defaults to the one the run's record holds (a run resumed after a stop
+        keeps its attempt), else 1.
+        """
         run_id = run_id if run_id is not None else self.allocate_run_id()
+        attempt = attempt if attempt is not None else self._recorded_attempt(run_id)
         result = RunResult(run_id, repo_name, workflow_file, "running", time.time(),
                            attempt=attempt)
         self._save(result)
@@ -156,6 +161,14 @@ class LocalRunner:
         if self.on_finish is not None:
             self.on_finish(result)
         return result
+
+    def _recorded_attempt(self, run_id: int) -> int:
+        try:
+            record = json.loads(self.record_path(run_id).read_text("utf-8"))
+        except (OSError, ValueError):
+            return 1
+        attempt = record.get("attempt") if isinstance(record, dict) else None
+        return attempt if isinstance(attempt, int) and attempt > 0 else 1
 
     def rerun(self, run_id: int) -> RunResult:
         """ "Re-run jobs": run attempt N+1 of a finished run with its dispatch inputs.
