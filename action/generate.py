@@ -177,7 +177,8 @@ class Run:
         """Reuse this dispatch's commit, or stop because a newer round superseded it."""
         s, commit = self.settings, decided.commit
         assert commit is not None
-        self.report.notes.append(f"This {decided.action} run: {decided.reason}")
+        label = "Reused" if decided.action == "reuse" else "Superseded"
+        self.report.notes.append(f"{label}: {decided.reason}")
         if decided.action == "reuse":
             self.report.outcome = "reused"
             gitops.check_out(self.root, commit.sha)

@@ -54,7 +54,9 @@ def dispatch_identity(dispatch_id: str, run_id: str) -> str:
 
 
 def trailer_lines(dispatch: str, round_: int, run_id: str) -> list[str]:
-    """The ``Key: value`` trailer lines a round's commit carries."""
+    """The ``Key: value`` trailer lines a round's commit carries (none without a dispatch)."""
+    if not dispatch:
+        return []
     lines = [f"{DISPATCH_TRAILER}: {dispatch}", f"{ROUND_TRAILER}: {round_}"]
     if run_id.isdigit():
         lines.append(f"{RUN_TRAILER}: {run_id}")

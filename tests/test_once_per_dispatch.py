@@ -74,6 +74,11 @@ def test_dispatch_identity(given: str, run: str, expected: str) -> None:
     assert rounds.dispatch_identity(given, run) == expected
 
 
+def test_trailer_lines_need_a_dispatch() -> None:
+    assert rounds.trailer_lines("", 1, "7") == []
+    assert rounds.trailer_lines("d", 2, "") == ["LLM-Deploy-Dispatch: d", "LLM-Deploy-Round: 2"]
+
+
 def _git(root: Path, *args: str) -> str:
     return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True,
                           check=True).stdout.strip()
