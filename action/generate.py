@@ -10,6 +10,7 @@ than none, and the summary says what fails.
 from __future__ import annotations
 
 import contextlib
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -23,13 +24,16 @@ from action import (
     app_workflows,
     boilerplate,
     earlier_checks,
+    earlier_runs,
     gitops,
     image_inputs,
+    notify,
     offline,
     output_policy,
     prompts,
     repair,
     report,
+    rounds,
     writer,
 )
 from action.attachment_policy import plan_attachments
@@ -56,10 +60,12 @@ class Run:
         clock: Callable[[], float] = time.time,
         verifier: Verifier | None = None,
         log: Callable[[str], None] = print,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.settings = settings
         self.http = http
         self.clock = clock
+        self.sleep = sleep
         self.verifier = verifier
         self.log = log
         self.root = Path(settings.workspace)
@@ -94,6 +100,10 @@ class Run:
             if value:
                 report.mask(value)
         self.report.task, self.report.round, self.report.model = job.task, job.round, s.model
+        branch = gitops.current_branch(self.root, s.ref_name or "main")
+        decided = self._once_per_dispatch(job, branch, token)
+        if decided.action != "generate":
+            return self._without_generating(decided)
         self._gate_workflows(job)
         passed_before = self._baseline(job)  # before this round writes anything
         with self.phase("attachments"):
@@ -110,19 +120,80 @@ class Run:
         if self.client is not None:
             self._usage(self.client)
         with self.phase("commit"):
-            gitops.commit_all(self.root, gitops.commit_message(job.task, job.round))
-            branch = gitops.current_branch(self.root, s.ref_name or "main")
+            # A newer round may have landed while this one generated: then nothing is pushed.
+            late = self._plan(job, branch, token)
+            if late.action == "superseded":
+                return self._without_generating(late)
+            trailers = rounds.trailer_lines(self.report.dispatch, job.round, s.run_id)
+            message = rounds.with_trailers(gitops.commit_message(job.task, job.round), trailers)
+            gitops.commit_all(self.root, message)
             sha = gitops.push(self.root, branch, token, s.server_url, log=self.log)
         self.report.commit_sha, self.report.page_url = sha, page_url(s)
-        # The push token starts the app's own workflows; one that deploys Pages owns the site.
+        self._pages_owners()
+        return self.report
+
+    def _pages_owners(self) -> None:
+        """The push token starts the app's own workflows; one that deploys Pages owns the site."""
         owners = app_workflows.pages_workflows(self.root, writer.OWN_WORKFLOW)
-        owners = owners if s.push_token else []
+        owners = owners if self.settings.push_token else []
         if owners:
             self.report.pages_by = owners
             self.report.notes.append(
                 f"{', '.join(owners)} deploys GitHub Pages on push, so this run leaves the site "
                 "to it (two deployments would race)."
             )
+
+    # -- once per dispatch --------------------------------------------------------------------
+
+    def _once_per_dispatch(self, job: Job, branch: str, token: str | None) -> rounds.Plan:
+        """Wait for earlier runs, then decide from the branch: generate, reuse or stop."""
+        s = self.settings
+        self.report.dispatch = rounds.dispatch_identity(s.dispatch_id, s.run_id)
+        with self.phase("wait"):
+            waited = earlier_runs.wait_for_earlier_runs(
+                self.http, api_url=s.api_url, repository=s.repository,
+                workflow_ref=s.workflow_ref, run_id=s.run_id, token=s.github_token,
+                deadline=job.received_at + notify.DEADLINE_SECONDS, clock=self.clock,
+                sleep=self.sleep, log=self._say_now,
+            )
+        self.report.waited_s, self.report.waited_for = waited.waited_s, waited.runs
+        if waited.note:
+            self.report.notes.append(waited.note)
+        return self._plan(job, branch, token, move=True)
+
+    def _say_now(self, line: str) -> None:
+        """Log a line and flush it: a step that waits minutes must show why while it waits."""
+        self.log(line)
+        sys.stdout.flush()
+
+    def _plan(self, job: Job, branch: str, token: str | None, move: bool = False) -> rounds.Plan:
+        """Fetch the branch as it is now and plan this dispatch; ``move`` checks the tip out."""
+        if not self.report.dispatch:
+            return rounds.Plan("generate")  # no run id and no dispatch id: nothing to match on
+        tip = gitops.fetch_branch(self.root, branch, token, self.settings.server_url)
+        if tip is None:
+            return rounds.Plan("generate")  # the branch does not exist yet
+        history = gitops.round_history(self.root, tip)
+        decided = rounds.plan(history, self.report.dispatch, job.round, self.settings.run_id)
+        if move and decided.action == "generate":
+            gitops.check_out(self.root, tip)  # revise the branch as it is now, not the checkout
+        return decided
+
+    def _without_generating(self, decided: rounds.Plan) -> RunReport:
+        """Reuse this dispatch's commit, or stop because a newer round superseded it."""
+        s, commit = self.settings, decided.commit
+        assert commit is not None
+        label = "Reused" if decided.action == "reuse" else "Superseded"
+        self.report.notes.append(f"{label}: {decided.reason}")
+        if decided.action == "reuse":
+            self.report.outcome = "reused"
+            gitops.check_out(self.root, commit.sha)
+            self.report.commit_sha, self.report.page_url = commit.sha, page_url(s)
+            self._pages_owners()
+            self.log(f"Reusing {commit.sha}: {decided.reason}")
+        else:
+            self.report.outcome = "superseded"
+            self.log(f"::notice title=Superseded round::{decided.reason}")
         return self.report
 
     def _gate_workflows(self, job: Job) -> None:

@@ -237,6 +237,8 @@ def finish(settings: ActionSettings, result: RunReport, secrets: list[str]) -> N
                 "generator": clean.generator,
                 # "false" when the app's own workflow publishes Pages (see action.app_workflows).
                 "deploy": "false" if clean.pages_by else "true",
+                # "superseded": a newer round is on the branch; the later steps change nothing.
+                "outcome": clean.outcome,
                 "report": json.dumps(doc, separators=(",", ":"), sort_keys=True),
             },
         )

@@ -61,6 +61,12 @@ class RunReport:
     live_checks: LiveChecks | None = None
     earlier_checks: EarlierChecks | None = None  # a later round's re-run of earlier checks
     image_inputs: ImageInputs | None = None  # only when the job had images and a model was asked
+    # Once per dispatch (action.rounds): which dispatch, what this attempt did, how long it
+    # waited for earlier runs of the workflow (action.earlier_runs) and which ones.
+    dispatch: str = ""
+    outcome: str = "generated"  # or "reused" (an earlier attempt's commit) or "superseded"
+    waited_s: float = 0.0
+    waited_for: list[int] = field(default_factory=list)
 
     def to_json(self) -> Json:
         """The documented JSON shape; empty optional parts are left out, sections are flat."""
@@ -76,7 +82,12 @@ class RunReport:
             "timings": dict(self.timings),
             "commit_sha": self.commit_sha,
             "page_url": self.page_url,
+            "dispatch": self.dispatch,
+            "outcome": self.outcome,
+            "waited_s": self.waited_s,
         }
+        if self.waited_for:
+            doc["waited_for"] = list(self.waited_for)
         if self.offline_reason:
             doc["offline_reason"] = self.offline_reason
         if self.usage is not None:
@@ -147,6 +158,10 @@ class RunReport:
             )
             if isinstance(images, dict)
             else None,
+            dispatch=str(doc.get("dispatch", "")),
+            outcome=str(doc.get("outcome", "generated")),
+            waited_s=float(doc.get("waited_s") or 0.0),
+            waited_for=[int(i) for i in doc.get("waited_for", [])],
         )
 
 

@@ -277,6 +277,10 @@ FULL = RunReport(
     ),
     earlier_checks=EarlierChecks(["1 === 1"], ["2 === 2"], ["The page is tidy"]),
     image_inputs=ImageInputs([], "descriptions", "HTTP 400: no images", ["big.png (3 MB): cap"]),
+    dispatch="d-123",
+    outcome="reused",
+    waited_s=12.5,
+    waited_for=[41, 42],
 )
 
 

@@ -40,7 +40,8 @@ def test_structure() -> None:
     assert "concurrency" not in doc
     (job,) = doc["jobs"].values()
     assert "concurrency" not in job
-    assert job["permissions"] == {"contents": "write", "pages": "write", "id-token": "write"}
+    assert job["permissions"] == {
+        "actions": "read", "contents": "write", "pages": "write", "id-token": "write"}
     assert job["environment"] == {
         "name": "github-pages", "url": "${{ steps.llm-deploy.outputs.page-url }}"
     }

@@ -47,6 +47,44 @@ def local_operations() -> dict[str, dict[str, Any]]:
                 },
             }
         },
+        "/runs/{run_id}/rerun": {
+            "post": {
+                "summary": "Re-run a finished local run (GitHub's \"Re-run jobs\"): a new attempt",
+                "tags": _TAGS,
+                "parameters": [_param("run_id", "integer")],
+                "responses": {
+                    "202": {
+                        "description": "The next attempt has started with the same inputs.",
+                        "content": {"application/json": {"schema": {
+                            "type": "object", "required": ["run_id", "attempt", "run_url"]}}},
+                    },
+                    "404": {"description": "No runner in this receiver.", "content": _ERROR},
+                    "409": {
+                        "description": "The run is unknown, still in flight, or has no inputs.",
+                        "content": _ERROR,
+                    },
+                },
+            }
+        },
+        "/local/github/repos/{owner}/{repo}/actions/workflows/{workflow}/runs": {
+            "get": {
+                "summary": "GitHub's list of a workflow's runs, answered from local runs",
+                "tags": _TAGS,
+                "parameters": [
+                    _param("owner", "string"), repo, _param("workflow", "string"),
+                    *({"name": n, "in": "query", "required": False, "schema": {"type": t}}
+                      for n, t in (("status", "string"), ("page", "integer"),
+                                   ("per_page", "integer"))),
+                ],
+                "responses": {
+                    "200": {
+                        "description": "Runs newest first, in GitHub's shape.",
+                        "content": {"application/json": {"schema": {
+                            "type": "object", "required": ["total_count", "workflow_runs"]}}},
+                    },
+                },
+            }
+        },
         "/local/notify": {
             "post": {
                 "summary": "Local-mode stand-in evaluator: records a notification",

@@ -15,6 +15,33 @@ from pathlib import Path
 from receiver.local.pages import publish_site, stage_artifact
 from receiver.local.run_model import RunState, StepFailed, run_git
 
+PAGES_ARTIFACT = "github-pages"  # the name both Pages actions use unless told another
+
+
+def _artifact_dir(data_dir: Path, run: RunState, name: str) -> Path:
+    """Where this attempt's artifact ``name`` is kept: ``runs/<id>.artifacts/<attempt>/<name>``.
+
+    Like GitHub, a run keeps the artifacts of all its attempts (a re-run does not remove them).
+    """
+    if not name or "/" in name or name.startswith("."):
+        raise StepFailed(f"The artifact name {name!r} is not a plain file name.")
+    attempt = str(run.github.get("run_attempt", "1"))
+    return data_dir / "runs" / f"{run.result.run_id}.artifacts" / attempt / name
+
+
+def _one_artifact(data_dir: Path, run: RunState, name: str) -> Path:
+    """The run's one artifact called ``name`` over all attempts; refuse none or several, as
+    actions/deploy-pages does (its error words, actions/deploy-pages#338)."""
+    kept = data_dir / "runs" / f"{run.result.run_id}.artifacts"
+    found = sorted(p for p in kept.glob(f"*/{name}") if p.is_dir()) if kept.is_dir() else []
+    if not found:
+        raise StepFailed(f'No artifact named "{name}" was found for this workflow run; '
+                         "upload one with actions/upload-pages-artifact first.")
+    if len(found) > 1:
+        raise StepFailed(f'Multiple artifacts named "{name}" were unexpectedly found for this '
+                         f"workflow run. Artifact count is {len(found)}.")
+    return found[0]
+
 
 def run_builtin(
     run: RunState, name: str, with_: dict[str, str], *, data_dir: Path, pages_url: str
@@ -39,14 +66,16 @@ def run_builtin(
                 "cache-hit": "false"}
     if name == "upload-pages-artifact":
         source = run.workspace / (with_.get("path") or "_site")
-        count = stage_artifact(source, run.temp / "pages-artifact")
-        run.write(f"Staged {count} files from {with_.get('path') or '_site'} for Pages")
-        return {"artifact_id": str(run.result.run_id)}
+        artifact = _artifact_dir(data_dir, run, with_.get("name") or PAGES_ARTIFACT)
+        shutil.rmtree(artifact, ignore_errors=True)  # a resumed attempt uploads again
+        count = stage_artifact(source, artifact)
+        run.write(f"Staged {count} files from {with_.get('path') or '_site'} for Pages "
+                  f"as the artifact {artifact.name!r}")
+        return {"artifact_id": f"{run.result.run_id}-{run.github.get('run_attempt', '1')}"}
     if name == "deploy-pages":
-        artifact = run.temp / "pages-artifact"
-        if not artifact.is_dir():
-            raise StepFailed("No Pages artifact was uploaded before deploy-pages.")
-        publish_site(data_dir, run.result.repo, artifact, str(run.result.run_id))
+        artifact = _one_artifact(data_dir, run, with_.get("artifact_name") or PAGES_ARTIFACT)
+        version = f"{run.result.run_id}-{run.github.get('run_attempt', '1')}"
+        publish_site(data_dir, run.result.repo, artifact, version)
         run.write(f"Published the site at {site}")
         return {"page_url": site}
     if name == "configure-pages":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,14 +21,21 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from receiver.config import Settings
+from receiver.dashboard import authorized
 from receiver.errors import ApiError
 from receiver.forge import Forge
 from receiver.local.api_docs import local_operations
+from receiver.local.github_api import LOCAL_API_PREFIX, workflow_runs
 from receiver.local.notify import LocalNotifications, local_row, with_progress, with_run
 from receiver.local.pages import pages_app
 from receiver.local.pages_listener import PagesListener
 from receiver.local.run_model import RunResult
-from receiver.local.runner import default_action_path, local_forge_with_runner
+from receiver.local.runner import (
+    LocalRunner,
+    RerunError,
+    default_action_path,
+    local_forge_with_runner,
+)
 from receiver.local.steps import StepProcesses
 from receiver.workflow import ActionChoice, override_choice
 
@@ -64,6 +72,7 @@ class LocalMode:
     def pages_url(self) -> str:
         """The origin sites are announced at: ``LLM_DEPLOY_PAGES_URL`` or the listener's."""
         return self.settings.pages_url or self.pages.start()
+        self.runner: LocalRunner | None = None  # the forge's, for "Re-run jobs"
 
     def describe(self) -> str:
         """Where requests go."""
@@ -84,6 +93,7 @@ class LocalMode:
             pages_url=self.pages_url,
         )
         local.resume_interrupted()  # runs die with the process here; GitHub's would go on
+        self.runner = local.runner if isinstance(local.runner, LocalRunner) else None
         return local
 
     def action(self) -> Callable[[], ActionChoice]:
@@ -100,7 +110,10 @@ class LocalMode:
             Route("/pages/{repo}", to_pages),
             Route("/pages/{repo}/{path:path}", to_pages),
             Route("/runs/{run_id:int}", runs),
+            Route("/runs/{run_id:int}/rerun", rerun, methods=["POST"]),
             Route("/local/notify", notify, methods=["POST"]),
+            Route(f"{LOCAL_API_PREFIX}/repos/{{owner}}/{{repo}}/actions/workflows/{{workflow}}/runs",
+                  workflow_runs),
         ]
 
     def openapi_paths(self) -> dict[str, dict[str, Any]]:
@@ -153,3 +166,28 @@ async def notify(request: Request) -> Response:
     if code != 200:
         raise ApiError(code, answer["error"])
     return JSONResponse(answer)
+
+
+async def rerun(request: Request) -> Response:
+    """``POST /runs/{run_id}/rerun``: "Re-run jobs" for a finished local run (a new attempt)."""
+    mode = request.app.state.mode
+    assert isinstance(mode, LocalMode)
+    # It spends what a run spends (model calls, a deploy): only the secret's bearer may ask.
+    if not authorized(request.headers.get("authorization"), mode.settings.deploy_secret):
+        raise ApiError(401, "Send the deploy secret as 'Authorization: Bearer <secret>'.",
+                       "authorization", headers={"WWW-Authenticate": 'Bearer realm="llm-deploy"'})
+    run_id = request.path_params["run_id"]
+    if mode.runner is None:
+        raise ApiError(404, "This receiver runs no workflows, so it has no run to re-run.")
+    runner = mode.runner
+    try:
+        repo, workflow, inputs, attempt = await run_in_threadpool(runner.start_rerun, run_id)
+    except RerunError as exc:
+        raise ApiError(409, str(exc)) from None
+    threading.Thread(
+        target=runner.run, args=(repo, workflow, inputs),
+        kwargs={"run_id": run_id, "attempt": attempt}, name=f"local-rerun-{run_id}", daemon=True,
+    ).start()
+    public = mode.settings.public_url.rstrip("/")
+    return JSONResponse({"run_id": run_id, "attempt": attempt,
+                         "run_url": f"{public}/runs/{run_id}"}, status_code=202)

@@ -34,6 +34,7 @@ import yaml
 
 from receiver.local.action_source import action_path
 from receiver.local.forge import OWNER, LocalForge, read_secrets, workflow_path
+from receiver.local.github_api import LOCAL_API_PREFIX
 from receiver.local.run_model import (
     Masker,
     RunResult,
@@ -46,11 +47,15 @@ from receiver.local.run_model import (
 from receiver.local.steps import StepProcesses, StepRunner
 from receiver.private import FILE_MODE, open_private, private_dir, write_private
 
-__all__ = ["LocalRunner", "default_action_path", "local_forge_with_runner"]
+__all__ = ["LocalRunner", "RerunError", "default_action_path", "local_forge_with_runner"]
 
 log = logging.getLogger("receiver.local.runner")
 # Only these variables of the receiver's own environment reach a step: never its secrets.
 _PASS_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "USER", "LOGNAME", "TERM")
+
+
+class RerunError(Exception):
+    """A run cannot be run again; the message says why."""
 
 
 class LocalRunner:
@@ -131,29 +136,36 @@ class LocalRunner:
         inputs: dict[str, str],
         *,
         run_id: int | None = None,
+        attempt: int | None = None,
     ) -> RunResult:
         """Run the workflow of repo_name on main with these dispatch inputs; never raises.
 
         Blocks until a run slot is free; a run still waiting when the receiver stops keeps its
-        record as it was, and the next start runs it (``receiver.local.resume``).
+        record as it was, and the next start runs it (``receiver.local.resume``). ``attempt``
+        defaults to the one the run's record holds (a run resumed after a stop keeps its
+        attempt), else 1.
         """
         run_id = run_id if run_id is not None else self.allocate_run_id()
+        attempt = attempt if attempt is not None else self._recorded_attempt(run_id)
         with self._slots:
             if self.processes.stopping.is_set():
-                return RunResult(run_id, repo_name, workflow_file, "queued", time.time())
-            return self._run(repo_name, workflow_file, inputs, run_id)
+                return RunResult(run_id, repo_name, workflow_file, "queued", time.time(),
+                                 attempt=attempt)
+            return self._run(repo_name, workflow_file, inputs, run_id, attempt)
 
     def _run(
-        self, repo_name: str, workflow_file: str, inputs: dict[str, str], run_id: int
+        self, repo_name: str, workflow_file: str, inputs: dict[str, str], run_id: int,
+        attempt: int,
     ) -> RunResult:
-        result = RunResult(run_id, repo_name, workflow_file, "running", time.time())
+        result = RunResult(run_id, repo_name, workflow_file, "running", time.time(),
+                           attempt=attempt)
         self._save(result)
         secrets = {k: v for k, v in self.secrets_for(repo_name).items() if v}
         token = f"local-token-{os.urandom(8).hex()}"
         masker = Masker([*secrets.values(), token])
         work = self.data_dir / "runner-work" / str(run_id)
         start = time.monotonic()
-        with open_private(self.runs_dir / f"{run_id}.log") as logfile:
+        with open_private(self.runs_dir / f"{run_id}.log", "a" if attempt > 1 else "w") as logfile:
             run = self._prepare(result, masker, logfile, work, token)
             try:
                 self._run_workflow(run, inputs, secrets, token)
@@ -173,6 +185,49 @@ class LocalRunner:
             self.on_finish(result)
         return result
 
+    def _recorded_attempt(self, run_id: int) -> int:
+        try:
+            record = json.loads(self.record_path(run_id).read_text("utf-8"))
+        except (OSError, ValueError):
+            return 1
+        attempt = record.get("attempt") if isinstance(record, dict) else None
+        return attempt if isinstance(attempt, int) and attempt > 0 else 1
+
+    def rerun(self, run_id: int) -> RunResult:
+        """ "Re-run jobs": run attempt N+1 of a finished run with its dispatch inputs.
+
+        As on GitHub the run keeps its id and its artifacts, ``github.run_attempt`` counts up, and
+        the earlier attempt's record is kept as ``runs/<id>.attempt-<n>.json``. Raises RerunError
+        when the run is unknown, still in flight, or its inputs were not kept; once the attempt
+        has started it never raises (like ``run``).
+        """
+        repo, workflow, inputs, attempt = self.start_rerun(run_id)
+        return self.run(repo, workflow, inputs, run_id=run_id, attempt=attempt)
+
+    def start_rerun(self, run_id: int) -> tuple[str, str, dict[str, str], int]:
+        """Claim run_id's next attempt (its record then says queued): repo, workflow, inputs,
+        attempt, for ``run``."""
+        runs = self.runs_dir
+        with self._lock:  # two re-runs of one run must not both start
+            try:
+                record = json.loads(self.record_path(run_id).read_text("utf-8"))
+                dispatch = json.loads((runs / f"{run_id}.dispatch.json").read_text("utf-8"))
+            except (OSError, ValueError):
+                raise RerunError(f"Run {run_id} has no dispatch record to run again.") from None
+            if record.get("state") in ("queued", "running"):
+                raise RerunError(f"Run {run_id} is still {record['state']}; re-run it later.")
+            inputs = dispatch.get("inputs")
+            if not isinstance(inputs, dict):
+                raise RerunError(f"Run {run_id}'s dispatch inputs were not kept; it cannot rerun.")
+            attempt = int(record.get("attempt") or 1)
+            archive = runs / f"{run_id}.attempt-{attempt}.json"
+            archive.write_text(json.dumps(record, indent=2), "utf-8")
+            queued = RunResult(run_id, str(dispatch["repo"]), str(dispatch["workflow"]), "queued",
+                               attempt=attempt + 1)
+            self._save(queued)
+        return (queued.repo, queued.workflow, {str(k): str(v) for k, v in inputs.items()},
+                attempt + 1)
+
     def _prepare(
         self, result: RunResult, masker: Masker, logfile: TextIO, work: Path, token: str
     ) -> RunState:
@@ -185,10 +240,14 @@ class LocalRunner:
         github: dict[str, Any] = {
             "token": token, "workspace": str(workspace), "repository": f"{OWNER}/{result.repo}",
             "repository_owner": OWNER, "server_url": self.data_dir.as_uri(),
-            "run_id": str(result.run_id), "run_number": str(result.run_id), "run_attempt": "1",
+            "run_id": str(result.run_id), "run_number": str(result.run_id),
+            "run_attempt": str(result.attempt),
+            "workflow_ref":
+                f"{OWNER}/{result.repo}/{workflow_path(result.workflow)}@refs/heads/main",
             "ref": "refs/heads/main", "ref_name": "main", "sha": "",
             "event_name": "workflow_dispatch", "actor": "llm-deploy", "workflow": result.workflow,
-            "api_url": f"{self.public_url}/api", "action_path": "",
+            # Local mode's GitHub-compatible listing of these runs (receiver.local.github_api).
+            "api_url": f"{self.public_url}{LOCAL_API_PREFIX}", "action_path": "",
         }
         env = {k: os.environ[k] for k in _PASS_ENV if k in os.environ}
         env.update({
