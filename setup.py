@@ -11,7 +11,8 @@ from setuptools import setup
 from setuptools.command.build_py import build_py
 
 ROOT = Path(__file__).resolve().parent
-BUNDLED = {"workflow-templates": "workflow-templates", "action.yml": "action.yml"}
+BUNDLED = {"workflow-templates": "workflow-templates", "action.yml": "action.yml",
+           "LICENSE": "LICENSE"}
 
 
 class BuildWithBundledFiles(build_py):

@@ -51,6 +51,7 @@ class BrowserResult:
     failed_requests: list[str] = field(default_factory=list)
     offline_requests: list[str] = field(default_factory=list)
     blocked_requests: list[str] = field(default_factory=list)
+    sandbox_note: str = ""  # why Chromium ran without its sandbox, when it had to
     screenshot: Path | None = None
     skipped: str = ""
     elapsed_s: float = 0.0
@@ -93,6 +94,7 @@ class Browser:
 
     def __init__(self, executable: str) -> None:
         self.executable = executable
+        self.sandbox_note = ""  # set when the sandbox had to be given up
         self._playwright: Any = None
         self._browser: Any = None
 
@@ -100,14 +102,26 @@ class Browser:
         from playwright.sync_api import sync_playwright
 
         self._playwright = sync_playwright().start()
+        options = launch_options()
         try:
-            self._browser = self._playwright.chromium.launch(
-                executable_path=self.executable, **launch_options()
-            )
+            self._browser = self._launch(options)
         except Exception:
             self._playwright.stop()
             raise
         return self
+
+    def _launch(self, options: dict[str, Any]) -> Any:
+        try:
+            return self._playwright.chromium.launch(executable_path=self.executable, **options)
+        except Exception as exc:
+            if not options["chromium_sandbox"]:
+                raise
+            # Some hosts forbid the user namespaces the sandbox needs (Ubuntu 24.04's AppArmor
+            # rule for unprivileged namespaces). The page stays sealed by the site's proxy, so
+            # checking without the sandbox beats not checking; the report says so.
+            self.sandbox_note = f"Chromium's sandbox could not start ({first_line(exc)})"
+            fallback = launch_options(euid=0)
+            return self._playwright.chromium.launch(executable_path=self.executable, **fallback)
 
     def __exit__(
         self,
@@ -146,7 +160,7 @@ class Browser:
         own host counts as its.
         """
         started = time.monotonic()
-        result = BrowserResult()
+        result = BrowserResult(sandbox_note=self.sandbox_note)
         options: dict[str, Any] = {"service_workers": "block"}
         if site is not None:
             options["proxy"] = site.proxy

@@ -190,3 +190,28 @@ class LiveChecks:
             console_errors=list(doc.get("console_errors", [])),
             elapsed_s=float(doc.get("elapsed_s", 0.0)),
         )
+
+
+@dataclass
+class EarlierChecks:
+    """Earlier rounds' checks re-run in a later round, judged against the app before it.
+
+    ``kept`` passed before this round's revision and pass in the kept version; ``lost`` passed
+    before and fail now (a regression); ``unguarded`` did not pass before (they failed, threw or
+    could not run, or are sentences for a judge), so nothing is held against this round for them.
+    """
+
+    kept: list[str] = field(default_factory=list)
+    lost: list[str] = field(default_factory=list)
+    unguarded: list[str] = field(default_factory=list)
+
+    def to_json(self) -> Json:
+        return {"kept": list(self.kept), "lost": list(self.lost), "unguarded": list(self.unguarded)}
+
+    @classmethod
+    def from_json(cls, doc: Json) -> EarlierChecks:
+        return cls(
+            [str(c) for c in doc.get("kept", [])],
+            [str(c) for c in doc.get("lost", [])],
+            [str(c) for c in doc.get("unguarded", [])],
+        )

@@ -133,3 +133,12 @@ def normalise(items: list[str | dict[str, str]]) -> list[Check]:
 def js_sources(checks: list[Check]) -> list[str]:
     """The JavaScript expressions among normalised checks."""
     return [c.source for c in checks if c.kind == "js"]
+
+
+def js_failure(source: str, status: str, detail: str) -> str:
+    """The repair-prompt line for a JavaScript check's result; "" when it did not fail."""
+    if status == "fail":
+        return f"JavaScript check `{source}` was falsy: it {detail}."
+    if status == "error":
+        return f"JavaScript check `{source}` threw: {detail}"
+    return ""

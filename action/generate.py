@@ -10,6 +10,7 @@ than none, and the summary says what fails.
 from __future__ import annotations
 
 import contextlib
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -22,13 +23,18 @@ from action import (
     answer,
     app_workflows,
     boilerplate,
+    earlier_checks,
+    earlier_runs,
     gitops,
+    image_inputs,
+    notify,
     offline,
     output_policy,
     pages_api,
     prompts,
     repair,
     report,
+    rounds,
     writer,
 )
 from action.attachment_policy import plan_attachments
@@ -37,7 +43,7 @@ from action.job import Job
 from action.job_source import read_job
 from action.llm import LLMClient
 from action.repair import Verifier
-from action.run_report import LlmUsage, RunReport
+from action.run_report import ImageInputs, LlmUsage, RunReport
 from action.settings import ActionSettings, page_url
 from action.worktree import Worktree
 
@@ -55,10 +61,12 @@ class Run:
         clock: Callable[[], float] = time.time,
         verifier: Verifier | None = None,
         log: Callable[[str], None] = print,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.settings = settings
         self.http = http
         self.clock = clock
+        self.sleep = sleep
         self.verifier = verifier
         self.log = log
         self.root = Path(settings.workspace)
@@ -69,6 +77,7 @@ class Run:
         )
         self.client: LLMClient | None = None
         self.messages: Messages = []  # the conversation so far, which repairs continue
+        self.images = image_inputs.ImagePlan()  # image attachments sent as image inputs
 
     @contextmanager
     def phase(self, name: str) -> Iterator[None]:
@@ -92,7 +101,12 @@ class Run:
             if value:
                 report.mask(value)
         self.report.task, self.report.round, self.report.model = job.task, job.round, s.model
+        branch = gitops.current_branch(self.root, s.ref_name or "main")
+        decided = self._once_per_dispatch(job, branch, token)
+        if decided.action != "generate":
+            return self._without_generating(decided)
         self._gate_workflows(job)
+        passed_before = self._baseline(job)  # before this round writes anything
         with self.phase("attachments"):
             notes, protected = self._attachments(job)
         if s.llm_api_key:
@@ -100,24 +114,87 @@ class Run:
         else:
             self._offline(job, "no LLM API key was given", protected)
         self._ensure_basics(job.task)  # before verifying, so the checks judge the commit
-        if self.verifier is not None and job.checks:
-            self._verify(job, protected)
+        if self.verifier is not None and (job.checks or earlier_checks.guarded_sources(job)):
+            self._verify(job, protected, passed_before)
+        elif job.previous_checks:  # nothing re-ran them: the report says so
+            self.report.earlier_checks = earlier_checks.summary(job, None, passed_before)
         if self.client is not None:
             self._usage(self.client)
         with self.phase("commit"):
-            gitops.commit_all(self.root, gitops.commit_message(job.task, job.round))
-            branch = gitops.current_branch(self.root, s.ref_name or "main")
+            # A newer round may have landed while this one generated: then nothing is pushed.
+            late = self._plan(job, branch, token)
+            if late.action == "superseded":
+                return self._without_generating(late)
+            trailers = rounds.trailer_lines(self.report.dispatch, job.round, s.run_id)
+            message = rounds.with_trailers(gitops.commit_message(job.task, job.round), trailers)
+            gitops.commit_all(self.root, message)
             sha = gitops.push(self.root, branch, token, s.server_url, log=self.log)
         self.report.commit_sha, self.report.page_url = sha, self._site_url()
-        # The push token starts the app's own workflows; one that deploys Pages owns the site.
+        self._pages_owners()
+        return self.report
+
+    def _pages_owners(self) -> None:
+        """The push token starts the app's own workflows; one that deploys Pages owns the site."""
         owners = app_workflows.pages_workflows(self.root, writer.OWN_WORKFLOW)
-        owners = owners if s.push_token else []
+        owners = owners if self.settings.push_token else []
         if owners:
             self.report.pages_by = owners
             self.report.notes.append(
                 f"{', '.join(owners)} deploys GitHub Pages on push, so this run leaves the site "
                 "to it (two deployments would race)."
             )
+
+    # -- once per dispatch --------------------------------------------------------------------
+
+    def _once_per_dispatch(self, job: Job, branch: str, token: str | None) -> rounds.Plan:
+        """Wait for earlier runs, then decide from the branch: generate, reuse or stop."""
+        s = self.settings
+        self.report.dispatch = rounds.dispatch_identity(s.dispatch_id, s.run_id)
+        with self.phase("wait"):
+            waited = earlier_runs.wait_for_earlier_runs(
+                self.http, api_url=s.api_url, repository=s.repository,
+                workflow_ref=s.workflow_ref, run_id=s.run_id, token=s.github_token,
+                deadline=job.received_at + notify.DEADLINE_SECONDS, clock=self.clock,
+                sleep=self.sleep, log=self._say_now,
+            )
+        self.report.waited_s, self.report.waited_for = waited.waited_s, waited.runs
+        if waited.note:
+            self.report.notes.append(waited.note)
+        return self._plan(job, branch, token, move=True)
+
+    def _say_now(self, line: str) -> None:
+        """Log a line and flush it: a step that waits minutes must show why while it waits."""
+        self.log(line)
+        sys.stdout.flush()
+
+    def _plan(self, job: Job, branch: str, token: str | None, move: bool = False) -> rounds.Plan:
+        """Fetch the branch as it is now and plan this dispatch; ``move`` checks the tip out."""
+        if not self.report.dispatch:
+            return rounds.Plan("generate")  # no run id and no dispatch id: nothing to match on
+        tip = gitops.fetch_branch(self.root, branch, token, self.settings.server_url)
+        if tip is None:
+            return rounds.Plan("generate")  # the branch does not exist yet
+        history = gitops.round_history(self.root, tip)
+        decided = rounds.plan(history, self.report.dispatch, job.round, self.settings.run_id)
+        if move and decided.action == "generate":
+            gitops.check_out(self.root, tip)  # revise the branch as it is now, not the checkout
+        return decided
+
+    def _without_generating(self, decided: rounds.Plan) -> RunReport:
+        """Reuse this dispatch's commit, or stop because a newer round superseded it."""
+        commit = decided.commit
+        assert commit is not None
+        label = "Reused" if decided.action == "reuse" else "Superseded"
+        self.report.notes.append(f"{label}: {decided.reason}")
+        if decided.action == "reuse":
+            self.report.outcome = "reused"
+            gitops.check_out(self.root, commit.sha)
+            self.report.commit_sha, self.report.page_url = commit.sha, self._site_url()
+            self._pages_owners()
+            self.log(f"Reusing {commit.sha}: {decided.reason}")
+        else:
+            self.report.outcome = "superseded"
+            self.log(f"::notice title=Superseded round::{decided.reason}")
         return self.report
 
     def _site_url(self) -> str:
@@ -163,8 +240,12 @@ class Run:
                 attachment_notes=notes,
                 current_files=current,
                 allow_workflows=self.tree.allow_workflows,
+                earlier=earlier_checks.earlier_only(job),
             )
         )
+        # Images also go as image inputs; the client drops them if the provider refuses.
+        self.images = image_inputs.plan_images(job.attachments)
+        messages = image_inputs.with_images(messages, self.images)
         try:
             with self.phase("generate"):
                 text, files = answer.ask(client, messages, current or {}, self.report.notes)
@@ -181,7 +262,9 @@ class Run:
         self.log(f"Using the offline generator: {report.redact(reason, self.secrets)}")
         self.report.generator, self.report.offline_reason = "offline", reason
         with self.phase("generate"):
-            files = offline.generate_offline(job, reason)
+            # A later round keeps the published page and adds the new brief to it.
+            current = self.tree.context() if job.round > 1 else None
+            files = offline.generate_offline(job, reason, current)
         self._write(files, protected)
 
     def _ensure_basics(self, task: str) -> None:
@@ -198,6 +281,15 @@ class Run:
         self.report.usage = LlmUsage(
             list(u.models), u.prompt_tokens, u.completion_tokens, u.cost_usd, u.calls
         )
+        plan = self.images
+        if plan.names or plan.left_out:
+            sent = bool(plan.names) and not client.images_refused
+            self.report.image_inputs = ImageInputs(
+                images=list(plan.names) if sent else [],
+                way="inputs" if sent else "descriptions",
+                refusal=client.images_refused,
+                left_out=list(plan.left_out),
+            )
 
     def _write(self, files: Mapping[str, str], protected: Mapping[str, bytes]) -> list[str]:
         with self.phase("write"):
@@ -210,15 +302,32 @@ class Run:
 
     # -- verify and repair --------------------------------------------------------------------
 
-    def _verify(self, job: Job, protected: Mapping[str, bytes]) -> None:
+    def _baseline(self, job: Job) -> frozenset[str]:
+        """The earlier rounds' JavaScript checks that pass on the app as checked out."""
+        sources = earlier_checks.guarded_sources(job)
+        if self.verifier is None or not sources:
+            return frozenset()
+        # A Session's baseline takes no screenshot, so screenshot-round-<n> still numbers versions.
+        check = getattr(self.verifier, "baseline", self.verifier)
+        with self.phase("baseline"):
+            before = check(self.root, earlier_checks.baseline_job(job))
+        return earlier_checks.passed(before, sources)
+
+    def _verify(
+        self, job: Job, protected: Mapping[str, bytes], passed_before: frozenset[str]
+    ) -> None:
         """Verify, repair within the limits, keep the best version; the report tells it all."""
         assert self.verifier is not None
         verifier, client, s = self.verifier, self.client, self.settings
         repairing = client is not None and self.report.generator == "llm"
+        # Earlier rounds' checks run with this round's, in the same page load (item 16.4).
+        guarded = frozenset(earlier_checks.guarded_sources(job))
+        checked_job = earlier_checks.combined_job(job) if guarded else job
 
         def check() -> repair.Checked:
             with self.phase("verify"):
-                return verifier(self.root, job)
+                result = verifier(self.root, checked_job)
+            return earlier_checks.Guarded(result, guarded, passed_before) if guarded else result
 
         def fix(failures: list[str]) -> list[str]:
             assert client is not None
@@ -245,6 +354,14 @@ class Run:
         )
         section = self.report.verification = repair.verification_report(outcome, limits)
         self.notes.extend(repair.notes(outcome))
+        if job.previous_checks:
+            earlier = earlier_checks.summary(job, outcome.kept, passed_before)
+            self.report.earlier_checks = earlier
+            if earlier.lost:
+                self.notes.append(
+                    f"{len(earlier.lost)} earlier-round check(s) passed before this round and "
+                    f"fail now: {earlier.lost}."
+                )
         kept = outcome.kept
         self.log(
             f"Checks: {section.verdict} ({len(kept.failed_checks)} failing, round "

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from action.errors import GitError
+from action.rounds import TRAILERS, RoundCommit, parse_commit
 
 BOT_NAME = "github-actions[bot]"
 BOT_EMAIL = "41898282+github-actions[bot]@users.noreply.github.com"
@@ -169,3 +170,52 @@ def tracked_text_files(root: str | Path, *, skip: Sequence[str] = ()) -> dict[st
         except UnicodeDecodeError:
             continue
     return files
+
+
+def fetch_branch(
+    root: str | Path, branch: str, token: str | None = None, server_url: str = ""
+) -> str | None:
+    """Fetch ``origin/<branch>`` as it is now; its sha, or None when the branch does not exist.
+
+    The checkout may be old (a re-run checks out the sha its first attempt saw) and shallow
+    (``actions/checkout`` fetches one commit), so the history is fetched deep enough to find
+    this dispatch's commit among the latest rounds.
+    """
+    config = auth_config(server_url, token) if token and server_url else []
+    shallow = _out(root, "rev-parse", "--is-shallow-repository") == "true"
+    depth = ["--depth=200"] if shallow else []
+    proc = _git(
+        root, "fetch", "--quiet", *depth, "origin", f"refs/heads/{branch}",
+        config=config, secrets=secret_forms(token or ""), check=False,
+    )
+    if proc.returncode != 0:
+        words = proc.stderr.decode("utf-8", "replace")
+        if "couldn't find remote ref" in words:
+            return None
+        for secret in secret_forms(token or ""):
+            words = words.replace(secret, "***")
+        raise GitError(f"git fetch of {branch} failed: {words.strip()[-800:]}")
+    return _out(root, "rev-parse", "FETCH_HEAD")
+
+
+def round_history(root: str | Path, ref: str, limit: int = 200) -> list[RoundCommit]:
+    """The llm-deploy commits reachable from ``ref`` (by their trailers), newest first."""
+    # NUL between fields and SOH after each commit: Python's strip() would eat \x1c-\x1f.
+    keys = "".join(f"%x00%(trailers:key={k},valueonly,separator=%x2C)" for k in TRAILERS)
+    raw = _git(root, "log", f"--max-count={limit}", f"--format=%H{keys}%x01", ref).stdout
+    commits: list[RoundCommit] = []
+    for record in raw.decode("utf-8", "replace").split("\x01"):
+        fields = record.lstrip("\n").split("\0")
+        if len(fields) != len(TRAILERS) + 1:
+            continue
+        pairs = zip(TRAILERS, fields[1:], strict=True)
+        values = {k: v.strip().split(",")[-1].strip() for k, v in pairs}
+        commit = parse_commit(fields[0], values)
+        if commit is not None:
+            commits.append(commit)
+    return commits
+
+
+def check_out(root: str | Path, sha: str) -> None:
+    """Make the working tree (and a detached HEAD) exactly ``sha``; the tree must be clean."""
+    _git(root, "checkout", "--quiet", "--force", "--detach", sha)

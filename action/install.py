@@ -5,8 +5,9 @@
 
 action.yml runs this file with the base interpreter, before any dependency exists, so it imports
 the standard library only and is run as a script (not as ``action.install``). It installs the
-exact, hash-checked versions in ``action/locks/`` (``verify.txt`` adds Playwright) with uv, fetched
-as a pinned, sha256-checked wheel from PyPI (``action/locks/uv.txt``), and falls back to pip when
+exact, hash-checked versions in ``action/locks/`` (``verify.txt`` adds Playwright) with uv, whose
+wheel pip downloads from the package index it is configured to use (PIP_INDEX_URL, pip.conf) and
+which is checked against the sha256 pinned in ``action/locks/uv.txt``; it falls back to pip when
 uv is unavailable for the platform or cannot be fetched. The Action's own code is not installed:
 a ``.pth`` file puts the Action's checkout on the venv's path, which spares building a wheel.
 
@@ -35,7 +36,6 @@ import tomllib
 from pathlib import Path
 
 CACHE_FORMAT = "1"  # bump when the layout of the downloads folder changes
-FETCH_TIMEOUT = 60
 
 
 class InstallError(Exception):
@@ -74,12 +74,19 @@ def cache_key(
 
 
 def uv_pin(pins: str, system: str, machine: str) -> tuple[str, str] | None:
-    """(sha256, url) of the uv wheel for this platform from uv.txt's lines, or None."""
+    """(sha256, wheel file name) of the uv wheel for this platform from uv.txt's lines, or None."""
     for line in pins.splitlines():
         fields = line.split()
         if len(fields) == 4 and not line.startswith("#") and fields[:2] == [system, machine]:
             return fields[2], fields[3]
     return None
+
+
+def wheel_requirement(sha256: str, wheel: str) -> str:
+    """A hash-pinned requirements line for exactly this wheel (its name and version come from
+    the file name, as in ``uv-0.13.9-py3-none-….whl``)."""
+    name, version = wheel.split("-")[:2]
+    return f"{name}=={version} --hash=sha256:{sha256}\n"
 
 
 def venv_dir(home: Path, lock: bytes, python: str, action_path: Path, verify: bool) -> Path:
@@ -88,31 +95,54 @@ def venv_dir(home: Path, lock: bytes, python: str, action_path: Path, verify: bo
     return home / f"venv-{key}{'-verify' if verify else ''}"
 
 
-def fetch_uv(downloads: Path, sha256: str, url: str) -> Path:
+def download_wheel(dest: Path, sha256: str, wheel: str) -> Path:
+    """The pinned wheel, downloaded into dest by the base interpreter's pip and checked.
+
+    pip, not urllib: it follows the index, proxy and certificate settings of the runner
+    (PIP_INDEX_URL, pip.conf), so no index address is written into the Action. ``--require-hashes``
+    makes pip refuse any other file; the sha256 is checked again here because the lock, not pip's
+    version or configuration, is what decides which uv runs."""
+    requirements = dest / "uv-requirements.txt"
+    requirements.write_text(wheel_requirement(sha256, wheel), "utf-8")
+    # No -I here: a pip installed in the user's site-packages must still be found.
+    argv = [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check"]
+    argv += ["--no-input", "--no-cache-dir", "--no-deps", "--only-binary=:all:"]
+    argv += ["--require-hashes", "--dest", str(dest), "-r", str(requirements)]
+    done = subprocess.run(argv, cwd=dest, stdin=subprocess.DEVNULL, check=False)
+    if done.returncode:
+        raise InstallError(
+            f"Could not fetch uv: pip could not download {wheel} with its pinned sha256 from its"
+            f" package index (exit {done.returncode}; its message is above)."
+        )
+    path = dest / wheel
+    if not path.is_file():
+        raise InstallError(f"Could not fetch uv: pip did not download the pinned {wheel}.")
+    if hashlib.sha256(path.read_bytes()).hexdigest() != sha256:
+        raise InstallError(f"The uv wheel {wheel} does not match its pinned sha256.")
+    return path
+
+
+def fetch_uv(downloads: Path, sha256: str, wheel: str) -> Path:
     """The uv binary of the pinned wheel, downloaded and checked once into downloads."""
     binary = downloads / f"uv-{sha256[:16]}" / "uv"
     if os.access(binary, os.X_OK):
         return binary
-    # Imported here: they cost a tenth of a second that a run reusing its venv need not pay.
-    import urllib.request
+    # Imported here: it costs time that a run reusing its venv need not pay.
     import zipfile
 
     downloads.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="uv-", dir=downloads))
     try:
-        wheel = tmp / "uv.whl"
-        with urllib.request.urlopen(url, timeout=FETCH_TIMEOUT) as answer, open(wheel, "wb") as out:
-            shutil.copyfileobj(answer, out)
-        if hashlib.sha256(wheel.read_bytes()).hexdigest() != sha256:
-            raise InstallError(f"The uv wheel from {url} does not match its pinned sha256.")
-        with zipfile.ZipFile(wheel) as archive:
+        path = download_wheel(tmp, sha256, wheel)
+        with zipfile.ZipFile(path) as archive:
             member = next(n for n in archive.namelist() if n.endswith(".data/scripts/uv"))
             (tmp / "uv").write_bytes(archive.read(member))
-        wheel.unlink()
         (tmp / "uv").chmod(0o755)
-        tmp.rename(binary.parent)  # atomic; a concurrent fetch that won keeps its copy
+        for leftover in (path, tmp / "uv-requirements.txt"):
+            leftover.unlink()
+        tmp.rename(binary.parent)  # atomic: a venv is never built with a half-written uv
     except (OSError, StopIteration, zipfile.BadZipFile) as exc:
-        raise InstallError(f"Could not fetch uv from {url}: {exc}") from exc
+        raise InstallError(f"Could not unpack uv from {wheel}: {exc}") from exc
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return binary
@@ -133,6 +163,9 @@ def build_with_uv(uv: Path, venv: Path, lock: Path, downloads: Path) -> None:
         "UV_CACHE_DIR": str(downloads / "uv-cache"),
         "UV_PYTHON_DOWNLOADS": "never",
         "UV_NO_PROGRESS": "1",
+        # The system's certificate store, as pip uses: behind a TLS-inspecting proxy uv's own
+        # bundled roots fail, and on GitHub's runners the two agree.
+        "UV_NATIVE_TLS": os.environ.get("UV_NATIVE_TLS", "1"),
     }
     common = ["--quiet", "--no-config"]
     run([str(uv), "venv", *common, "--python", sys.executable, str(venv)], venv.parent, env)

@@ -34,3 +34,6 @@ class Job:
     checks: list[Check] = field(default_factory=list)
     attachments: list[Attachment] = field(default_factory=list)
     received_at: float = 0.0
+    # The checks of the task's earlier rounds (round 2 re-runs round 1's: a revision must not
+    # silently lose them); the receiver fills it from its journal, manual runs leave it empty.
+    previous_checks: list[Check] = field(default_factory=list)

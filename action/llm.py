@@ -13,12 +13,18 @@ import httpx
 
 from action.defaults import DEFAULT_BASE_URL, DEFAULT_MODEL
 from action.errors import BudgetExhausted, LLMError
+from action.image_inputs import has_images, without_images
 from action.usage import Completion, Usage, estimate_cost, is_budget_message
 
 _MODEL_UNKNOWN = re.compile(
     r"pricing unknown|model\b.*\b(not found|does not exist|not supported|unknown|invalid)",
     re.IGNORECASE,
 )
+# With images in the request, a 4xx naming images, vision or multimodal input is a refusal of the
+# images (OpenAI: 400 "image_url is only supported by certain models"; OpenRouter: 404 "No
+# endpoints found that support image input"), and 413 means the images made it too large.
+_IMAGES_REFUSED = re.compile(r"image|vision|multi-?modal", re.IGNORECASE)
+_IMAGE_STATUSES = frozenset({400, 404, 413, 415, 422})
 _MAX_BACKOFF = 30.0
 _MAX_RETRY_AFTER = 60.0
 
@@ -43,6 +49,10 @@ class _TryFallback(LLMError):
 
 class _ModelUnavailable(_TryFallback):
     """The gateway does not know or serve this model."""
+
+
+class _ImagesRefused(LLMError):
+    """The provider will not take image inputs; the same request without them may pass."""
 
 
 class _EmptyAnswer(_TryFallback):
@@ -83,9 +93,24 @@ class LLMClient:
         self.temperature = temperature
         self.log = log or (lambda _message: None)
         self.usage = Usage()
+        self.images_refused = ""  # the provider's refusal; image parts are no longer sent
 
     def complete(self, messages: list[dict[str, Any]]) -> Completion:
-        """One answer for a conversation, trying the fallback model if the primary one fails."""
+        """One answer for a conversation, trying the fallback model if the primary one fails.
+
+        Image parts are sent until the provider refuses them; then this request is retried once
+        without them (their text descriptions stay), and later requests leave them out.
+        """
+        if self.images_refused and has_images(messages):
+            messages = without_images(messages)
+        try:
+            return self._complete(messages)
+        except _ImagesRefused as exc:
+            self.images_refused = str(exc)
+            self.log(f"The model refused image inputs ({exc}); sending descriptions only.")
+            return self._complete(without_images(messages))
+
+    def _complete(self, messages: list[dict[str, Any]]) -> Completion:
         try:
             result = self._with_retries(self.model, messages)
         except BudgetExhausted:
@@ -134,11 +159,15 @@ class LLMClient:
             raise _Transient(f"no answer within {self.timeout:g} s") from None
         except httpx.TransportError as exc:
             raise _Transient(f"connection failed ({type(exc).__name__})") from None
-        return self._read(model, response)
+        return self._read(model, response, images=has_images(messages))
 
-    def _read(self, model: str, response: httpx.Response) -> Completion:
+    def _read(self, model: str, response: httpx.Response, *, images: bool = False) -> Completion:
         status = response.status_code
         message = self._redact(_server_message(response))
+        if images and status in _IMAGE_STATUSES and (
+            status == 413 or _IMAGES_REFUSED.search(message)
+        ):
+            raise _ImagesRefused(f"HTTP {status}: {message}")
         if status == 429:
             if is_budget_message(response.text):
                 raise BudgetExhausted(f"The LLM budget is exhausted: {message}")

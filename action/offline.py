@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from collections.abc import Mapping
 from urllib.parse import quote
 
 from action.job import Job
@@ -153,10 +154,73 @@ def _readme(job: Job, title: str, reason: str, names: list[str]) -> str:
     )
 
 
-def generate_offline(job: Job, reason: str) -> dict[str, str]:
-    """``index.html`` and ``README.md`` for a job, built without a model; ``reason`` says why."""
-    title = title_for(job)
+_BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
+
+
+def _round_id(job: Job) -> str:
+    return f"llm-deploy-round-{job.round}"
+
+
+def _round_section(job: Job, names: list[str]) -> str:
+    files = f"  <ul>\n{_attachment_items(names)}\n  </ul>\n" if names else ""
+    return (
+        f'<section id="{_round_id(job)}">\n'
+        f"  <h2>Round {job.round} request (not built yet)</h2>\n"
+        '  <p class="notice">This part was added without a language model: the page above is '
+        "kept as it was, and the new request is shown here instead of being implemented.</p>\n"
+        f"  <pre>{html.escape(job.brief, quote=False)}</pre>\n{files}</section>\n"
+    )
+
+
+def _revised_index(job: Job, page: str, names: list[str]) -> str:
+    """The earlier page with this round's request added before ``</body>`` (once per round)."""
+    section = _round_section(job, names)
+    earlier = re.compile(
+        rf'<section id="{re.escape(_round_id(job))}">.*?</section>\n?', re.DOTALL
+    )
+    if earlier.search(page):  # a re-run of this round replaces its own section
+        return earlier.sub(lambda _m: section, page, count=1)
+    ends = list(_BODY_END.finditer(page))
+    if not ends:
+        return page.rstrip("\n") + "\n" + section
+    cut = ends[-1].start()
+    return page[:cut] + section + page[cut:]
+
+
+def _revised_readme(job: Job, readme: str, reason: str) -> str:
+    heading = f"## Round {job.round} request (not built yet)"
+    if heading in readme:
+        return readme
+    return (
+        readme.rstrip("\n") + f"\n\n{heading}\n\n"
+        "> **Generated without a language model.** "
+        f"{reason.strip() or 'No model was available.'}\n\n"
+        f"The app above is kept as round {job.round - 1} left it; `index.html` shows the new "
+        "request in a section at the end of the page. Re-run the deployment with a model "
+        "configured to build it.\n"
+    )
+
+
+def generate_offline(
+    job: Job, reason: str, current: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """``index.html`` and ``README.md`` for a job, built without a model; ``reason`` says why.
+
+    In a later round ``current`` holds the files the earlier rounds left (``index.html``,
+    ``README.md``): the page is kept and the new brief is added to it, never put in its place.
+    """
     names = [a.name for a in job.attachments]
+    current = current or {}
+    page = current.get("index.html")
+    if job.round > 1 and page:
+        files = {"index.html": _revised_index(job, page, names)}
+        readme = current.get("README.md")
+        if readme:
+            files["README.md"] = _revised_readme(job, readme, reason)
+        else:
+            files["README.md"] = _readme(job, title_for(job), reason, names)
+        return files
+    title = title_for(job)
     return {
         "index.html": _index_html(job, title, names),
         "README.md": _readme(job, title, reason, names),

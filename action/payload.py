@@ -13,9 +13,7 @@ import json
 import zlib
 from typing import Any
 
-import nacl.encoding
 import nacl.exceptions
-import nacl.hash
 import nacl.secret
 import nacl.utils
 
@@ -31,9 +29,9 @@ __all__ = [
     "Attachment",
     "Job",
     "decode_key",
-    "derive_key",
     "encode_key",
     "from_document",
+    "new_key",
     "open_sealed",
     "seal",
     "to_document",
@@ -47,8 +45,12 @@ REF_PREFIX = "ref:"
 
 
 def to_document(job: Job) -> dict[str, Any]:
-    """The JSON-ready form of a job, attachments as base64."""
-    return {
+    """The JSON-ready form of a job, attachments as base64.
+
+    ``previous_checks`` is written only when there are some: it is an optional field added at
+    version 1, which Actions that predate it ignore (``from_document`` reads keys by name).
+    """
+    doc: dict[str, Any] = {
         "version": VERSION,
         "task": job.task,
         "round": job.round,
@@ -63,6 +65,9 @@ def to_document(job: Job) -> dict[str, Any]:
             for a in job.attachments
         ],
     }
+    if job.previous_checks:
+        doc["previous_checks"] = list(job.previous_checks)
+    return doc
 
 
 def from_document(doc: Any) -> Job:
@@ -90,25 +95,26 @@ def from_document(doc: Any) -> Job:
             checks=list(doc.get("checks", [])),
             attachments=attachments,
             received_at=float(doc.get("received_at", 0.0)),
+            previous_checks=_checks(doc.get("previous_checks", [])),
         )
     except (KeyError, TypeError, ValueError, binascii.Error) as exc:
         raise PayloadError(f"The payload is missing or has a malformed field: {exc}.") from None
 
 
-def derive_key(master_key: bytes, repo: str) -> bytes:
-    """The per-repo payload key: BLAKE2b keyed by the receiver's master key, over the repo name.
+def _checks(value: Any) -> list[Any]:
+    """A list of checks (strings or ``{"js": …}`` objects); anything else is malformed."""
+    if not isinstance(value, list) or not all(isinstance(c, str | dict) for c in value):
+        raise ValueError("previous_checks is not a list of checks")
+    return list(value)
 
-    Deterministic, so a restarted receiver re-derives the key it stored as the repo's secret.
+
+def new_key() -> bytes:
+    """A fresh random payload key (PyNaCl's CSPRNG): nothing public lets anyone test a guess of it.
+
+    Keys are random, not derived from ``DEPLOY_SECRET``: the sealed payload sits in the public
+    run's inputs, so a derived key would turn it into an offline oracle for the secret.
     """
-    if len(master_key) < 16:
-        raise PayloadError("The master key must be at least 16 bytes.")
-    return nacl.hash.blake2b(
-        repo.encode("utf-8"),
-        key=master_key[:64],
-        person=b"llm-deploy-key",
-        digest_size=KEY_SIZE,
-        encoder=nacl.encoding.RawEncoder,
-    )
+    return nacl.utils.random(KEY_SIZE)
 
 
 def encode_key(key: bytes) -> str:

@@ -140,8 +140,13 @@ def generation_messages(
     attachment_notes: list[str],
     current_files: dict[str, str] | None = None,
     allow_workflows: bool = False,
+    earlier: list[Check] | None = None,
 ) -> list[dict[str, str]]:
-    """System and user messages asking for the whole app (round 1) or a revision (round 2)."""
+    """System and user messages asking for the whole app (round 1) or a revision (round 2).
+
+    ``earlier`` lists the earlier rounds' checks this round does not repeat: a revision is held
+    to them too (``action.earlier_checks``).
+    """
     round2 = current_files is not None
     context: dict[str, Any] = {
         "task": job.task,
@@ -152,6 +157,7 @@ def generation_messages(
         "allow_workflows": allow_workflows,
         "action_versions": ACTION_VERSIONS,
         "round2": round2,
+        "earlier_checks": [describe_check(c) for c in earlier or []],
     }
     if current_files is not None:
         shown, listed = select_files(

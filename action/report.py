@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
-from action.check_report import LiveChecks, Verification
+from action.check_report import EarlierChecks, LiveChecks, Verification
 from action.run_report import RunReport
 from action.settings import ActionSettings
 
@@ -116,6 +116,14 @@ def step_summary(report: RunReport) -> str:
     ]
     if report.offline_reason:
         rows.append(("Offline because", report.offline_reason))
+    if report.image_inputs is not None:
+        images = report.image_inputs
+        rows.append((
+            "Images",
+            f"sent as image inputs: {', '.join(images.images)}"
+            if images.way == "inputs"
+            else "described in text" + (f" (refused: {images.refusal})" if images.refusal else ""),
+        ))
     if report.commit_sha:
         rows.append(("Commit", report.commit_sha))
     if report.page_url:
@@ -136,6 +144,8 @@ def step_summary(report: RunReport) -> str:
         lines += verification_markdown(report.verification)
     if report.live_checks is not None:
         lines += live_markdown(report.live_checks)
+    if report.earlier_checks is not None:
+        lines += earlier_markdown(report.earlier_checks)
     if report.timings:
         lines += ["", "### Timings", "", "| phase | seconds |", "| --- | --- |"]
         lines += [f"| {_cell(k)} | {v:.1f} |" for k, v in report.timings.items()]
@@ -194,6 +204,18 @@ def live_markdown(live: LiveChecks) -> list[str]:
     return lines
 
 
+def earlier_markdown(earlier: EarlierChecks) -> list[str]:
+    """The earlier rounds' checks: kept, lost, and those not held against this round."""
+    lines = ["", "### Earlier rounds' checks", "", "| check | outcome |", "| --- | --- |"]
+    for outcome, checks in (
+        ("kept", earlier.kept),
+        ("**lost** (passed before this round)", earlier.lost),
+        ("not guarded (did not pass before, or not runnable)", earlier.unguarded),
+    ):
+        lines += [f"| {_cell(c)} | {outcome} |" for c in checks]
+    return lines
+
+
 def redacted(report: RunReport, secrets: Iterable[str]) -> RunReport:
     """A copy of the report with every secret replaced, also where JSON escapes it."""
     # Match secrets as they appear inside JSON strings too (a brief has quotes and newlines).
@@ -215,6 +237,8 @@ def finish(settings: ActionSettings, result: RunReport, secrets: list[str]) -> N
                 "generator": clean.generator,
                 # "false" when the app's own workflow publishes Pages (see action.app_workflows).
                 "deploy": "false" if clean.pages_by else "true",
+                # "superseded": a newer round is on the branch; the later steps change nothing.
+                "outcome": clean.outcome,
                 "report": json.dumps(doc, separators=(",", ":"), sort_keys=True),
             },
         )

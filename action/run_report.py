@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from action.check_report import Json, LiveChecks, Verification
+from action.check_report import EarlierChecks, Json, LiveChecks, Verification
 
 
 @dataclass
@@ -26,6 +26,16 @@ class LlmUsage:
     completion_tokens: int
     cost_usd: float
     calls: int
+
+
+@dataclass
+class ImageInputs:
+    """How the image attachments reached the model: as image inputs, or described in text."""
+
+    images: list[str]  # sent as image inputs (within the caps)
+    way: str  # "inputs", or "descriptions" (the provider refused images, or none fit the caps)
+    refusal: str = ""  # the provider's answer when it refused them
+    left_out: list[str] = field(default_factory=list)  # "name (N bytes): why", described only
 
 
 @dataclass
@@ -50,6 +60,14 @@ class RunReport:
     error: str = ""
     live_checks: LiveChecks | None = None
     notify: NotifyReport | None = None  # added by the notify step
+    earlier_checks: EarlierChecks | None = None  # a later round's re-run of earlier checks
+    image_inputs: ImageInputs | None = None  # only when the job had images and a model was asked
+    # Once per dispatch (action.rounds): which dispatch, what this attempt did, how long it
+    # waited for earlier runs of the workflow (action.earlier_runs) and which ones.
+    dispatch: str = ""
+    outcome: str = "generated"  # or "reused" (an earlier attempt's commit) or "superseded"
+    waited_s: float = 0.0
+    waited_for: list[int] = field(default_factory=list)
 
     def to_json(self) -> Json:
         """The documented JSON shape; empty optional parts are left out, sections are flat."""
@@ -65,7 +83,12 @@ class RunReport:
             "timings": dict(self.timings),
             "commit_sha": self.commit_sha,
             "page_url": self.page_url,
+            "dispatch": self.dispatch,
+            "outcome": self.outcome,
+            "waited_s": self.waited_s,
         }
+        if self.waited_for:
+            doc["waited_for"] = list(self.waited_for)
         if self.offline_reason:
             doc["offline_reason"] = self.offline_reason
         if self.usage is not None:
@@ -84,6 +107,14 @@ class RunReport:
             doc["live_checks"] = self.live_checks.to_json()
         if self.notify is not None:
             doc["notify"] = self.notify.to_json()
+        if self.earlier_checks is not None:
+            doc["earlier_checks"] = self.earlier_checks.to_json()
+        if self.image_inputs is not None:
+            i = self.image_inputs
+            doc["image_inputs"] = {
+                "images": list(i.images), "way": i.way, "refusal": i.refusal,
+                "left_out": list(i.left_out),
+            }
         return doc
 
     @classmethod
@@ -102,6 +133,8 @@ class RunReport:
         verified = any(k in doc for k in ("verdict", "verification_rounds", "checks"))
         live = doc.get("live_checks")
         told = doc.get("notify")
+        earlier = doc.get("earlier_checks")
+        images = doc.get("image_inputs")
         return cls(
             task=str(doc.get("task", "")),
             round=int(doc.get("round", 1)),
@@ -121,6 +154,19 @@ class RunReport:
             error=str(doc.get("error", "")),
             live_checks=LiveChecks.from_json(live) if isinstance(live, dict) else None,
             notify=NotifyReport.from_json(told) if isinstance(told, dict) else None,
+            earlier_checks=EarlierChecks.from_json(earlier) if isinstance(earlier, dict) else None,
+            image_inputs=ImageInputs(
+                images=[str(n) for n in images.get("images", [])],
+                way=str(images.get("way", "")),
+                refusal=str(images.get("refusal", "")),
+                left_out=[str(n) for n in images.get("left_out", [])],
+            )
+            if isinstance(images, dict)
+            else None,
+            dispatch=str(doc.get("dispatch", "")),
+            outcome=str(doc.get("outcome", "generated")),
+            waited_s=float(doc.get("waited_s") or 0.0),
+            waited_for=[int(i) for i in doc.get("waited_for", [])],
         )
 
 

@@ -38,6 +38,10 @@ def _int(environ: Mapping[str, str], name: str, default: int) -> int:
         raise SettingsError(f"The input '{name}' must be a whole number, not {raw!r}.") from None
 
 
+def _attempt(raw: str) -> int:
+    return int(raw) if raw.strip().isdigit() and int(raw) > 0 else 1
+
+
 def parse_checks(text: str) -> list[str | dict[str, str]]:
     """Checks from an input: a JSON list, or one check per non-empty line."""
     text = text.strip()
@@ -63,12 +67,17 @@ class ActionSettings:
     workspace: str = "."
     repository: str = ""
     server_url: str = "https://github.com"
-    # GitHub's REST API as the runner names it; empty outside a runner (then nothing asks it).
+    # GitHub's REST API as the runner names it (the run listing, the Pages reads; local runs name
+    # receiver.local.github_api); empty outside a runner, and then nothing asks it.
     api_url: str = ""
     ref_name: str = ""
     output_path: str = ""
     summary_path: str = ""
     runner_temp: str = ""
+    # This run on GitHub: re-runs keep the run id and count attempts; the API lists its runs.
+    run_id: str = ""
+    run_attempt: int = 1
+    workflow_ref: str = ""
     payload: str = field(default="", repr=False)
     payload_key: str = field(default="", repr=False)
     brief: str = field(default="", repr=False)
@@ -110,6 +119,9 @@ class ActionSettings:
             output_path=environ.get("GITHUB_OUTPUT", ""),
             summary_path=environ.get("GITHUB_STEP_SUMMARY", ""),
             runner_temp=environ.get("RUNNER_TEMP", ""),
+            run_id=environ.get("GITHUB_RUN_ID", "").strip(),
+            run_attempt=_attempt(environ.get("GITHUB_RUN_ATTEMPT", "")),
+            workflow_ref=environ.get("GITHUB_WORKFLOW_REF", "").strip(),
             payload=_input(environ, "payload"),
             payload_key=_input(environ, "payload-key"),
             brief=environ.get("INPUT_BRIEF", "").strip(),

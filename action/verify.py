@@ -23,7 +23,7 @@ from action.browser import (
     run_browser_checks,
     skipped_result,
 )
-from action.checks import CheckResult, js_sources, normalise
+from action.checks import CheckResult, js_failure, js_sources, normalise
 from action.job import Job
 from action.js_eval import first_line
 from action.static_checks import run_static_checks
@@ -77,11 +77,7 @@ class VerifyReport:
             for r in self.static
             if not r.passed and r.fixable
         ]
-        for r in self.js:
-            if r.status == "fail":
-                lines.append(f"JavaScript check `{r.source}` was falsy: it {r.detail}.")
-            elif r.status == "error":
-                lines.append(f"JavaScript check `{r.source}` threw: {r.detail}")
+        lines += [line for r in self.js if (line := js_failure(r.source, r.status, r.detail))]
         if lines and self.browser:
             # Page errors explain most check failures, so they travel with them.
             context = self.browser.console_errors + self.browser.failed_requests
@@ -116,6 +112,7 @@ class VerifyReport:
             "offline_requests": list(b.offline_requests) if b else [],
             # Every request the sealed page tried beyond its own origin (never delivered).
             "blocked_requests": list(b.blocked_requests) if b else [],
+            "sandbox_note": b.sandbox_note if b else "",
             # Only the file name: the screenshot travels next to report.json in the artifact.
             "screenshot": b.screenshot.name if b and b.screenshot else None,
         }
@@ -239,6 +236,15 @@ class Session:
             except BrowserUnavailable as exc:
                 self._unavailable = str(exc)
         return self._browser
+
+    def baseline(self, root: Path, job: Job) -> VerifyReport:
+        """Verify the app as it was before this run wrote anything: no screenshot, not counted."""
+        calls, artifacts = self.calls, self.artifacts
+        self.artifacts = None
+        try:
+            return self(root, job)
+        finally:
+            self.calls, self.artifacts = calls, artifacts
 
     def __call__(self, root: Path, job: Job) -> VerifyReport:
         """Verify the app at `root` now; the n-th call's screenshot is screenshot-round-<n>.png."""

@@ -4,16 +4,17 @@
 
 Every timed run starts from nothing the previous run left: a fresh copy of the Action's sources,
 a new, empty tool cache and, for pip, an empty pip cache and no pip configuration (so this
-machine's local wheel folders are not used). Downloads come from PyPI through this machine's
-network access. Variants, each for `[verify]` (the Action's default; `--base` adds the plain
-install):
+machine's local wheel folders are not used). Downloads come from the package index pip and uv use
+by default, through this machine's network access. Variants, each for `[verify]` (the Action's
+default; `--base` adds the plain install):
 
 - pip, before: what action.yml did before the lock: `python -m venv` then `pip install
   <action path>[verify]`, resolving from the index and building the Action's own wheel.
 - pip, lock: action/install.py forced to its pip fallback (`python -m venv`, `pip install
   --require-hashes -r action/locks/verify.txt`, the Action linked by a .pth file).
 - uv, cold: action/install.py as action.yml runs it on a fresh runner with no Actions cache
-  entry: fetch the pinned uv wheel from PyPI, `uv venv`, `uv pip install` from the index.
+  entry: the base interpreter's `pip download` of the pinned uv wheel (sha256-checked), `uv venv`,
+  `uv pip install` from the index.
 - uv, warm: the same with the tool cache's `llm-deploy/downloads` folder (uv and its download
   cache) copied in from an earlier, untimed run, as actions/cache restores it. The restore
   itself is not timed (it happens on GitHub's side); nor is the copy.
@@ -115,7 +116,7 @@ def run_pip_lock(python: str, scratch: Path, verify: bool, downloads: Path) -> T
 
 
 def run_uv_cold(python: str, scratch: Path, verify: bool, downloads: Path) -> Timed:
-    """The installer with uv on an empty tool cache: uv and every wheel from PyPI."""
+    """The installer with uv on an empty tool cache: uv and every wheel from the package index."""
     return timed(lambda: installer(python, scratch, verify, "uv"))
 
 

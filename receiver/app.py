@@ -126,8 +126,10 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         own_journal = journal is None
+        app.state.mode.start()
         jr = journal or Journal(settings.data_dir / "journal.sqlite3")
-        wk = worker or Worker(settings, jr, forge or app.state.mode.forge())
+        mode_ = app.state.mode
+        wk = worker or Worker(settings, jr, forge or mode_.forge(), action=mode_.action())
         app.state.journal, app.state.worker = jr, wk
         app.state.mode.bind(jr)
         log.info("%s", app.state.mode.describe())

@@ -1,10 +1,12 @@
-"""The ``llm-deploy`` command: ``serve`` runs the receiver, ``run REQUEST.json`` one local job."""
+"""The ``llm-deploy`` command: ``serve`` runs the receiver, ``run REQUEST.json`` one local job,
+``doctor`` checks the setup before going live."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -20,6 +22,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("serve", help="run the receiver (POST /api-deploy) with settings from the env")
     run = sub.add_parser("run", help="run one request end to end in local mode", add_help=False)
     run.add_argument("rest", nargs=argparse.REMAINDER)
+    doctor = sub.add_parser("doctor", help="check the setup before going live (--help for more)",
+                            add_help=False)
+    doctor.add_argument("rest", nargs=argparse.REMAINDER)
     return parser
 
 
@@ -52,7 +57,15 @@ def _exit_cleanly(signum: int, frame: object) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
-    args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words[:1] == ["doctor"]:  # by hand: argparse's REMAINDER drops a leading --option
+        from receiver.doctor.cli import main as doctor_main
+
+        return doctor_main(words[1:])
+    args = _parser().parse_args(words)
+    # Whatever else lands in the data folder (bare repos, sites, the runs' work folders) is
+    # private too; the journal, logs and notifications set 0600 themselves (receiver.private).
+    os.umask(0o077)
     if args.command == "run":
         # Imported by name: the one-shot runner belongs to local mode's wing.
         oneshot = importlib.import_module("receiver.local.oneshot")

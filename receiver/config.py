@@ -7,17 +7,15 @@ never exposes the endpoint to the network by accident; hosts such as Hugging Fac
 
 from __future__ import annotations
 
-import hashlib
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 
 from action.defaults import DEFAULT_BASE_URL, DEFAULT_FALLBACK_MODEL, DEFAULT_MODEL
 
-SECRET_FIELDS = frozenset(
-    {"deploy_secret", "github_token", "github_workflow_token", "llm_api_key", "master_key"}
-)
+SECRET_FIELDS = frozenset({"deploy_secret", "github_token", "github_workflow_token", "llm_api_key"})
 
 
 class ConfigError(Exception):
@@ -45,17 +43,13 @@ def _opt(environ: Mapping[str, str], *names: str) -> str | None:
     return None
 
 
-def _master_key(environ: Mapping[str, str], deploy_secret: str) -> bytes:
-    explicit = _opt(environ, "LLM_DEPLOY_MASTER_KEY")
-    if explicit is not None:
-        if len(explicit.encode("utf-8")) < 16:
-            raise ConfigError("LLM_DEPLOY_MASTER_KEY must be at least 16 characters long.")
-        return explicit.encode("utf-8")
-    # Derived, not random: a receiver restarted on a fresh disk must re-derive the same per-repo
-    # payload keys it already stored as repo secrets, or old repos could no longer be dispatched.
-    return hashlib.blake2b(
-        deploy_secret.encode("utf-8"), person=b"llm-deploy-mk", digest_size=32
-    ).digest()
+def _repo_name(environ: Mapping[str, str], name: str, default: str) -> str:
+    value = _opt(environ, name) or default
+    if not re.fullmatch(r"[A-Za-z0-9._-]{1,100}", value) or value.endswith(".git"):
+        raise ConfigError(
+            f"{name} must be a repository name of at most 100 letters, digits, '.', '_' or '-', "
+            f"not {value!r}.")
+    return value
 
 
 @dataclass(frozen=True)
@@ -74,12 +68,16 @@ class Settings:
     port: int = 8000
     max_body_bytes: int = 25 * 1024 * 1024
     body_timeout: float = 30.0
-    master_key: bytes = b""
-    action_ref: str = "llm-deploy/llm-deploy@v1"
+    # None: publish this version's Action into the user's account and pin its commit
+    # (receiver.github.action_ref); no default may name an account the user does not control.
+    action_ref: str | None = None
+    action_repo: str = "llm-deploy-action"
     public_url: str = "http://127.0.0.1:8000"
     workflow_timeout: float = 180.0
     settle_interval: float = 20.0
     worker_threads: int = 4
+    pages_port: int | None = None  # local Pages' own port; None: PORT + 1, or any free one
+    pages_url: str | None = None  # the origin local Pages are announced at; None: from the port
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -107,14 +105,17 @@ class Settings:
             port=port,
             max_body_bytes=_int(environ, "LLM_DEPLOY_MAX_BODY_MB", 25) * 1024 * 1024,
             body_timeout=float(_int(environ, "LLM_DEPLOY_BODY_TIMEOUT", 30)),
-            master_key=_master_key(environ, deploy_secret),
-            action_ref=_opt(environ, "LLM_DEPLOY_ACTION_REF") or cls.action_ref,
+            action_ref=_opt(environ, "LLM_DEPLOY_ACTION_REF"),
+            action_repo=_repo_name(environ, "LLM_DEPLOY_ACTION_REPO", cls.action_repo),
             public_url=(
                 _opt(environ, "LLM_DEPLOY_PUBLIC_URL") or f"http://{public_host}:{port}"
             ).rstrip("/"),
             workflow_timeout=float(_int(environ, "LLM_DEPLOY_WORKFLOW_TIMEOUT", 180)),
             settle_interval=float(_int(environ, "LLM_DEPLOY_SETTLE_SECONDS", 20)),
             worker_threads=_int(environ, "LLM_DEPLOY_WORKERS", 4),
+            pages_port=(_int(environ, "LLM_DEPLOY_PAGES_PORT", 0, minimum=0)
+                        if _opt(environ, "LLM_DEPLOY_PAGES_PORT") else None),
+            pages_url=(_opt(environ, "LLM_DEPLOY_PAGES_URL") or "").rstrip("/") or None,
         )
 
     def __repr__(self) -> str:

@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from receiver.doctor.summary import last_doctor
 from receiver.errors import ApiError
 
 RECENT = 50
@@ -131,6 +132,7 @@ async def data(request: Request) -> Response:
         "now": now,
         "refresh_seconds": REFRESH_SECONDS,
         "tasks": dashboard_rows(rows, now),
+        "doctor": await run_in_threadpool(last_doctor, state.settings.data_dir, scrub),
     }
     return JSONResponse(body, headers={"Cache-Control": "no-store"})
 

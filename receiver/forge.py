@@ -45,8 +45,9 @@ class Dispatch:
 class Forge(Protocol):
     """What the receiver needs from a code host. Implementations are synchronous and thread-safe."""
 
-    def task_repos(self, base_name: str) -> list[Repo]:
-        """Repos this tool made for the task whose base name is given, oldest first."""
+    def task_repos(self, base_name: str, tag: str) -> list[Repo]:
+        """Repos named ``base_name`` or ``base_name-<n>`` whose description carries ``tag``
+        (``receiver.naming.task_tag``: the exact task id), oldest first."""
         ...
 
     def create_repo(self, name: str, description: str) -> Repo:

@@ -23,6 +23,7 @@ from typing import Any
 
 from receiver.forge import Repo
 from receiver.group_commit import Checkpointer, GroupCommit
+from receiver.private import private_dir, private_file
 from receiver.request import DeployRequest
 
 # queued → working → dispatching → dispatched, or failed / dispatch-uncertain.
@@ -72,6 +73,10 @@ CREATE TABLE IF NOT EXISTS repos (
     facts TEXT NOT NULL DEFAULT '[]',
     PRIMARY KEY (task, full_name)
 );
+CREATE TABLE IF NOT EXISTS repo_keys (
+    full_name TEXT PRIMARY KEY,
+    payload_key TEXT NOT NULL
+);
 """
 
 _Row = tuple[DeployRequest, str, list[dict[str, str]]]  # request, body JSON, attachments
@@ -108,7 +113,9 @@ class Journal:
 
     def __init__(self, path: Path | str, *, clock: Any = time.time) -> None:
         if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            # Created 0600 before SQLite opens it: SQLite gives the WAL and shm files the
+            # database file's mode, so all three stay private (docs/security.md, files at rest).
+            private_file(Path(private_dir(Path(path).parent)) / Path(path).name)
         self._clock = clock
         self._lock = threading.Lock()
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
@@ -244,6 +251,23 @@ class Journal:
             ).fetchall()
         return {r["step"]: r["detail"] for r in rows}
 
+    def earlier_checks(self, task: str, round_: int, repo: str) -> list[Any]:
+        """The checks of the task's earlier rounds on this repo, oldest first, each once.
+
+        A round 2 re-runs them so that a revision cannot silently lose what round 1 passed.
+        """
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT body FROM requests WHERE task = ? AND round < ? AND repo = ?"
+                " ORDER BY round, id",
+                (task, round_, repo),
+            ).fetchall()
+        seen: dict[str, Any] = {}
+        for row in rows:
+            for check in json.loads(row["body"]).get("checks", []):
+                seen.setdefault(json.dumps(check, sort_keys=True), check)
+        return list(seen.values())
+
     def add_repo(self, task: str, repo: Repo) -> None:
         """Remember that a repo belongs to a task (newest added last)."""
         with self._lock:
@@ -298,6 +322,22 @@ class Journal:
                 "SELECT outcome FROM outcomes WHERE request_id = ?", (request_id,)
             ).fetchone()
         return None if row is None else dict(json.loads(row["outcome"]))
+    def payload_key(self, full_name: str) -> str | None:
+        """The repo's payload key (base64) as last stored by this journal, or None."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT payload_key FROM repo_keys WHERE full_name = ?", (full_name,)
+            ).fetchone()
+        return None if row is None else str(row["payload_key"])
+
+    def set_payload_key(self, full_name: str, key: str) -> None:
+        """Store (or replace) the repo's payload key; it exists nowhere else but the repo secret."""
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO repo_keys (full_name, payload_key) VALUES (?, ?)"
+                " ON CONFLICT (full_name) DO UPDATE SET payload_key = excluded.payload_key",
+                (full_name, key),
+            )
 
     def status(self, task: str) -> dict[str, Any] | None:
         """The task's rounds for the status endpoint: no secret, email, brief or evaluation URL."""

@@ -6,12 +6,14 @@ from the settings; ``receiver.github`` and ``receiver.local`` implement it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from starlette.routing import BaseRoute
 
 from receiver.forge import Forge
 from receiver.journal import Journal
+from receiver.workflow import ActionChoice
 
 
 class Mode(Protocol):
@@ -23,8 +25,17 @@ class Mode(Protocol):
         """One log line saying where requests go (no secret in it)."""
         ...
 
+    def start(self) -> None:
+        """Start what the mode serves beside the app (idempotent); called before ``forge``."""
+        ...
+
     def forge(self) -> Forge:
         """The forge requests are worked against; built once, at startup."""
+        ...
+
+    def action(self) -> Callable[[], ActionChoice]:
+        """What new workflows ``uses:``, asked for each time one is written (it may still be
+        being published, and may fail: the request then fails with the fix)."""
         ...
 
     def routes(self) -> list[BaseRoute]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 MAX_NAME = 100
-MAX_DESCRIPTION = 120
+MAX_DESCRIPTION = 160  # GitHub allows 350; short keeps listings readable
+TAG_DIGITS = 32  # 128 bits of SHA-256: two task ids never share a tag by accident
 _INVALID_RUN = re.compile(r"[^A-Za-z0-9._-]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
 
@@ -33,11 +35,28 @@ def candidate(base: str, n: int) -> str:
     return stem + suffix
 
 
+def task_tag(task: str) -> str:
+    """The marker naming a repo's exact task id, recorded in its description.
+
+    Different task ids may share a base name (``a/b/c`` and ``a b c`` are both ``a-b-c``); the tag
+    is a digest of the id byte for byte, so a repo found on the forge is revised only by its own
+    task, and a description cut short or cleaned of control characters still identifies it.
+    """
+    digest = hashlib.sha256(task.encode("utf-8")).hexdigest()[:TAG_DIGITS]
+    return f"[task:{digest}]"
+
+
 def description(task: str, round_: int) -> str:
-    """A short, control-character-free repo description naming the task and round."""
+    """A short, control-character-free repo description: the task's tag, its id and round."""
     clean = " ".join(_CONTROL.sub(" ", task).split())
-    text = f"llm-deploy: {clean} (round {round_})"
+    head = f"llm-deploy {task_tag(task)}"
+    text = f"{head} {clean} (round {round_})"
     if len(text) > MAX_DESCRIPTION:
-        keep = MAX_DESCRIPTION - len(f"llm-deploy:  (round {round_})") - 1
-        text = f"llm-deploy: {clean[:keep]}… (round {round_})"
+        keep = MAX_DESCRIPTION - len(f"{head}  (round {round_})") - 1
+        text = f"{head} {clean[:keep]}… (round {round_})"
     return text
+
+
+def loggable(text: str) -> str:
+    """Text safe inside one log line: control characters (newlines too) shown as escapes."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)

@@ -159,6 +159,8 @@ def schemas() -> dict[str, Any]:
             "mode": {"type": "string"}, "now": {"type": "number"},
             "refresh_seconds": {"type": "integer"},
             "tasks": {"type": "array", "items": _ref("DashboardRow")},
+            "doctor": _nullable("object", description="The last `llm-deploy doctor` result "
+                                "(checks, round-trip phases), or null before the first run."),
         },
     }
     health = {

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from receiver.forge import Forge, ForgeError, Repo
 from receiver.journal import Entry, Journal, repo_from_json
+from receiver.naming import loggable
 from receiver.workflow import WORKFLOW_FILE
 
 log = logging.getLogger("llm_deploy.worker")
@@ -91,7 +92,7 @@ def settle_dispatch(
             settle_interval=settle_interval,
             wait=wait,
         )
-    where = f"task={entry.task} round={entry.round}"
+    where = f"task={loggable(entry.task)} round={entry.round}"
     if outcome.verdict is Verdict.STARTED:
         journal.step(entry.id, "dispatched", outcome.run_url)
         journal.mark(entry.id, "dispatched", run_url=outcome.run_url or None, error=None)

@@ -18,14 +18,21 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from action.payload import REF_PREFIX, Job, derive_key, encode_key, seal
+from action.payload import REF_PREFIX, Job, decode_key, encode_key, new_key, seal
 from receiver.config import Settings
 from receiver.forge import Forge, ForgeError, NameTaken, Repo, WorkflowNotRegistered
 from receiver.journal import FINAL_STATES, Entry, Journal, repo_from_json, repo_to_json
-from receiver.naming import base_name, candidate, description
+from receiver.naming import base_name, candidate, description, loggable, task_tag
 from receiver.request import decode_attachments
 from receiver.settle import settle_dispatch
-from receiver.workflow import WORKFLOW_FILE, WORKFLOW_PATH, render_workflow
+from receiver.workflow import (
+    FIX_ACTION,
+    WORKFLOW_FILE,
+    WORKFLOW_PATH,
+    ActionChoice,
+    override_choice,
+    render_workflow,
+)
 
 log = logging.getLogger("llm_deploy.worker")
 
@@ -46,6 +53,18 @@ def dispatch_inputs(sealed: str, dispatch_id: str) -> tuple[dict[str, str], bool
     return {"payload": ref, "dispatch-id": dispatch_id}, True
 
 
+def _fixed_action(settings: Settings) -> Callable[[], ActionChoice]:
+    """LLM_DEPLOY_ACTION_REF; without it, the mode must pass its source (``Mode.action``)."""
+    choice = override_choice(settings)
+
+    def fixed() -> ActionChoice:
+        if choice is None:
+            raise ForgeError(f"No Action is published for new repositories yet; {FIX_ACTION}.")
+        return choice
+
+    return fixed
+
+
 class Worker:
     """Drains the journal in background threads; ``submit`` queues one request id."""
 
@@ -58,6 +77,7 @@ class Worker:
         clock: Callable[[], float] = time.time,
         threads: int | None = None,
         settle_interval: float | None = None,
+        action: Callable[[], ActionChoice] | None = None,
     ) -> None:
         self.settings = settings
         self.journal = journal
@@ -73,10 +93,14 @@ class Worker:
         self._queues: dict[str, deque[int]] = {}  # task → ids waiting, in arrival order
         self._running: set[str] = set()  # tasks with a drain loop on the pool
         self._known: set[int] = set()  # ids queued or running, so a double submit is a no-op
-        self._workflow = render_workflow(
-            settings.action_ref, settings.llm_base_url, settings.llm_model,
-            settings.llm_fallback_model,
-        )
+        # Which Action new workflows pin, asked for only when a workflow is written: it may still
+        # be being published (receiver.github.action_ref), and a failure fails that request.
+        self._action = action or _fixed_action(settings)
+
+    def _workflow(self) -> str:
+        choice = self._action()
+        return render_workflow(choice.ref, self.settings.llm_base_url, self.settings.llm_model,
+                               self.settings.llm_fallback_model, pins=choice.pins)
 
     def start(self) -> None:
         """Start the pool and resume every unfinished request of the journal."""
@@ -149,17 +173,17 @@ class Worker:
         except ForgeError as exc:
             self._fail(entry, started, str(exc))
         except Exception as exc:  # a bug must not kill the pool thread or hide the request
-            log.exception("task=%s round=%s step=crash", entry.task, entry.round)
+            log.exception("task=%s round=%s step=crash", loggable(entry.task), entry.round)
             self._fail(entry, started, f"Internal error ({type(exc).__name__}); see the log.")
 
     def _fail(self, entry: Entry, started: float, message: str) -> None:
         self.journal.mark(entry.id, "failed", error=message)
         log.error("task=%s round=%s step=failed elapsed=%.1fs error=%s",
-                  entry.task, entry.round, self.clock() - started, message)
+                  loggable(entry.task), entry.round, self.clock() - started, loggable(message))
 
     def _log(self, entry: Entry, started: float, step: str) -> None:
         log.info("task=%s round=%s step=%s elapsed=%.1fs",
-                 entry.task, entry.round, step, self.clock() - started)
+                 loggable(entry.task), entry.round, step, self.clock() - started)
 
     def _steps(self, entry: Entry, started: float) -> None:
         done = self.journal.steps(entry.id)
@@ -178,7 +202,7 @@ class Worker:
         # Repos found on the forge (fresh disk) were made by this tool and hold the workflow; if
         # one does not, registration fails and _wait_registered commits it.
         if "created" in facts and "workflow" not in facts:
-            self.forge.commit_files(repo, {WORKFLOW_PATH: self._workflow.encode()},
+            self.forge.commit_files(repo, {WORKFLOW_PATH: self._workflow().encode()},
                                     "Add the llm-deploy workflow")
             self.journal.add_repo_fact(repo.full_name, "workflow")
             self._log(entry, started, "workflow")
@@ -195,9 +219,12 @@ class Worker:
         """The repo for this request, and whether it was just created."""
         base = base_name(entry.task)
         if entry.round > 1:
-            known = self.journal.task_repos(entry.task) or self.forge.task_repos(base)
+            # Only a repo recorded for exactly this task id: from the journal, or by its tag.
+            known = (self.journal.task_repos(entry.task)
+                     or self.forge.task_repos(base, task_tag(entry.task)))
             if known:
                 return known[-1], False
+        self._action()  # fails here, not after making a repo that could get no workflow
         # Start after the names this journal already used, to spare a 422 per earlier round 1.
         first = len(self.journal.task_repos(entry.task)) + 1
         for n in range(first, first + MAX_NAME_TRIES):
@@ -209,7 +236,16 @@ class Worker:
         raise ForgeError(f"Every name from {candidate(base, first)} on is taken; delete old repos.")
 
     def _secrets(self, repo: Repo, facts: set[str]) -> None:
-        wanted = {PAYLOAD_SECRET: encode_key(derive_key(self.settings.master_key, repo.full_name))}
+        wanted: dict[str, str] = {}
+        if self.journal.payload_key(repo.full_name) is None:
+            # A fresh repo, a lost disk or a journal from before random keys: whatever key the
+            # repo holds is unknown here, so a new random one is journaled first, then written
+            # over the old secret. Reruns of older runs can then no longer decrypt (see
+            # docs/security.md); the forge is never asked whether a key exists, since an existing
+            # one cannot be read back.
+            self.journal.set_payload_key(repo.full_name, encode_key(new_key()))
+            facts.discard(f"secret:{PAYLOAD_SECRET}")
+        wanted[PAYLOAD_SECRET] = self.journal.payload_key(repo.full_name) or ""
         if self.settings.llm_api_key:
             wanted[LLM_SECRET] = self.settings.llm_api_key
         if self.settings.github_workflow_token:
@@ -217,10 +253,8 @@ class Worker:
         for name, value in wanted.items():
             if f"secret:{name}" in facts:
                 continue
-            # The payload key is derived, so one stored by an earlier receiver is still right;
-            # the other secrets are refreshed whenever this journal has not stored them itself.
-            if name != PAYLOAD_SECRET or not self.forge.has_secret(repo, name):
-                self.forge.set_secret(repo, name, value)
+            # Refreshed whenever this journal has not stored it itself.
+            self.forge.set_secret(repo, name, value)
             self.journal.add_repo_fact(repo.full_name, f"secret:{name}")
 
     def _wait_registered(self, repo: Repo) -> None:
@@ -230,7 +264,7 @@ class Worker:
             # A commit touching the file makes GitHub register it again (and adds it to a repo
             # that lost it); the changed comment line makes the commit non-empty.
             stamp = f"# re-registered at {int(self.clock())}\n"
-            self.forge.commit_files(repo, {WORKFLOW_PATH: (self._workflow + stamp).encode()},
+            self.forge.commit_files(repo, {WORKFLOW_PATH: (self._workflow() + stamp).encode()},
                                     "Re-register the llm-deploy workflow")
             self.journal.add_repo_fact(repo.full_name, "workflow")
             self.forge.wait_for_workflow(repo, WORKFLOW_FILE, self.settings.workflow_timeout / 2)
@@ -243,8 +277,13 @@ class Worker:
             checks=list(body.get("checks", [])),
             attachments=decode_attachments(body.get("attachments", [])),
             received_at=entry.received_at,
+            # Earlier rounds' checks, re-run by the Action (issue 16 item 4).
+            previous_checks=self.journal.earlier_checks(entry.task, entry.round, repo.full_name),
         )
-        sealed = seal(job, derive_key(self.settings.master_key, repo.full_name))
+        stored = self.journal.payload_key(repo.full_name)
+        if stored is None:  # _secrets stores one first; a missing key is a bug, not a guess
+            raise ForgeError(f"No payload key is journaled for {repo.full_name}.")
+        sealed = seal(job, decode_key(stored))
         inputs, side = dispatch_inputs(sealed, entry.dispatch_id)
         if side:
             self.forge.put_side_file(repo, SIDE_BRANCH, f"{entry.dispatch_id}.txt", sealed.encode())

@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
 import jinja2
 
 from receiver.bundled import bundled_path
+from receiver.config import Settings
+from receiver.pins import pin_uses
 
 WORKFLOW_PATH = ".github/workflows/llm-deploy.yml"
 WORKFLOW_FILE = "llm-deploy.yml"  # how GitHub's workflow API names it
@@ -21,6 +25,29 @@ TEMPLATES_DIR = bundled_path("workflow-templates")
 
 # owner/repo[/path]@ref, or a local ./path: anything else would not be a valid `uses:`.
 _ACTION_REF = re.compile(r"^(\./[\w./-]*|[\w.-]+/[\w.-]+(/[\w./-]+)?@[\w./-]+)$")
+
+
+@dataclass(frozen=True)
+class ActionChoice:
+    """The Action new workflows use, and why; ``pins`` pin the workflow's other ``uses:`` lines."""
+
+    ref: str  # what `uses:` says: owner/repo@<full commit sha>, an override, or local mode's
+    source: str  # "published", "LLM_DEPLOY_ACTION_REF" or "local mode"
+    pins: Mapping[str, str] = field(default_factory=dict)  # "owner/name@tag" -> commit sha
+
+    def describe(self) -> str:
+        """One log line saying which Action reference new repos will use."""
+        return f"new repos will use the Action {self.ref} ({self.source})"
+
+
+FIX_ACTION = "run `llm-deploy doctor --fix`, or set LLM_DEPLOY_ACTION_REF"
+
+
+def override_choice(settings: Settings) -> ActionChoice | None:
+    """``LLM_DEPLOY_ACTION_REF`` when set: used as given, with no call to anyone."""
+    if settings.action_ref:
+        return ActionChoice(settings.action_ref, "LLM_DEPLOY_ACTION_REF")
+    return None
 
 
 def _yaml_str(value: str) -> str:
@@ -40,16 +67,28 @@ def _environment(templates_dir: Path) -> jinja2.Environment:
     return env
 
 
-def render_workflow(action_ref: str, llm_base_url: str, model: str, fallback_model: str) -> str:
-    """The generated repo's workflow text, using the Action at ``action_ref``."""
+def render_workflow(
+    action_ref: str, llm_base_url: str, model: str, fallback_model: str,
+    pins: Mapping[str, str] | None = None,
+) -> str:
+    """The generated repo's workflow text, using the Action at ``action_ref``.
+
+    ``pins`` maps other ``uses:`` references (``actions/checkout@v7``) to commit SHAs.
+    """
     if not _ACTION_REF.match(action_ref):
         raise ValueError(
             f"The Action reference {action_ref!r} is not of the form owner/repo@ref or ./path."
         )
     template = _environment(TEMPLATES_DIR).get_template(TEMPLATE)
-    return template.render(
+    text = template.render(
         action_ref=action_ref,
         llm_base_url=llm_base_url,
         model=model,
         fallback_model=fallback_model,
     )
+    return pin_uses(text, pins or {})
+
+
+def template_text() -> str:
+    """The workflow template as written (its ``uses:`` lines are resolved to pins once a start)."""
+    return (TEMPLATES_DIR / TEMPLATE).read_text("utf-8")

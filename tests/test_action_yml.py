@@ -246,7 +246,8 @@ def test_example_workflow_structure() -> None:
     wf = yaml.safe_load(EXAMPLE.read_text())
     assert wf["permissions"] == {}
     job = wf["jobs"]["build"]
-    assert job["permissions"] == {"contents": "write", "pages": "write", "id-token": "write"}
+    assert job["permissions"] == {
+        "actions": "read", "contents": "write", "pages": "write", "id-token": "write"}
     assert job["environment"]["name"] == "github-pages"
     assert [s.get("uses") for s in job["steps"]][:2] == [
         "actions/checkout@v7",

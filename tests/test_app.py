@@ -25,7 +25,8 @@ SECRET = "app-test-secret"
 
 def settings_for(tmp_path: Path, **changes: Any) -> Settings:
     base = Settings.from_environ({"DEPLOY_SECRET": SECRET, "GITHUB_TOKEN": "ghp_test",
-                                  "LLM_DEPLOY_DATA": str(tmp_path / "data")})
+                                  "LLM_DEPLOY_DATA": str(tmp_path / "data"),
+                                  "LLM_DEPLOY_ACTION_REF": "octo/llm-deploy-action@" + "d4" * 20})
     return dataclasses.replace(base, **changes)
 
 
@@ -219,7 +220,12 @@ def test_local_mode_builds_its_own_forge_and_serves_pages(
     h = make_harness(inject=False, github_token=None)
     with h as client:
         assert client.get("/health").json() == {"status": "ok", "mode": "local"}
-        assert client.get("/pages/nothing-here/").status_code == 404
+        moved = client.get("/pages/nothing-here/?x=1")
+        # Sites live on an origin of their own (docs/security.md); the receiver only points there.
+        site = moved.headers["location"]
+        assert moved.status_code == 307 and site.endswith("/pages/nothing-here/?x=1")
+        assert not site.startswith(str(client.base_url))
+        assert httpx.get(site, timeout=5).status_code == 404
         denied = client.post("/api-deploy", json=body(secret="wrong"))
         assert (denied.status_code, denied.json()["field"]) == (403, "secret")
     assert (h.settings.data_dir / "journal.sqlite3").exists()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import os
 import socket
 import socketserver
 import threading
@@ -345,3 +346,22 @@ def test_webrtc_udp_needs_the_flag(
         worker.join()
         sent = list(heard.lines)
     assert bool(sent) is not with_flag, sent
+
+
+@pytest.mark.browser
+def test_a_host_that_refuses_the_sandbox_still_checks_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chromium cannot start sandboxed here (root); posing as a runner user, the launch falls
+    back to no sandbox, the page is still checked, and the result names the reason."""
+    if CHROMIUM is None:
+        pytest.skip("no chromium/google-chrome on PATH (apt-get install chromium)")
+    if os.geteuid() != 0:
+        pytest.skip("only root is refused the sandbox for certain")
+    monkeypatch.setattr(os, "geteuid", lambda: 1001)
+    (tmp_path / "index.html").write_text("<title>t</title><script>window.ok = 1</script>")
+    with Browser(CHROMIUM) as browser:
+        result = browser.run(tmp_path, ["window.ok === 1"], settle_ms=500)
+    assert "sandbox could not start" in browser.sandbox_note
+    assert result.sandbox_note == browser.sandbox_note
+    assert [c.status for c in result.checks] == ["pass"]

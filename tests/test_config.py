@@ -20,7 +20,8 @@ def test_defaults_are_local_and_safe() -> None:
     assert (s.llm_model, s.llm_fallback_model) == ("gpt-4.1-mini", "gpt-4.1-nano")
     assert s.data_dir == Path("llm-deploy-data")
     assert s.max_body_bytes == 25 * 1024 * 1024
-    assert s.action_ref == "llm-deploy/llm-deploy@v1"
+    assert s.action_ref is None  # publish into the user's own account; name no stranger's
+    assert s.action_repo == "llm-deploy-action"
     assert s.public_url == "http://127.0.0.1:8000"
     assert s.workflow_timeout == 180.0
 
@@ -38,9 +39,12 @@ def test_defaults_are_local_and_safe() -> None:
          "http://127.0.0.1:9/api/v3"),
         ({"LLM_DEPLOY_DATA": "/tmp/d"}, "data_dir", Path("/tmp/d")),
         ({"LLM_DEPLOY_WORKFLOW_TIMEOUT": "30"}, "workflow_timeout", 30.0),
+        ({"LLM_DEPLOY_ACTION_REF": "me/fork@v1"}, "action_ref", "me/fork@v1"),
+        ({"LLM_DEPLOY_ACTION_REPO": "our.action"}, "action_repo", "our.action"),
     ],
     ids=["token-means-github", "aipipe-token", "llm-key-wins", "body-mb", "public-from-port",
-         "public-url-trimmed", "api-url", "data-dir", "workflow-timeout"],
+         "public-url-trimmed", "api-url", "data-dir", "workflow-timeout", "action-ref",
+         "action-repo"],
 )
 def test_environment_values(env: dict[str, str], attr: str, expected: object) -> None:
     assert getattr(Settings.from_environ({**BASE, **env}), attr) == expected
@@ -53,9 +57,11 @@ def test_environment_values(env: dict[str, str], attr: str, expected: object) ->
         ({"DEPLOY_SECRET": "  "}, "DEPLOY_SECRET"),
         ({**BASE, "PORT": "eighty"}, "PORT"),
         ({**BASE, "LLM_DEPLOY_MAX_BODY_MB": "0"}, "LLM_DEPLOY_MAX_BODY_MB"),
-        ({**BASE, "LLM_DEPLOY_MASTER_KEY": "short"}, "LLM_DEPLOY_MASTER_KEY"),
+        ({**BASE, "LLM_DEPLOY_ACTION_REPO": "me/action"}, "LLM_DEPLOY_ACTION_REPO"),
+        ({**BASE, "LLM_DEPLOY_ACTION_REPO": "action.git"}, "LLM_DEPLOY_ACTION_REPO"),
     ],
-    ids=["missing-secret", "blank-secret", "bad-port", "zero-body", "short-master-key"],
+    ids=["missing-secret", "blank-secret", "bad-port", "zero-body",
+         "action-repo-slash", "action-repo-dot-git"],
 )
 def test_bad_settings_fail_with_one_sentence(env: dict[str, str], mentions: str) -> None:
     with pytest.raises(ConfigError) as info:
@@ -64,19 +70,15 @@ def test_bad_settings_fail_with_one_sentence(env: dict[str, str], mentions: str)
     assert mentions in message and message.endswith(".") and "\n" not in message
 
 
-def test_master_key_is_derived_deterministically_from_the_secret() -> None:
-    a, b = Settings.from_environ(BASE), Settings.from_environ(dict(BASE))
-    other = Settings.from_environ({"DEPLOY_SECRET": "another"})
-    assert a.master_key == b.master_key != other.master_key
-    assert len(a.master_key) == 32 and b"s3cret" not in a.master_key
-    explicit = Settings.from_environ({**BASE, "LLM_DEPLOY_MASTER_KEY": "k" * 32})
-    assert explicit.master_key == b"k" * 32
+def test_no_setting_derives_a_key_from_the_secret() -> None:
+    s = Settings.from_environ({**BASE, "LLM_DEPLOY_MASTER_KEY": "k" * 32})
+    assert not hasattr(s, "master_key")  # payload keys are random, kept in the journal
 
 
 def test_repr_hides_secrets() -> None:
     s = Settings.from_environ({**BASE, "GITHUB_TOKEN": "ghp_tok", "LLM_API_KEY": "sk-llm",
                                "GITHUB_WORKFLOW_TOKEN": "ghp_wf"})
     text = repr(s) + str(s)
-    for secret in ("s3cret-value", "ghp_tok", "sk-llm", "ghp_wf", repr(s.master_key)):
+    for secret in ("s3cret-value", "ghp_tok", "sk-llm", "ghp_wf"):
         assert secret not in text
     assert "deploy_secret='***'" in text and "github_owner=None" in text

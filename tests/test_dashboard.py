@@ -17,6 +17,7 @@ from receiver import dashboard
 from receiver.app import create_app
 from receiver.config import Settings
 from receiver.dashboard import authorized, dashboard_rows, scrub
+from receiver.doctor.result import Phase, Report, RoundTiming, fail, ok, save_last
 from receiver.github.mode import GitHubMode
 from receiver.github.outcomes import RunOutcomes
 from receiver.journal import Journal
@@ -160,7 +161,8 @@ class Served:
         self.port = int(sock.getsockname()[1])
         self.url = f"http://127.0.0.1:{self.port}"
         base = Settings.from_environ({"DEPLOY_SECRET": SECRET, "GITHUB_TOKEN": "ghp_test",
-                                      "LLM_DEPLOY_DATA": str(tmp_path / "data")})
+                                      "LLM_DEPLOY_DATA": str(tmp_path / "data"),
+                                      "LLM_DEPLOY_ACTION_REF": "octo/a@" + "d4" * 20})
         settings = dataclasses.replace(base, port=self.port, public_url=self.url)
         self.forge = MemoryForge()
         self.journal = Journal(tmp_path / "journal.sqlite3")
@@ -320,5 +322,59 @@ def test_dashboard_in_chromium(served: Served, tmp_path: Path) -> None:
             expect(page.locator("#login")).to_be_visible()
             assert page.locator("tr[data-task]").count() == 0
             assert page.evaluate("sessionStorage.length") == 0
+        finally:
+            browser.close()
+
+
+def _doctor_report() -> Report:
+    return Report(
+        mode="github",
+        checks=[ok("GitHub token", "valid classic token of octo-user"),
+                fail("LLM key and model", f"rejected ghp_abcdef1234567 of {EMAIL}",
+                     "Get a new key and export it as LLM_API_KEY.")],
+        rounds=[RoundTiming(1, [Phase("repository created", 1.5, 1.5),
+                                Phase("notification received", 0.0, 0.0, "skipped: no listener")])],
+    )
+
+
+def test_dashboard_json_carries_the_last_doctor_result(served: Served, tmp_path: Path) -> None:
+    headers = {"authorization": f"Bearer {SECRET}"}
+    assert served.client.get("/api/dashboard", headers=headers).json()["doctor"] is None
+    save_last(tmp_path / "data", _doctor_report())
+    res = served.client.get("/api/dashboard", headers=headers)
+    doctor = res.json()["doctor"]
+    assert doctor["ok"] is False and doctor["mode"] == "github"
+    assert [(c["name"], c["status"]) for c in doctor["checks"]] == [
+        ("GitHub token", "ok"), ("LLM key and model", "fail")]
+    assert doctor["checks"][1]["detail"] == "rejected [token] of [email]"
+    assert doctor["checks"][1]["fix"] == "Get a new key and export it as LLM_API_KEY."
+    assert [p["name"] for p in doctor["rounds"][0]["phases"]] == [
+        "repository created", "notification received"]
+    assert _leaks(res.text) == []
+
+
+@pytest.mark.browser
+def test_dashboard_shows_the_last_doctor_result(served: Served, tmp_path: Path) -> None:
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import expect, sync_playwright
+
+    save_last(tmp_path / "data", _doctor_report())
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            page = browser.new_page()
+            page.goto(served.url + "/")
+            expect(page.locator("#doctor")).to_be_hidden()  # nothing before signing in
+            page.fill("#secret", SECRET)
+            page.click("#login button[type=submit]")
+            checks = page.locator("#doctor-checks li")
+            expect(checks).to_have_count(2)
+            expect(checks.nth(0)).to_have_text("✓ GitHub token: valid classic token of octo-user")
+            expect(checks.nth(1)).to_contain_text("✗ LLM key and model: rejected [token]")
+            expect(checks.nth(1)).to_contain_text("fix: Get a new key")
+            expect(page.locator("#doctor-when")).to_contain_text("problems found")
+            expect(page.locator("#doctor-rounds li")).to_have_text(
+                "round 1: repository created +1.5s, notification received (skipped: no listener)")
         finally:
             browser.close()

@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from action.attachment_policy import attachment_policy
+from action.prompts import describe_check
 from receiver.app import create_app
 from receiver.config import Settings
 from tests.conftest import task_sequences
@@ -37,7 +38,7 @@ from tests.e2e_support import (
     wait_for,
 )
 from tests.fakes.evaluator import FakeEvaluator
-from tests.fakes.llm import FakeLLM
+from tests.fakes.llm import FakeLLM, all_text
 
 SECRET = "e2e-secret"
 PER_REQUEST = 120.0  # seconds from POST to notification before a request counts as lost
@@ -113,6 +114,7 @@ def _drive(stems: list[str], base: str, ev: FakeEvaluator, work: Path,
 class Corpus:
     base: str
     outcomes: dict[str, Outcome]
+    prompts: list[str] = field(default_factory=list)  # every model request's text
 
     def get(self, stem: str) -> Outcome | None:
         return self.outcomes.get(stem)
@@ -139,7 +141,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Corpus]:
                 for done in [pool.submit(_drive, seq, base, ev, root, out) for seq in SEQUENCES]:
                     done.result()
             assert all(r.authorized for r in llm.requests), "the model key did not reach the run"
-            yield Corpus(base, out)
+            yield Corpus(base, out, [all_text(r.json) for r in llm.requests])
 
 
 def _outcome(corpus: Corpus, stem: str) -> Outcome:
@@ -199,6 +201,23 @@ def test_round_two_updates_the_same_repo(corpus: Corpus, seq: list[str]) -> None
         assert previous.deployed.sha in later.deployed.parents()
         assert later.deployed.show("README.md") != previous.deployed.show("README.md")
         previous = later
+
+
+@pytest.mark.parametrize("seq", [s for s in SEQUENCES if len(s) > 1],
+                         ids=[s[0][:-3] for s in SEQUENCES if len(s) > 1])
+def test_later_rounds_are_held_to_round_one_checks(corpus: Corpus, seq: list[str]) -> None:
+    """The journal's round-1 checks reach the round-2 Action, which lists them for the model."""
+    first, held = load_request(seq[0]), 0
+    for stem in seq[1:]:
+        _outcome(corpus, stem)
+        request = load_request(stem)
+        earlier = [c for c in first["checks"] if c not in request["checks"]]
+        brief = request["brief"].strip()[:80]
+        prompts = [p for p in corpus.prompts if brief in p and "Checks of the earlier" in p]
+        for check in earlier:
+            assert prompts and describe_check(check).text in prompts[0], (stem, check)
+            held += 1
+    assert held, "no round-1 check to hold a later round to: the test proves nothing"
 
 
 def test_progress_moves_through_the_states(corpus: Corpus) -> None:

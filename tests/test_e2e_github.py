@@ -12,14 +12,18 @@ from __future__ import annotations
 import json
 import threading
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
+from starlette.applications import Starlette
+from starlette.routing import Mount
 
 from receiver.app import create_app
 from receiver.config import Settings
 from receiver.github.forge import GitHubForge
 from receiver.github.mode import GitHubMode
 from receiver.github.outcomes import RunOutcomes
+from receiver.local import github_api
 from receiver.local.forge import LocalForge
 from receiver.local.pages import pages_app
 from receiver.local.runner import LocalRunner, default_action_path
@@ -41,6 +45,15 @@ SECRET = "e2e-github-secret"
 STEM = "sum-of-sales-601-r1"
 
 
+def _mirror_server(mirror_dir: Path, pages_url: str) -> Starlette:
+    """The mirror's sites and run pages, and the local GitHub API its runs name (their
+    ``GITHUB_API_URL`` is ``<public url>/local/github``): the Pages reads and the run listing."""
+    app = Starlette(routes=[*github_api.routes(), Mount("/", pages_app(mirror_dir))])
+    app.state.mode = SimpleNamespace(settings=SimpleNamespace(data_dir=mirror_dir),
+                                     pages_url=pages_url)
+    return app
+
+
 def test_github_mode_end_to_end(tmp_path: Path) -> None:
     prebuild_action_venv()
     mirror_dir = tmp_path / "mirror"
@@ -58,13 +71,14 @@ def test_github_mode_end_to_end(tmp_path: Path) -> None:
 
     def run_job(full_name: str, workflow: str, inputs: dict[str, str]) -> None:
         name = full_name.split("/", 1)[1]
-        if not mirror.task_repos(name):
+        if not mirror.repo_dir(name).exists():
             repo = mirror.create_repo(name, "mirror of the fake GitHub repo")
             files = dict(fake.repo(full_name).files["main"])
             mirror.commit_files(repo, files, "Files stored through the Contents API")
         result = runner.run(name, workflow, inputs)
         # The run ends on "GitHub" with its conclusion and the report artifact it uploaded.
-        kept = mirror_dir / "runs" / f"{result.run_id}.artifacts" / "llm-deploy-report-deploy"
+        kept = (mirror_dir / "runs" / f"{result.run_id}.artifacts" / str(result.attempt)
+                / "llm-deploy-report-deploy")
         report = json.loads((kept / "report.json").read_text("utf-8"))
         finish_run(fake, fake.dispatches[-1].run_id, result.state, report)
 
@@ -77,7 +91,8 @@ def test_github_mode_end_to_end(tmp_path: Path) -> None:
     request = load_request(STEM)
     with (FakeGitHub(registration_lag=2, on_dispatch=on_dispatch) as fake,
           FakeLLM(default=corpus_answer) as llm, FakeEvaluator() as ev,
-          serve(pages_app(mirror_dir), pages_sock), httpx.Client(timeout=30) as http):
+          serve(_mirror_server(mirror_dir, pages_url), pages_sock),
+          httpx.Client(timeout=30) as http):
         settings = Settings.from_environ({
             "DEPLOY_SECRET": SECRET, "GITHUB_TOKEN": fake.token, "GITHUB_API_URL": fake.url,
             "LLM_API_KEY": llm.api_key, "LLM_BASE_URL": llm.base_url,
@@ -110,6 +125,11 @@ def test_github_mode_end_to_end(tmp_path: Path) -> None:
         assert fake.secret(full_name, "LLM_API_KEY") == llm.api_key
         assert "LLM_DEPLOY_PAYLOAD_KEY" in fake.repo(full_name).secrets
         assert fake.repo(full_name).pages
+        # The workflow runs the Action the receiver published into the user's account at start,
+        # pinned by commit (no actions/* repos in this fake: their tags stay tags, with a warning).
+        action_head = fake.repo(f"{fake.user}/llm-deploy-action").branches["main"]
+        workflow = fake.file(full_name, ".github/workflows/llm-deploy.yml").decode()
+        assert f"uses: {fake.user}/llm-deploy-action@{action_head}\n" in workflow
         lookups = [r.status for r in fake.calls("GET", "/actions/workflows/")]
         assert lookups[:2] == [404, 404] and lookups[-1] == 200  # the registration lag
         assert status["repo"] == full_name and status["rounds"][0]["state"] == "dispatched"

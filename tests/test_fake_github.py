@@ -205,3 +205,102 @@ def test_checker_flags_bad_requests() -> None:
     )
     assert any("request" in p and "sha" in p for p in problems)
     assert openapi_check.check_exchange("GET", "/nowhere", {}, {}, b"", 200, {}, b"") != []
+
+
+# ----- the doctor's endpoints ------------------------------------------------------------------
+
+
+def test_scopes_header_and_denied_permissions(fake: FakeGitHub, gh: httpx.Client) -> None:
+    assert "x-oauth-scopes" not in gh.get("/user").headers  # fine-grained by default
+    fake.scopes = "public_repo, workflow"
+    assert gh.get("/user").headers["x-oauth-scopes"] == "public_repo, workflow"
+    full = make_repo(gh)
+    fake.denied = {"secrets", "pages"}
+    assert gh.get(f"/repos/{full}/actions/secrets/public-key").status_code == 403
+    assert gh.get(f"/repos/{full}/pages").json()["message"].startswith("Resource not accessible")
+    assert gh.get(f"/repos/{full}/actions/workflows").json() == {"total_count": 0,
+                                                                 "workflows": []}
+
+
+def test_actions_permissions_of_repo_and_org(fake: FakeGitHub, gh: httpx.Client) -> None:
+    full = make_repo(gh)
+    fake.repo_actions.update(enabled=False)
+    fake.org_actions.update(enabled_repositories="none", sha_pinning_required=True)
+    assert gh.get(f"/repos/{full}/actions/permissions").json()["enabled"] is False
+    org = gh.get("/orgs/octo-org/actions/permissions").json()
+    assert org["enabled_repositories"] == "none" and org["sha_pinning_required"] is True
+    assert gh.get("/orgs/elsewhere/actions/permissions").status_code == 404
+
+
+def test_commits_by_branch_or_sha_and_delete(fake: FakeGitHub, gh: httpx.Client) -> None:
+    full = make_repo(gh)
+    head = gh.get(f"/repos/{full}/commits/main").json()["sha"]
+    assert gh.get(f"/repos/{full}/commits/{head}").json()["sha"] == head
+    assert gh.get(f"/repos/{full}/commits/{'0' * 40}").status_code == 422
+    fake.scopes = "repo"
+    assert gh.delete(f"/repos/{full}").status_code == 403  # no delete_repo scope
+    fake.scopes = "repo, delete_repo"
+    assert gh.delete(f"/repos/{full}").status_code == 204
+    assert gh.get(f"/repos/{full}").status_code == 404
+
+
+def test_simulated_runs_commit_deploy_and_complete(fake: FakeGitHub, gh: httpx.Client) -> None:
+    fake.simulate_runs = True
+    full = make_repo(gh)
+    gh.get(f"/repos/{full}/actions/workflows/llm-deploy.yml")  # the registration lag
+    gh.get(f"/repos/{full}/actions/workflows/llm-deploy.yml")
+    answer = gh.post(f"/repos/{full}/actions/workflows/llm-deploy.yml/dispatches",
+                     json={"ref": "main", "inputs": {}, "return_run_details": True})
+    run = f"/repos/{full}/actions/runs/{answer.json()['workflow_run_id']}"
+    before = gh.get(f"/repos/{full}/commits/main").json()["sha"]
+    assert gh.get(run).json()["status"] == "queued"
+    assert gh.get(f"/repos/{full}/deployments").json() == []
+    assert gh.get(run).json()["status"] == "in_progress"
+    after = gh.get(f"/repos/{full}/commits/main").json()["sha"]
+    assert after != before
+    page = gh.get(f"/repos/{full}/contents/index.html", params={"ref": after}).json()
+    assert b"<title>round trip</title>" in base64.b64decode(page["content"])
+    (deployment,) = gh.get(f"/repos/{full}/deployments",
+                           params={"environment": "github-pages"}).json()
+    assert deployment["sha"] == after
+    (status,) = gh.get(f"/repos/{full}/deployments/{deployment['id']}/statuses").json()
+    assert status["state"] == "success"
+    done = gh.get(run).json()
+    assert (done["status"], done["conclusion"]) == ("completed", "success")
+def test_git_data_api_refuses_an_empty_repo_then_commits_and_tags(
+    fake: FakeGitHub, gh: httpx.Client
+) -> None:
+    full = gh.post("/user/repos", json={"name": "git-data"}).json()["full_name"]
+    entry = {"path": "a/b.txt", "mode": "100644", "type": "blob", "content": "hi\n"}
+    assert gh.post(f"/repos/{full}/git/trees", json={"tree": [entry]}).status_code == 409
+    assert gh.get(f"/repos/{full}/commits/HEAD").status_code == 409
+    seeded = gh.post("/user/repos", json={"name": "seeded", "auto_init": True}).json()
+    full = seeded["full_name"]
+    head = gh.get(f"/repos/{full}/commits/HEAD").json()
+    listing = gh.get(f"/repos/{full}/git/trees/{head['commit']['tree']['sha']}",
+                     params={"recursive": "1"}).json()["tree"]
+    assert [e["path"] for e in listing] == ["README.md"]
+    tree = gh.post(f"/repos/{full}/git/trees", json={"tree": [entry]}).json()
+    assert [(e["path"], e["type"]) for e in tree["tree"]] == [("a", "tree")]  # top level only
+    commit = gh.post(f"/repos/{full}/git/commits", json={
+        "message": "m", "tree": tree["sha"], "parents": [head["sha"]]}).json()["sha"]
+    stray = gh.post(f"/repos/{full}/git/commits", json={"message": "x", "tree": tree["sha"],
+                                                        "parents": []}).json()["sha"]
+    refs = f"/repos/{full}/git/refs"
+    assert gh.patch(f"{refs}/heads/main", json={"sha": stray}).status_code == 422  # not ff
+    assert gh.patch(f"{refs}/heads/main", json={"sha": commit}).status_code == 200
+    assert fake.file(full, "a/b.txt") == b"hi\n"
+    assert gh.post(refs, json={"ref": "refs/tags/v1", "sha": commit}).status_code == 201
+    assert gh.post(refs, json={"ref": "refs/tags/v1", "sha": commit}).status_code == 422
+    assert gh.get(f"/repos/{full}/commits/v1").json()["sha"] == commit
+    matching = gh.get(f"/repos/{full}/git/matching-refs/tags/v").json()
+    assert [(r["ref"], r["object"]["sha"]) for r in matching] == [("refs/tags/v1", commit)]
+
+
+def test_annotated_tags_are_followed_to_their_commit(fake: FakeGitHub, gh: httpx.Client) -> None:
+    sha = fake.seed_action("actions/setup-python", "v7", annotated=True)
+    ref = gh.get("/repos/actions/setup-python/git/ref/tags/v7").json()["object"]
+    assert ref["type"] == "tag" and ref["sha"] != sha
+    tag = gh.get(f"/repos/actions/setup-python/git/tags/{ref['sha']}").json()
+    assert tag["object"] == {"sha": sha, "type": "commit", "url": tag["object"]["url"]}
+    assert gh.get("/repos/actions/setup-python/git/ref/tags/v9").status_code == 404

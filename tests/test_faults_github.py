@@ -57,7 +57,7 @@ def run_one(fake: FakeGitHub, tmp_path: Path, t: FakeTime, task: str,
             round_: int = 1) -> tuple[str, str | None]:
     settings = Settings(deploy_secret="s3cret", github_token=TOKEN, github_api_url=fake.url,
                         llm_api_key="sk-llm-key", data_dir=tmp_path, workflow_timeout=20.0,
-                        master_key=b"m" * 32)
+                        action_ref="octo/llm-deploy-action@" + "d4" * 20)
     forge = GitHubForge(token=TOKEN, api_url=fake.url, sleep=t.sleep, clock=t.clock,
                         seconds_between_writes=0.0)
     journal = Journal(tmp_path / "journal.sqlite3", clock=t.clock)

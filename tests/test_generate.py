@@ -99,10 +99,11 @@ def environ(repo: Repo, job: Job, llm: FakeLLM | None, **inputs: str) -> dict[st
 
 
 def run_step(
-    repo: Repo, job: Job, llm: FakeLLM | None, capsys: pytest.CaptureFixture[str], **inputs: str
+    repo: Repo, job: Job, llm: FakeLLM | None, capsys: pytest.CaptureFixture[str],
+    runner_env: dict[str, str] | None = None, **inputs: str
 ) -> dict[str, Any]:
     repo.temp.mkdir(exist_ok=True)
-    env = environ(repo, job, llm, **inputs)
+    env = {**environ(repo, job, llm, **inputs), **(runner_env or {})}
     code = generate.main(["generate"], env)
     logs = capsys.readouterr().out
     outputs = read_outputs(Path(env["GITHUB_OUTPUT"]).read_text())
@@ -395,3 +396,48 @@ def test_hand_run_from_a_plain_brief(repo: Repo, capsys: pytest.CaptureFixture[s
     assert (report["task"], report["round"], report["generator"]) == ("ignored", 1, "offline")
     assert git(repo.bare, "log", "-1", "--format=%s", "main") == "llm-deploy: ignored round 1"
     capsys.readouterr()
+
+
+# -- once per dispatch (action.rounds): re-runs reuse, superseded rounds change nothing ----------
+def test_a_rerun_of_a_committed_dispatch_reuses_it_without_the_model(
+    repo: Repo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    job = job_for("sum-of-sales-601-r1")
+    with FakeLLM(api_key=LLM_KEY) as llm:
+        first = run_step(repo, job, llm, capsys, dispatch_id="d-1")
+        sha = first["outputs"]["commit-sha"]
+        trailers = git(repo.bare, "log", "-1", "--format=%(trailers:only)", "main")
+        assert "LLM-Deploy-Dispatch: d-1" in trailers and "LLM-Deploy-Round: 1" in trailers
+        # A re-run checks out the sha its first attempt saw: the branch before the commit.
+        git(repo.work, "reset", "--quiet", "--hard", "HEAD~1")
+        again = run_step(repo, job, llm, capsys, dispatch_id="d-1")
+        assert len(llm.requests) == 1, "the re-run asked the model"
+    assert again["code"] == 0 and again["outputs"]["outcome"] == "reused"
+    assert again["outputs"]["commit-sha"] == sha == git(repo.bare, "rev-parse", "main")
+    assert git(repo.work, "rev-parse", "HEAD") == sha  # the tree that will be deployed
+    assert again["report"]["dispatch"] == "d-1" and again["report"]["files_written"] == []
+
+
+def test_a_round_that_lands_while_this_one_generates_is_not_overwritten(
+    repo: Repo, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "--quiet", str(repo.bare), str(other))
+
+    def land_a_later_round(request: dict[str, Any]) -> str:
+        (other / "index.html").write_text("round 2 by a later run")
+        git(other, "add", "-A")
+        git(other, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "--quiet", "-m",
+            "llm-deploy: t round 2\n\nLLM-Deploy-Dispatch: d-2\nLLM-Deploy-Round: 2\n"
+            "LLM-Deploy-Run: 9")
+        git(other, "push", "--quiet", "origin", "HEAD:main")
+        return default_app_answer(request)
+
+    with FakeLLM([land_a_later_round], api_key=LLM_KEY) as llm:
+        run = run_step(repo, job_for("sum-of-sales-601-r1"), llm, capsys,
+                       runner_env={"GITHUB_RUN_ID": "5"}, dispatch_id="d-1")
+    landed = git(other, "rev-parse", "HEAD")
+    assert run["code"] == 0 and run["outputs"]["outcome"] == "superseded"
+    assert run["outputs"]["commit-sha"] == ""
+    assert git(repo.bare, "rev-parse", "main") == landed, "the later round was overwritten"
+    assert any("round 2 (d-2)" in n for n in run["report"]["notes"])

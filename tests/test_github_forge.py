@@ -10,13 +10,14 @@ import pytest
 
 from receiver.forge import ForgeError, NameTaken, Repo, WorkflowNotRegistered
 from receiver.github.forge import GitHubForge
+from receiver.naming import description, task_tag
 from tests.fakes.github import FakeGitHub
 from tests.support import FakeTime
 
 WORKFLOW = "llm-deploy.yml"
 WORKFLOW_PATH = f".github/workflows/{WORKFLOW}"
 WORKFLOW_TEXT = b"name: llm-deploy\non:\n  workflow_dispatch:\n    inputs:\n      payload: {}\n"
-DESCRIPTION = "Built by llm-deploy for task demo, round 1"
+DESCRIPTION = description("demo", 1)
 START = 1_800_000_000.0
 
 
@@ -257,15 +258,18 @@ def test_task_repos_recovers_mapping_from_github(
         ("demo-4", "someone's own repo", "2026-01-04T00:00:00Z", False),
         ("demo-extra", DESCRIPTION, "2026-01-05T00:00:00Z", False),
         ("demolition", DESCRIPTION, "2026-01-06T00:00:00Z", False),
+        # Same base name, another task id ("demo " and "Demo" are different tasks).
+        ("demo-6", description("demo ", 1), "2026-01-07T00:00:00Z", False),
+        ("Demo-7", description("Demo", 1), "2026-01-08T00:00:00Z", False),
     ]
-    for name, description, created, _ in seeded:
-        fake.add_repo(login, name, description, created)
+    for name, text, created, _ in seeded:
+        fake.add_repo(login, name, text, created)
     for i in range(120):  # enough unrelated repos to need a second page
         fake.add_repo(login, f"other-{i}", DESCRIPTION, "2025-01-01T00:00:00Z")
     fake.add_repo(
         "octo-org" if owner is None else fake.user, "demo-5", DESCRIPTION, "2026-02-01T00:00:00Z"
     )
-    found = make_forge(fake, clock, owner=owner).task_repos("demo")
+    found = make_forge(fake, clock, owner=owner).task_repos("demo", task_tag("demo"))
     assert [r.name for r in found] == ["demo", "demo-2", "demo-3"]
     assert {r.owner for r in found} == {login}
     assert found[0].created_at < found[1].created_at < found[2].created_at

@@ -53,7 +53,7 @@ class Served:
 
     def __init__(self, tmp_path: Path) -> None:
         self.settings = Settings(deploy_secret=SECRET, data_dir=tmp_path, max_body_bytes=LIMIT,
-                                 master_key=b"m" * 32, body_timeout=BODY_TIMEOUT)
+                                 body_timeout=BODY_TIMEOUT)
         self.forge = MemoryForge()
         self.served = ServerThread(create_app(self.settings, forge=self.forge))
         self.port, self.url = self.served.port, self.served.url

@@ -1,30 +1,34 @@
 """action/install.py: cache keys, the uv pin, the locks, and real installs into a temp tool cache.
 
-uv is served as a wheel from an HTTP server on 127.0.0.1 (the real uv binary of the test venv,
-zipped the way PyPI ships it), so no test here reaches PyPI: the fake Action's lock is empty.
+uv is served from a package index on 127.0.0.1 (a simple-index folder behind http.server; the real
+uv binary of the test venv, zipped the way the package index ships it), and pip is pointed at it
+with PIP_INDEX_URL and no other configuration, so no test here reaches a real index: the fake
+Action's lock is empty.
 """
 
 from __future__ import annotations
 
 import hashlib
 import http.server
+import os
 import re
-import shutil
 import subprocess
 import threading
 import tomllib
 import zipfile
 from collections.abc import Iterator
+from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 
 import pytest
+import uv
 from packaging.requirements import Requirement
 
 from action import install
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCKS = ROOT / "action" / "locks"
-UV = shutil.which("uv")
 
 
 @pytest.mark.parametrize(
@@ -70,14 +74,46 @@ def test_the_shipped_uv_pin(system: str, machine: str, found: bool) -> None:
     pin = install.uv_pin((LOCKS / "uv.txt").read_text(), system, machine)
     assert (pin is not None) == found
     if pin:
-        sha, url = pin
+        sha, wheel = pin
         assert re.fullmatch(r"[0-9a-f]{64}", sha)
-        assert url.startswith("<the wheel on the package index>") and url.endswith(".whl")
+        assert re.fullmatch(r"uv-\d+\.\d+\.\d+-py3-none-[a-z0-9_.]+\.whl", wheel), wheel
+
+
+def test_the_uv_lock_names_files_not_places() -> None:
+    """pip finds the wheel on whatever index it is configured with; the lock names no server."""
+    text = (LOCKS / "uv.txt").read_text()
+    assert "/" not in text  # no URL, no path: file names only
+
+
+def test_the_test_extra_pins_the_locked_uv() -> None:
+    """The uv the tests run is the uv the Action installs, so a uv upgrade moves both."""
+    extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    pins = [Requirement(r) for r in extra["test"] if Requirement(r).name == "uv"]
+    assert [str(p.specifier) for p in pins] != [] and len(pins) == 1
+    versions = {
+        line.split()[3].split("-")[1]
+        for line in (LOCKS / "uv.txt").read_text().splitlines()
+        if line and not line.startswith("#")
+    }
+    assert {str(pins[0].specifier)} == {f"=={v}" for v in versions}
+    assert metadata.version("uv") == versions.pop()  # the venv holds it: `pip install -e '.[test]'`
 
 
 def test_uv_pin_skips_comments_and_short_lines() -> None:
-    pins = "# Linux x86_64 aa http://x\nLinux x86_64\nLinux x86_64 bb https://y/uv.whl\n"
-    assert install.uv_pin(pins, "Linux", "x86_64") == ("bb", "https://y/uv.whl")
+    pins = "# Linux x86_64 aa x.whl\nLinux x86_64\nLinux x86_64 bb uv-1.2.3-py3-none-any.whl\n"
+    assert install.uv_pin(pins, "Linux", "x86_64") == ("bb", "uv-1.2.3-py3-none-any.whl")
+
+
+@pytest.mark.parametrize(
+    ("wheel", "line"),
+    [
+        ("uv-0.13.9-py3-none-macosx_11_0_arm64.whl", "uv==0.13.9 --hash=sha256:ab\n"),
+        ("uv-1.0.0-py3-none-any.whl", "uv==1.0.0 --hash=sha256:ab\n"),
+    ],
+    ids=["platform-wheel", "any-wheel"],
+)
+def test_wheel_requirement_pins_the_version_and_the_hash(wheel: str, line: str) -> None:
+    assert install.wheel_requirement("ab", wheel) == line
 
 
 @pytest.mark.parametrize("lock", ["base.txt", "verify.txt"])
@@ -101,57 +137,113 @@ def test_locks_pin_every_dependency_with_hashes(lock: str) -> None:
     assert ("playwright" in pins) == (lock == "verify.txt")
 
 
-def uv_wheel(path: Path) -> str:
-    """The test venv's uv zipped like PyPI's wheel; its sha256."""
-    assert UV
-    with zipfile.ZipFile(path, "w") as wheel:
-        wheel.writestr("uv-0.0.0.dist-info/METADATA", "Name: uv\n")
-        wheel.write(UV, "uv-0.0.0.data/scripts/uv")
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def uv_wheel(folder: Path, version: str = "0.0.0", with_uv: bool = True) -> tuple[str, str]:
+    """The test venv's uv zipped like the package index's wheel: (file name, sha256)."""
+    name = f"uv-{version}-py3-none-any.whl"
+    info = f"uv-{version}.dist-info"
+    with zipfile.ZipFile(folder / name, "w") as wheel:
+        wheel.writestr(f"{info}/METADATA", f"Metadata-Version: 2.1\nName: uv\nVersion: {version}\n")
+        tags = "Wheel-Version: 1.0\nRoot-Is-Purelib: false\nTag: py3-none-any\n"
+        wheel.writestr(f"{info}/WHEEL", tags)
+        wheel.writestr(f"{info}/RECORD", "")
+        if with_uv:
+            wheel.write(uv.find_uv_bin(), f"uv-{version}.data/scripts/uv")
+    return name, hashlib.sha256((folder / name).read_bytes()).hexdigest()
+
+
+@dataclass
+class Index:
+    """A package index on 127.0.0.1 that pip is configured to use, and the paths it served."""
+
+    url: str
+    files: Path
+    seen: list[str] = field(default_factory=list)
+
+    def publish(self, version: str = "0.0.0", with_uv: bool = True) -> tuple[str, str]:
+        """Add a uv wheel to the index; its (file name, sha256)."""
+        name, sha = uv_wheel(self.files, version, with_uv)
+        links = "".join(
+            f'<a href="../../files/{w.name}#sha256={hashlib.sha256(w.read_bytes()).hexdigest()}">'
+            f"{w.name}</a>\n"
+            for w in sorted(self.files.iterdir())
+        )
+        page = self.files.parent / "simple" / "uv" / "index.html"
+        page.write_text(f"<!DOCTYPE html><html><body>\n{links}</body></html>\n")
+        return name, sha
 
 
 @pytest.fixture
-def wheel_server(tmp_path: Path) -> Iterator[tuple[str, list[str]]]:
-    """(base URL, paths requested) of a static server on 127.0.0.1 over tmp_path/'www'."""
+def index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Index]:
+    """A simple index on 127.0.0.1 as pip's only source: this machine's pip settings are off."""
     root = tmp_path / "www"
-    root.mkdir()
-    seen: list[str] = []
+    (root / "simple" / "uv").mkdir(parents=True)
+    (root / "files").mkdir()
+    served = Index(url="", files=root / "files")
 
     class Handler(http.server.SimpleHTTPRequestHandler):
         def __init__(self, *args: object, **kwargs: object) -> None:
             super().__init__(*args, directory=str(root), **kwargs)  # type: ignore[arg-type]
 
         def log_message(self, *args: object) -> None:
-            seen.append(self.path)
+            served.seen.append(self.path)
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    served.url = f"http://127.0.0.1:{server.server_address[1]}/simple/"
+    for name in [n for n in os.environ if n.startswith("PIP_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)  # pip then reads no configuration file
+    monkeypatch.setenv("PIP_INDEX_URL", served.url)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", seen
+        yield served
     finally:
         server.shutdown()
         server.server_close()
 
 
-@pytest.mark.skipif(UV is None, reason="uv is not installed in the test venv")
-def test_fetch_uv_checks_the_sha_and_fetches_once(
-    tmp_path: Path, wheel_server: tuple[str, list[str]]
-) -> None:
-    url, seen = wheel_server
-    sha = uv_wheel(tmp_path / "www" / "uv.whl")
+def test_fetch_uv_takes_the_pinned_wheel_from_pips_index_once(tmp_path: Path, index: Index) -> None:
+    wheel, sha = index.publish()
     downloads = tmp_path / "downloads"
-    with pytest.raises(install.InstallError, match="does not match its pinned sha256"):
-        install.fetch_uv(downloads, "0" * 64, f"{url}/uv.whl")
-    assert list(downloads.iterdir()) == []  # nothing half-fetched is left behind
-    with pytest.raises(install.InstallError, match="Could not fetch uv"):
-        install.fetch_uv(downloads, sha, f"{url}/missing.whl")
-    binary = install.fetch_uv(downloads, sha, f"{url}/uv.whl")
+    binary = install.fetch_uv(downloads, sha, wheel)
     assert subprocess.run(
         [binary, "--version"], capture_output=True, text=True, check=True
     ).stdout.startswith("uv ")
-    assert install.fetch_uv(downloads, sha, f"{url}/uv.whl") == binary
-    assert seen.count("/uv.whl") == 2  # the bad-sha try and the first good one; then reused
+    assert "/simple/uv/" in index.seen and f"/files/{wheel}" in index.seen
+    assert sorted(p.name for p in binary.parent.iterdir()) == ["uv"]  # no wheel kept beside it
+    before = list(index.seen)
+    assert install.fetch_uv(downloads, sha, wheel) == binary
+    assert index.seen == before  # the second call reuses the checked binary
+
+
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        ({"sha256": "0" * 64}, "Could not fetch uv: pip could not download"),
+        ({"wheel": "uv-0.0.1-py3-none-any.whl"}, "Could not fetch uv: pip could not download"),
+        (
+            {"wheel": "uv-0.0.0-py3-none-manylinux_2_17_x86_64.whl"},
+            "pip did not download the pinned uv-0.0.0-py3-none-manylinux_2_17_x86_64.whl",
+        ),
+    ],
+    ids=["wrong-sha", "version-not-on-index", "other-file-than-pinned"],
+)
+def test_fetch_uv_refuses_what_the_lock_does_not_pin(
+    tmp_path: Path, index: Index, change: dict[str, str], error: str
+) -> None:
+    wheel, sha = index.publish()
+    pin = {"sha256": sha, "wheel": wheel, **change}
+    downloads = tmp_path / "downloads"
+    with pytest.raises(install.InstallError, match=error):
+        install.fetch_uv(downloads, **pin)
+    assert list(downloads.iterdir()) == []  # nothing half-fetched is left behind
+
+
+def test_fetch_uv_refuses_a_wheel_without_uv(tmp_path: Path, index: Index) -> None:
+    wheel, sha = index.publish(with_uv=False)
+    with pytest.raises(install.InstallError, match=f"Could not unpack uv from {wheel}"):
+        install.fetch_uv(tmp_path / "downloads", sha, wheel)
+    assert list((tmp_path / "downloads").iterdir()) == []
 
 
 def fake_action(root: Path, uv_line: str) -> Path:
@@ -176,26 +268,28 @@ def where(python: Path, cwd: Path) -> str:
     ).stdout.strip()
 
 
-@pytest.mark.skipif(UV is None, reason="uv is not installed in the test venv")
 def test_install_with_uv_links_the_action_and_reuses_the_venv(
-    tmp_path: Path, wheel_server: tuple[str, list[str]], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, index: Index, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    url, _ = wheel_server
-    sha = uv_wheel(tmp_path / "www" / "uv.whl")
+    wheel, sha = index.publish()
     system, machine = install.platform.system(), install.platform.machine()
-    action = fake_action(tmp_path / "checkout", f"{system} {machine} {sha} {url}/uv.whl\n")
+    action = fake_action(tmp_path / "checkout", f"{system} {machine} {sha} {wheel}\n")
     home = tmp_path / "tool-cache" / "llm-deploy"
     python = install.install(action, home, verify=True, installer="uv")
     assert where(python, tmp_path) == str(action / "action" / "__init__.py")
     assert python.parent.parent.name.endswith("-verify")
+    assert not (python.parent / "pip").exists()  # uv's venv, not pip's
     assert (home / "downloads" / "uv-cache").is_dir()  # what actions/cache saves and restores
+    assert (home / "downloads" / f"uv-{sha[:16]}" / "uv").is_file()  # ... with uv itself
     assert not list(home.glob("*.tmp.*"))
-    # A second run reuses the venv; the base lock gets a venv of its own.
+    # A second run reuses the venv; the base lock gets a venv of its own, with the same uv.
     monkeypatch.setattr(install, "build", lambda *a: pytest.fail("rebuilt an existing venv"))
     assert install.install(action, home, verify=True, installer="uv") == python
     monkeypatch.undo()
+    fetched = index.seen.count(f"/files/{wheel}")
     base = install.install(action, home, verify=False, installer="uv")
     assert base != python and where(base, tmp_path) == where(python, tmp_path)
+    assert index.seen.count(f"/files/{wheel}") == fetched == 1
 
 
 def test_install_falls_back_to_pip_without_a_uv_for_the_platform(
@@ -208,16 +302,24 @@ def test_install_falls_back_to_pip_without_a_uv_for_the_platform(
     assert where(python, tmp_path) == str(action / "action" / "__init__.py")
 
 
-def test_install_with_uv_forced_fails_plainly(
-    tmp_path: Path, wheel_server: tuple[str, list[str]]
+@pytest.mark.parametrize("installer", ["uv", "auto"])
+def test_install_without_the_pinned_uv_on_the_index(
+    tmp_path: Path, index: Index, installer: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    url, _ = wheel_server
+    """Forced to uv, the install fails plainly; otherwise pip installs the same lock."""
     system, machine = install.platform.system(), install.platform.machine()
-    action = fake_action(tmp_path / "checkout", f"{system} {machine} {'0' * 64} {url}/none.whl\n")
+    wheel = "uv-0.0.0-py3-none-any.whl"  # never published
+    action = fake_action(tmp_path / "checkout", f"{system} {machine} {'0' * 64} {wheel}\n")
     home = tmp_path / "home"
-    with pytest.raises(install.InstallError, match="Could not fetch uv"):
-        install.install(action, home, verify=False, installer="uv")
-    assert sorted(p.name for p in home.iterdir()) == [".install.lock", "downloads"]
+    if installer == "uv":
+        with pytest.raises(install.InstallError, match="Could not fetch uv"):
+            install.install(action, home, verify=False, installer=installer)
+        assert sorted(p.name for p in home.iterdir()) == [".install.lock", "downloads"]
+    else:
+        python = install.install(action, home, verify=False, installer=installer)
+        assert "Falling back to pip" in capsys.readouterr().out
+        assert (python.parent / "pip").exists()
+    assert "/simple/uv/" in index.seen  # it was asked for
 
 
 def test_main_key_writes_the_cache_outputs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -162,7 +162,8 @@ def test_receiver_to_action_to_evaluator_leaks_nothing(
                                  base64.b64encode(attachment).decode()}]}
         settings = Settings(deploy_secret=deploy_secret, github_token=github_token,
                             github_api_url=fake.url, llm_api_key=llm.api_key,
-                            data_dir=tmp_path, master_key=b"k" * 32)
+                            data_dir=tmp_path,
+                            action_ref="octo/llm-deploy-action@" + "d4" * 20)
         forge = GitHubForge(token=github_token, api_url=fake.url, seconds_between_writes=0.0,
                             sleep=lambda s: None)
         journal = Journal(tmp_path / "journal.sqlite3")

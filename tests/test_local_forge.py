@@ -17,6 +17,7 @@ import pytest
 from receiver.forge import Forge, ForgeError, NameTaken, WorkflowNotRegistered
 from receiver.local.forge import LocalForge
 from receiver.local.pages import pages_app, publish_site, stage_artifact
+from receiver.naming import description, task_tag
 from tests.support import serve
 
 URL = "http://127.0.0.1:9"
@@ -34,7 +35,7 @@ def forge(tmp_path: Path) -> LocalForge:
 
 def test_is_a_forge(forge: LocalForge) -> None:
     port: Forge = forge
-    assert port.task_repos("nothing") == []
+    assert port.task_repos("nothing", task_tag("nothing")) == []
 
 
 def test_create_repo_and_name_taken(forge: LocalForge) -> None:
@@ -100,12 +101,14 @@ def test_secrets_file_is_private(forge: LocalForge) -> None:
 
 def test_task_repos_recovered_from_the_folder(tmp_path: Path) -> None:
     first = LocalForge(tmp_path / "d", public_url=URL)
-    for name in ("task", "task-2", "task-3", "taskish", "other"):
-        first.create_repo(name, "d")
+    for name, task in (("task", "task"), ("task-2", "task"), ("task-3", "task"),
+                       ("task-4", "TASK"), ("taskish", "task"), ("other", "task")):
+        first.create_repo(name, description(task, 1))
         time.sleep(0.01)
     first.enable_pages(first.get_repo("task-2"))
     fresh = LocalForge(tmp_path / "d", public_url=URL)
-    assert [r.name for r in fresh.task_repos("task")] == ["task", "task-2", "task-3"]
+    assert [r.name for r in fresh.task_repos("task", task_tag("task"))] == [
+        "task", "task-2", "task-3"]
     assert fresh.pages_enabled(fresh.get_repo("task-2"))
     assert not fresh.pages_enabled(fresh.get_repo("task"))
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from receiver.naming import base_name, candidate, description
+from receiver.naming import MAX_DESCRIPTION, base_name, candidate, description, loggable, task_tag
 
 VALID = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
 
@@ -61,5 +61,28 @@ def test_candidate(base: str, n: int, expected: str) -> None:
 )
 def test_description_is_short_and_clean(task: str) -> None:
     text = description(task, 2)
-    assert len(text) <= 120 and text.endswith("(round 2)")
+    assert len(text) <= MAX_DESCRIPTION and text.endswith("(round 2)")
     assert not re.search(r"[\x00-\x1f\x7f]", text)
+    assert task_tag(task) in text  # the exact task id survives trimming and cleaning
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [("a/b/c", "a b c"), ("demo", "Demo"), ("x\ny", "x y"), ("x" * 500, "x" * 499 + "y")],
+    ids=["slash-vs-space", "case", "control", "long-tail"],
+)
+def test_tasks_sharing_a_base_name_never_share_a_tag(a: str, b: str) -> None:
+    assert base_name(a).lower() == base_name(b).lower() or len(a) > 100
+    assert task_tag(a) != task_tag(b)
+    assert task_tag(a) not in description(b, 1) and task_tag(b) not in description(a, 1)
+
+
+@pytest.mark.parametrize(
+    ("task", "expected"),
+    [("plain", "plain"), ("x\nINFO forged line", "x\\nINFO forged line"),
+     ("a\rb\x00c\x1b[31m", "a\\rb\\x00c\\x1b[31m")],
+    ids=["plain", "newline", "cr-nul-escape"],
+)
+def test_loggable_keeps_a_task_id_on_one_line(task: str, expected: str) -> None:
+    assert loggable(task) == expected
+    assert "\n" not in loggable(task) and "\r" not in loggable(task)

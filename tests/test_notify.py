@@ -72,7 +72,7 @@ def test_a_400_is_retried_and_a_later_200_accepted() -> None:
                 log=logs.append,
             )
         assert len(ev.bodies) == 2 and ev.bodies == [BODY, BODY]
-    assert (result.status, result.attempts, t.slept) == (200, 2, [1.0])
+    assert (result.status, result.attempts, t.sleeps) == (200, 2, [1.0])
     assert logs == [
         "Notification attempt 1: HTTP 400: nonce does not match; retrying in 1 s.",
         "Notification attempt 2: HTTP 200, accepted.",
@@ -95,7 +95,7 @@ def test_any_answer_but_200_is_retried_until_the_deadline(status: int, reason: s
             )
         posts = len(ev.bodies)
     # 1 + 2 + … + 32 = 63 s, then 60 s waits: eight fit before 600 s, a ninth would not.
-    assert t.slept == [1.0, 2.0, 4.0, 8.0, 16.0, 32.0] + [60.0] * 8
+    assert t.sleeps == [1.0, 2.0, 4.0, 8.0, 16.0, 32.0] + [60.0] * 8
     assert posts == 15 and len(logs) == 15
     assert caught.value.status == status
     assert f"15 attempts; last answer HTTP {status}: {reason} for <email>" in str(caught.value)

@@ -7,6 +7,7 @@ import functools
 import shutil
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from html.parser import HTMLParser
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -179,3 +180,49 @@ def test_csv_preview_renders_in_a_browser(site: str) -> None:
         finally:
             browser.close()
     assert cells == ["Gadget, large", "10.5", "Widget", "3"]
+
+
+# -- later rounds keep the earlier page (issue 16 item 4) --------------------------------------
+
+ROUND_ONE_PAGE = (
+    "<!doctype html><html><head><title>Sales</title></head>\n"
+    '<body><h1 id="total">42</h1>\n</BODY></html>\n'
+)
+ROUND_TWO = Job(task="sales", round=2, brief="Add a <table> of regions & sums.")
+
+
+@pytest.mark.parametrize(
+    ("page", "ends_with"),
+    [(ROUND_ONE_PAGE, "</BODY></html>\n"), ("<h1>no body tag</h1>", "</section>\n")],
+    ids=["body-tag", "no-body-tag"],
+)
+def test_round_two_keeps_the_page_and_adds_the_new_brief(page: str, ends_with: str) -> None:
+    readme = "# Sales\n\n## Summary\nTotals.\n"
+    current = {"index.html": page, "README.md": readme}
+    files = generate_offline(ROUND_TWO, "the model failed", current)
+    revised = files["index.html"]
+    kept = page.rsplit("</BODY>", 1)[0]
+    assert revised.startswith(kept) and revised.endswith(ends_with)
+    assert '<section id="llm-deploy-round-2">' in revised
+    assert "Add a &lt;table&gt; of regions &amp; sums." in revised
+    assert "<title>Sales</title>" in revised or "<title>" not in page
+    assert files["README.md"].startswith(readme.rstrip("\n"))
+    assert "## Round 2 request (not built yet)" in files["README.md"]
+    assert "the model failed" in files["README.md"]
+
+
+def test_a_rerun_of_round_two_replaces_its_own_section() -> None:
+    once = generate_offline(ROUND_TWO, "why", {"index.html": ROUND_ONE_PAGE})["index.html"]
+    again = replace(ROUND_TWO, brief="Add a chart instead.")
+    twice = generate_offline(again, "why", {"index.html": once})
+    assert twice["index.html"].count('<section id="llm-deploy-round-2">') == 1
+    assert "Add a chart instead." in twice["index.html"] and "regions" not in twice["index.html"]
+    round_three = generate_offline(replace(again, round=3), "why", twice)
+    assert "llm-deploy-round-2" in round_three["index.html"]
+    assert round_three["index.html"].count("<section id=") == 2
+    assert round_three["README.md"].count("not built yet") == 1  # README was generated whole
+
+
+def test_round_two_without_an_earlier_page_builds_a_whole_one() -> None:
+    files = generate_offline(ROUND_TWO, "why", {})
+    assert "This page was generated without a language model" in files["index.html"]

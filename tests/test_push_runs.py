@@ -9,16 +9,35 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from starlette.applications import Starlette
 
+from receiver.local import github_api
 from receiver.local.forge import LocalForge
-from receiver.local.pages import pages_app, read_deployment, site_url
+from receiver.local.github_api import LOCAL_API_PREFIX
+from receiver.local.pages import read_deployment, site_url
 from receiver.local.push_runs import job_order, runs_on_push, unsupported_step
 from receiver.local.run_model import RunResult
 from receiver.local.runner import LocalRunner
 from receiver.worker import PUSH_SECRET
+from tests.fakes import openapi_check
 from tests.support import serve, wait_for
 
 URL = "http://127.0.0.1:9"
+SITES = "http://127.0.0.1:10"  # the sites' own origin (LocalMode.pages_url)
+
+
+class _Mode:
+    """What the local API's handlers read of LocalMode."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.settings = type("S", (), {"data_dir": data_dir})()
+        self.pages_url = SITES
+
+
+def _api_app(data_dir: Path) -> Starlette:
+    app = Starlette(routes=github_api.routes())
+    app.state.mode = _Mode(data_dir)
+    return app
 PAGES_CI = """\
 name: ci
 on:
@@ -118,14 +137,20 @@ def test_a_push_with_the_push_token_runs_the_app_workflow_which_deploys(tmp_path
     assert read_deployment(runner.data_dir, "app", sha) is not None
     log = (runner.runs_dir / f"{record['run_id']}.log").read_text()
     assert f"started by the push of {sha[:12]}" in log
-    # GitHub's two Pages reads, as the Action makes them against local mode.
-    with serve(pages_app(runner.data_dir, URL)) as base, httpx.Client() as http:
-        pages = http.get(f"{base}/api/repos/repos/app/pages").json()
-        deployment = http.get(f"{base}/api/repos/repos/app/pages/deployments/{sha}")
-        missing = http.get(f"{base}/api/repos/repos/app/pages/deployments/{'0' * 40}")
-    assert pages["html_url"] == site_url(URL, "app") == f"{URL}/pages/app/"
+    # GitHub's two Pages reads, as the Action makes them against local mode's API.
+    with serve(_api_app(runner.data_dir)) as base, httpx.Client() as http:
+        api = f"{base}{LOCAL_API_PREFIX}/repos/repos/app"
+        pages = http.get(f"{api}/pages")
+        deployment = http.get(f"{api}/pages/deployments/{sha}")
+        missing = http.get(f"{api}/pages/deployments/{'0' * 40}")
+    assert pages.json()["html_url"] == site_url(SITES, "app") == f"{SITES}/pages/app/"
     assert deployment.json() == {"status": "succeed"}
     assert missing.status_code == 404
+    for path, answer in (("pages", pages), (f"pages/deployments/{sha}", deployment)):
+        problems = openapi_check.check_exchange(
+            "GET", f"/repos/repos/app/{path}", {}, {}, b"", answer.status_code,
+            {"content-type": "application/json"}, answer.content)
+        assert problems == [], path
 
 
 def test_without_a_push_token_a_push_starts_nothing(tmp_path: Path) -> None:

@@ -98,7 +98,7 @@ def test_readme_quickstart_works_verbatim(tmp_path: Path) -> None:
 
 def _page(url: str) -> bytes | None:
     try:
-        answer = httpx.get(url, timeout=5)
+        answer = httpx.get(url, timeout=5, follow_redirects=True)  # to the sites' own port
     except httpx.HTTPError:
         return None
     return answer.content if answer.status_code == 200 else None

@@ -72,7 +72,7 @@ DEFAULTS = [
     ("LLM_BASE_URL", Settings.llm_base_url),
     ("LLM_MODEL", Settings.llm_model),
     ("LLM_FALLBACK_MODEL", Settings.llm_fallback_model),
-    ("LLM_DEPLOY_ACTION_REF", Settings.action_ref),
+    ("LLM_DEPLOY_ACTION_REPO", Settings.action_repo),
     ("LLM_DEPLOY_MAX_BODY_MB", str(Settings.max_body_bytes // (1024 * 1024))),
     ("LLM_DEPLOY_WORKFLOW_TIMEOUT", str(int(Settings.workflow_timeout))),
     ("LLM_DEPLOY_WORKERS", str(Settings.worker_threads)),

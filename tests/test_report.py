@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from action.check_report import CheckRow, LiveChecks, Repair, Verification, VerifiedRound
+from action.check_report import (
+    CheckRow,
+    EarlierChecks,
+    LiveChecks,
+    Repair,
+    Verification,
+    VerifiedRound,
+)
 from action.report import (
     finish,
     mask,
@@ -19,7 +26,7 @@ from action.report import (
     step_summary,
     write_outputs,
 )
-from action.run_report import LlmUsage, NotifyReport, RunReport
+from action.run_report import ImageInputs, LlmUsage, NotifyReport, RunReport
 from action.settings import ActionSettings
 
 REPORT = {
@@ -212,8 +219,17 @@ REPAIRED = {
             ],
             ["### Repairs"],
         ),
+        (
+            {**REPORT, "earlier_checks": {"kept": ["1 === 1"], "lost": ["2 === 2"]}},
+            [
+                "### Earlier rounds' checks",
+                "| 1 === 1 | kept |",
+                "| 2 === 2 | **lost** (passed before this round) |",
+            ],
+            ["not guarded"],
+        ),
     ],
-    ids=["repaired", "never-fixed", "live"],
+    ids=["repaired", "never-fixed", "live", "earlier"],
 )
 def test_summary_shows_rounds_repairs_and_live_checks(
     report: dict[str, object], expected: list[str], absent: list[str]
@@ -265,6 +281,12 @@ FULL = RunReport(
         notified="HTTP 200 after 1 attempt(s)", status=200, accepted_at=1_700_000_000.5,
         deployment="succeed", error="late",
     ),
+    earlier_checks=EarlierChecks(["1 === 1"], ["2 === 2"], ["The page is tidy"]),
+    image_inputs=ImageInputs([], "descriptions", "HTTP 400: no images", ["big.png (3 MB): cap"]),
+    dispatch="d-123",
+    outcome="reused",
+    waited_s=12.5,
+    waited_for=[41, 42],
 )
 
 

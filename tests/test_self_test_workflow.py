@@ -53,7 +53,8 @@ def test_triggers_and_least_privilege() -> None:
     assert data["permissions"] == {}
     assert data["jobs"]["test"]["permissions"] == {"contents": "read"}
     action = data["jobs"]["action"]
-    assert action["permissions"] == {"contents": "write", "pages": "write", "id-token": "write"}
+    assert action["permissions"] == {
+        "actions": "read", "contents": "write", "pages": "write", "id-token": "write"}
     assert action["environment"]["name"] == "github-pages"
     assert action["concurrency"]["cancel-in-progress"] is False
 

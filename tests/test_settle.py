@@ -219,7 +219,7 @@ def fake() -> Iterator[FakeGitHub]:
 def github_settings(fake: FakeGitHub, tmp_path: Path) -> Settings:
     return Settings(deploy_secret="s3cret", github_token=fake.token, github_api_url=fake.url,
                     llm_api_key="sk-llm-key", data_dir=tmp_path, workflow_timeout=20.0,
-                    master_key=b"m" * 32)
+                    action_ref="octo/llm-deploy-action@" + "d4" * 20)
 
 
 def github_forge(fake: FakeGitHub, sleeps: list[float], *, sent: bool) -> DyingGitHubForge:

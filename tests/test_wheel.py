@@ -181,7 +181,7 @@ def test_installed_wheel_serves_local_mode_end_to_end(venv: Path, tmp_path: Path
         accepted = httpx.post(f"{base}/api-deploy", json=request, timeout=30)
         assert accepted.status_code == 200, accepted.text
         entry = wait_for(notified, 240, "the local notification")
-        page = httpx.get(f"{base}/pages/{request['task']}/", timeout=5)
+        page = httpx.get(f"{base}/pages/{request['task']}/", timeout=5, follow_redirects=True)
         assert page.status_code == 200 and b"<html" in page.content.lower()
         assert entry["state"] == "notified"
     finally:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from action.payload import decode_key, derive_key, open_sealed
+from action.payload import decode_key, encode_key, open_sealed
 from receiver.config import Settings
 from receiver.journal import Journal, repo_to_json
 from receiver.request import DeployRequest, parse_request
@@ -23,6 +23,7 @@ from tests.fakes.memory_forge import MemoryForge
 SETTINGS = Settings.from_environ({
     "DEPLOY_SECRET": "test-secret-123", "LLM_API_KEY": "sk-llm", "GITHUB_TOKEN": "ghp_x",
     "GITHUB_WORKFLOW_TOKEN": "ghp_wf", "LLM_DEPLOY_WORKFLOW_TIMEOUT": "5",
+    "LLM_DEPLOY_ACTION_REF": "octo/llm-deploy-action@" + "c3" * 20,
 })
 
 
@@ -60,6 +61,15 @@ def run(journal: Journal, forge: MemoryForge, *requests: DeployRequest,
     return ids
 
 
+def test_github_mode_without_a_published_action_fails_before_making_a_repo(
+    journal: Journal, forge: MemoryForge
+) -> None:
+    (rid,) = run(journal, forge, req(), settings=dataclasses.replace(SETTINGS, action_ref=None))
+    entry = journal.get(rid)
+    assert entry.state == "failed" and "llm-deploy doctor --fix" in (entry.error or "")
+    assert forge.repos == {} and journal.task_repos("demo") == []
+
+
 def test_round_one_creates_commits_secures_and_dispatches(
     journal: Journal, forge: MemoryForge
 ) -> None:
@@ -69,13 +79,13 @@ def test_round_one_creates_commits_secures_and_dispatches(
     assert entry.state == "dispatched", entry.error
     state = forge.repos["LLMPages"]
     assert WORKFLOW_PATH in state.files and state.pages
-    assert b"uses: llm-deploy/llm-deploy@v1" in state.files[WORKFLOW_PATH]
+    assert f"uses: octo/llm-deploy-action@{'c3' * 20}\n".encode() in state.files[WORKFLOW_PATH]
     assert set(state.secrets) == {"LLM_DEPLOY_PAYLOAD_KEY", "LLM_API_KEY", "LLM_DEPLOY_PUSH_TOKEN"}
     assert state.secrets["LLM_API_KEY"] == "sk-llm"
     (inputs,) = state.dispatches
     assert set(inputs) == {"payload", "dispatch-id"} and inputs["dispatch-id"] == entry.dispatch_id
     key = decode_key(state.secrets["LLM_DEPLOY_PAYLOAD_KEY"])
-    assert key == derive_key(SETTINGS.master_key, "octo/LLMPages")
+    assert encode_key(key) == journal.payload_key("octo/LLMPages")
     job = open_sealed(inputs["payload"], key)
     assert (job.task, job.round, job.nonce, job.email) == (
         body["task"], 1, body["nonce"], body["email"]
@@ -121,8 +131,13 @@ def test_round_two_on_a_fresh_disk_recovers_the_repo_from_the_forge(
     (rid,) = run(fresh, forge, req(round_=2, nonce="c"))
     assert fresh.get(rid).repo == "octo/demo-2" and fresh.get(rid).state == "dispatched"
     assert forge.count("create_repo") == 2 and forge.count("task_repos") == 1
-    # The derived payload key still matches the one stored by the first receiver.
-    assert forge.count("set_secret") == 6 + 2  # LLM and push secrets refreshed, key kept
+    # The lost disk held the only copy of the payload key: a fresh one replaces the secret, and
+    # the new dispatch opens with it (the journaled key and the repo secret agree).
+    assert forge.count("set_secret") == 6 + 3 and forge.count("has_secret") == 0
+    state = forge.repos["demo-2"]
+    key = decode_key(state.secrets["LLM_DEPLOY_PAYLOAD_KEY"])
+    assert encode_key(key) == fresh.payload_key("octo/demo-2") != journal.payload_key("octo/demo-2")
+    assert open_sealed(state.dispatches[-1]["payload"], key).round == 2
     fresh.close()
 
 
@@ -193,7 +208,7 @@ def test_large_payload_travels_on_a_side_branch(journal: Journal, forge: MemoryF
     (inputs,) = state.dispatches
     assert inputs["payload"] == f"ref:{SIDE_BRANCH}:{entry.dispatch_id}.txt"
     sealed = state.side_files[(SIDE_BRANCH, f"{entry.dispatch_id}.txt")].decode()
-    job = open_sealed(sealed, derive_key(SETTINGS.master_key, "octo/demo"))
+    job = open_sealed(sealed, decode_key(forge.repos["demo"].secrets["LLM_DEPLOY_PAYLOAD_KEY"]))
     assert job.attachments[0].data == base64.b64decode(blob)
 
 
@@ -245,3 +260,34 @@ def test_twenty_tasks_in_parallel_each_dispatch_once(journal: Journal, forge: Me
     assert len(dispatched) == 21 and len({d["dispatch-id"] for _, d in dispatched}) == 21
     # Round 2 ran after round 1 of the same task, on its repo.
     assert journal.get(ids[-1]).repo == "octo/task-0" and len(forge.repos) == 20
+
+
+def test_round_two_of_a_known_repo_needs_no_published_action(
+    journal: Journal, forge: MemoryForge
+) -> None:
+    run(journal, forge, req())
+    unpublished = dataclasses.replace(SETTINGS, action_ref=None)
+    (second,) = run(journal, forge, req(round_=2, nonce="n2"), settings=unpublished)
+    assert journal.get(second).state == "dispatched", journal.get(second).error
+
+
+def _sealed_job(forge: MemoryForge, name: str, index: int = -1) -> object:
+    state = forge.repos[name]
+    key = decode_key(state.secrets["LLM_DEPLOY_PAYLOAD_KEY"])
+    return open_sealed(state.dispatches[index]["payload"], key)
+
+
+def test_later_rounds_carry_the_earlier_checks_of_their_own_repo(
+    journal: Journal, forge: MemoryForge
+) -> None:
+    first = req(nonce="a", checks=["js: document.title === 'Old'"])  # a repo of its own
+    second = req(nonce="b", checks=["js: 1 === 1", {"js": "!!window.x"}])
+    run(journal, forge, first, second)
+    assert _sealed_job(forge, "demo-2").previous_checks == []  # round 1 has no earlier round
+    run(journal, forge, req(round_=2, nonce="c", checks=["js: 2 === 2", "js: 1 === 1"]))
+    round_two = _sealed_job(forge, "demo-2")
+    assert round_two.previous_checks == ["js: 1 === 1", {"js": "!!window.x"}]
+    run(journal, forge, req(round_=3, nonce="d", checks=["js: 3 === 3"]))
+    assert _sealed_job(forge, "demo-2").previous_checks == [
+        "js: 1 === 1", {"js": "!!window.x"}, "js: 2 === 2"
+    ]

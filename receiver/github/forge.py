@@ -3,9 +3,10 @@
 Choices worth knowing:
 
 * Task → repo recovery uses GitHub alone: ``task_repos`` lists the owner's repos and keeps those
-  named ``base`` or ``base-<n>`` whose description carries the ``llm-deploy`` marker (written by
-  ``receiver.naming.description``), oldest first by ``created_at``. A lost journal therefore costs
-  one paginated listing, and hand-made repos that merely share the name are ignored.
+  named ``base`` or ``base-<n>`` whose description carries the task's tag (a digest of the exact
+  task id, written by ``receiver.naming.description``), oldest first by ``created_at``. A lost
+  journal therefore costs one paginated listing, and hand-made repos, or repos of another task id
+  with the same base name, are ignored.
 * Retries are ours, not PyGithub's (``retry=None``, no built-in throttling): its ``GithubRetry``
   and write spacing call ``time.sleep`` directly, cannot be told which calls are safe to repeat,
   and would resend a dispatch after a 5xx. Our wrapper honours ``retry-after`` and
@@ -37,7 +38,6 @@ from receiver.github.actions import error_text as _text
 from receiver.github.actions import explain as _explain
 from receiver.github.actions import q as _q
 
-MARKER = "llm-deploy"
 T = TypeVar("T")
 
 
@@ -102,8 +102,8 @@ class GitHubForge:
     def find_run(self, repo: Repo, workflow_file: str, dispatch_id: str) -> str | None:
         """The html URL of the dispatched run whose run-name carries dispatch_id, or None."""
         return self._actions.find_run(repo, workflow_file, dispatch_id)
-    def task_repos(self, base_name: str) -> list[Repo]:
-        """Repos this tool made for the task whose base name is given, oldest first."""
+    def task_repos(self, base_name: str, tag: str) -> list[Repo]:
+        """Repos named base or base-<n> whose description carries the task's tag, oldest first."""
         if self._owner:
             listing = self._gh.get_organization(self._owner).get_repos(type="all")
         else:
@@ -115,7 +115,7 @@ class GitHubForge:
                 r.owner.login, r.name, r.html_url, r.created_at.timestamp(), r.default_branch
             )
             for r in found
-            if pattern.fullmatch(r.name) and MARKER in (r.description or "")
+            if pattern.fullmatch(r.name) and tag in (r.description or "")
         ]
         return sorted(mine, key=lambda r: r.created_at)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -10,10 +11,12 @@ from starlette.routing import BaseRoute
 
 from receiver.config import Settings
 from receiver.forge import Forge, ForgeError
+from receiver.github.action_ref import ActionSource
 from receiver.github.forge import GitHubForge
 from receiver.github.outcomes import RunOutcomes
 from receiver.journal import Journal
 from receiver.outcome import is_final
+from receiver.workflow import ActionChoice
 
 log = logging.getLogger("llm_deploy.github")
 
@@ -34,9 +37,18 @@ class GitHubMode:
         owner = self.settings.github_owner or "the token's user"
         return f"GitHub mode as {owner}"
 
+    def start(self) -> None:
+        """Nothing to start: GitHub serves the sites."""
+
     def forge(self) -> Forge:
         """A GitHubForge from the settings."""
         return GitHubForge.from_settings(self.settings)
+
+    def action(self) -> Callable[[], ActionChoice]:
+        """This version's Action, published into the user's account in the background."""
+        source = ActionSource(self.settings)
+        source.start()  # logs, at once or when published, which reference new repos use
+        return source.get
 
     def routes(self) -> list[BaseRoute]:
         """None: GitHub serves the sites and the run pages."""

@@ -14,6 +14,7 @@ import shutil
 from importlib import metadata, util
 from pathlib import Path
 
+from receiver.action_package import pyproject_text
 from receiver.bundled import bundled_path, source_checkout
 
 DIST = "llm-deploy"
@@ -48,37 +49,4 @@ def assemble(target: Path) -> Path:
 
 def _pyproject() -> str:
     """A project file for the ``action`` package alone, with this install's dependencies."""
-    base, verify = [], []
-    for req in metadata.requires(DIST) or []:
-        name, _, marker = req.partition(";")
-        if not marker:
-            base.append(name.strip())
-        elif "extra" in marker and "verify" in marker:
-            verify.append(name.strip())
-    return "\n".join(
-        [
-            "[build-system]",
-            'requires = ["setuptools>=68"]',
-            'build-backend = "setuptools.build_meta"',
-            "",
-            "[project]",
-            f'name = "{DIST}"',
-            f'version = "{metadata.version(DIST)}"',
-            'requires-python = ">=3.11"',
-            f"dependencies = {_toml_list(base)}",
-            "",
-            "[project.optional-dependencies]",
-            f"verify = {_toml_list(verify)}",
-            "",
-            "[tool.setuptools]",
-            'packages = ["action"]',
-            "",
-            "[tool.setuptools.package-data]",
-            'action = ["templates/*.j2", "locks/*.txt", "py.typed"]',
-            "",
-        ]
-    )
-
-
-def _toml_list(items: list[str]) -> str:
-    return "[" + ", ".join(f'"{item}"' for item in items) + "]"
+    return pyproject_text(metadata.version(DIST), tuple(metadata.requires(DIST) or ()))

@@ -18,13 +18,44 @@ from pathlib import Path
 
 from receiver.local.pages import publish_site, record_deployment, site_url, stage_artifact
 from receiver.local.run_model import RunState, StepFailed, run_git
+from receiver.private import DIR_MODE, FILE_MODE
+
+PAGES_ARTIFACT = "github-pages"  # the name both Pages actions use unless told another
+
+
+def _artifact_dir(data_dir: Path, run: RunState, name: str) -> Path:
+    """Where this attempt's artifact ``name`` is kept: ``runs/<id>.artifacts/<attempt>/<name>``.
+
+    Like GitHub, a run keeps the artifacts of all its attempts (a re-run does not remove them).
+    """
+    if not name or "/" in name or name.startswith("."):
+        raise StepFailed(f"The artifact name {name!r} is not a plain file name.")
+    attempt = str(run.github.get("run_attempt", "1"))
+    return data_dir / "runs" / f"{run.result.run_id}.artifacts" / attempt / name
+
+
+def _one_artifact(data_dir: Path, run: RunState, name: str) -> Path:
+    """The run's one artifact called ``name`` over all attempts; refuse none or several, as
+    actions/deploy-pages does (its error words, actions/deploy-pages#338)."""
+    kept = data_dir / "runs" / f"{run.result.run_id}.artifacts"
+    found = sorted(p for p in kept.glob(f"*/{name}") if p.is_dir()) if kept.is_dir() else []
+    if not found:
+        raise StepFailed(f'No artifact named "{name}" was found for this workflow run; '
+                         "upload one with actions/upload-pages-artifact first.")
+    if len(found) > 1:
+        raise StepFailed(f'Multiple artifacts named "{name}" were unexpectedly found for this '
+                         f"workflow run. Artifact count is {len(found)}.")
+    return found[0]
 
 
 def run_builtin(
-    run: RunState, name: str, with_: dict[str, str], *, data_dir: Path, public_url: str
+    run: RunState, name: str, with_: dict[str, str], *, data_dir: Path, pages_url: str
 ) -> dict[str, str]:
-    """Run ``actions/<name>`` with these ``with:`` inputs; return the step's outputs."""
-    site = site_url(public_url, run.result.repo)
+    """Run ``actions/<name>`` with these ``with:`` inputs; return the step's outputs.
+
+    ``pages_url`` is the origin the sites are served from (local Pages' own listener).
+    """
+    site = site_url(pages_url, run.result.repo)
     if name == "checkout":
         dest = run.workspace / with_.get("path", "")
         if dest.exists() and any(dest.iterdir()):
@@ -47,20 +78,23 @@ def run_builtin(
                 "cache-hit": "false"}
     if name == "upload-pages-artifact":
         source = run.workspace / (with_.get("path") or "_site")
-        count = stage_artifact(source, run.temp / "pages-artifact")
-        run.write(f"Staged {count} files from {with_.get('path') or '_site'} for Pages")
-        return {"artifact_id": str(run.result.run_id)}
+        artifact = _artifact_dir(data_dir, run, with_.get("name") or PAGES_ARTIFACT)
+        shutil.rmtree(artifact, ignore_errors=True)  # a resumed attempt uploads again
+        count = stage_artifact(source, artifact)
+        run.write(f"Staged {count} files from {with_.get('path') or '_site'} for Pages "
+                  f"as the artifact {artifact.name!r}")
+        return {"artifact_id": f"{run.result.run_id}-{run.github.get('run_attempt', '1')}"}
     if name == "deploy-pages":
-        artifact = run.temp / "pages-artifact"
-        if not artifact.is_dir():
-            raise StepFailed("No Pages artifact was uploaded before deploy-pages.")
-        publish_site(data_dir, run.result.repo, artifact, str(run.result.run_id))
+        artifact = _one_artifact(data_dir, run, with_.get("artifact_name") or PAGES_ARTIFACT)
+        version = f"{run.result.run_id}-{run.github.get('run_attempt', '1')}"
+        publish_site(data_dir, run.result.repo, artifact, version)
+        # What notify waits for (GET …/pages/deployments/{sha}, receiver.local.github_api).
         record_deployment(data_dir, run.result.repo, str(run.github.get("sha") or ""), "succeed",
                           run.result.run_id)
         run.write(f"Published the site at {site}")
         return {"page_url": site}
     if name == "configure-pages":
-        return {"base_url": site.rstrip("/"), "origin": public_url,
+        return {"base_url": site.rstrip("/"), "origin": pages_url,
                 "base_path": f"/pages/{run.result.repo}"}
     if name == "upload-artifact":
         return _keep_artifact(run, with_, data_dir)
@@ -68,27 +102,23 @@ def run_builtin(
     return {}
 
 
-def artifact_dir(data_dir: Path, run_id: int, name: str) -> Path:
-    """Where a local run keeps an uploaded artifact: ``runs/<id>.artifacts/<name>/``."""
-    return Path(data_dir) / "runs" / f"{run_id}.artifacts" / name
-
-
 def _keep_artifact(run: RunState, with_: dict[str, str], data_dir: Path) -> dict[str, str]:
-    """upload-artifact's stand-in: copy the files beside the run record (the run's Artifacts)."""
+    """upload-artifact's stand-in: copy the files beside the run record (the run's Artifacts),
+    as ``runs/<id>.artifacts/<attempt>/<name>/``."""
     name = with_.get("name") or "artifact"
-    if "/" in name or name.startswith("."):
-        raise StepFailed(f"The artifact name {name!r} is not a plain name.")
     source = Path(with_.get("path") or "")
     source = source if source.is_absolute() else run.workspace / source
     if not source.exists():
         run.write(f"No files were found at {with_.get('path')!r}; no artifact was uploaded")
         return {}
-    dest = artifact_dir(data_dir, run.result.run_id, name)
+    dest = _artifact_dir(data_dir, run, name)  # this attempt's, like the Pages artifact
     shutil.rmtree(dest, ignore_errors=True)
     if source.is_dir():
         shutil.copytree(source, dest, symlinks=False, ignore_dangling_symlinks=True)
     else:
         dest.mkdir(parents=True)
         shutil.copyfile(source, dest / source.name)
+    for path in [dest, *dest.rglob("*")]:  # the report names the task: the owner's alone
+        os.chmod(path, DIR_MODE if path.is_dir() else FILE_MODE)
     run.write(f"Kept the artifact {name} with the run")
     return {"artifact-id": str(run.result.run_id)}

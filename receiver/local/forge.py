@@ -34,6 +34,7 @@ from receiver.forge import Dispatch, ForgeError, NameTaken, Repo, WorkflowNotReg
 from receiver.local.pages import site_url
 from receiver.local.resume import NO_INPUTS, NOTIFIED_BEFORE_STOP, close_run, interrupted_runs
 from receiver.naming import candidate
+from receiver.private import FILE_MODE, private_dir
 
 log = logging.getLogger("llm_deploy.local")
 OWNER = "repos"
@@ -98,15 +99,19 @@ def read_secrets(data_dir: Path, repo_name: str) -> dict[str, str]:
 class LocalForge:
     """A forge made of bare git repos in a folder; thread-safe."""
 
-    def __init__(self, data_dir: Path, *, public_url: str, runner: Runner | None = None) -> None:
+    def __init__(self, data_dir: Path, *, public_url: str, runner: Runner | None = None,
+                 pages_url: str | None = None) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.public_url = public_url.rstrip("/")
+        # The sites' own origin (local Pages' listener); the receiver's only in bare tests.
+        self.pages_url = (pages_url or public_url).rstrip("/")
         self.runner = runner
         self.dispatches: list[tuple[str, str, dict[str, str]]] = []
         self._lock = threading.RLock()
         self._repo_locks: dict[str, threading.Lock] = {}
+        private_dir(self.data_dir)
         for sub in ("repos", "secrets", "runs"):
-            (self.data_dir / sub).mkdir(parents=True, exist_ok=True)
+            private_dir(self.data_dir / sub)
 
     # -- helpers -------------------------------------------------------------------------------
     def repo_dir(self, name: str) -> Path:
@@ -126,7 +131,7 @@ class LocalForge:
         except (FileNotFoundError, ValueError):
             return {}
 
-    def _write_json(self, path: Path, data: dict[str, Any], mode: int = 0o644) -> None:
+    def _write_json(self, path: Path, data: dict[str, Any], mode: int = FILE_MODE) -> None:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
         try:
             os.fchmod(fd, mode)
@@ -142,7 +147,7 @@ class LocalForge:
             name=name,
             owner=OWNER,
             html_url=(self.data_dir / "repos" / name).as_uri(),
-            pages_url=site_url(self.public_url, name),
+            pages_url=site_url(self.pages_url, name),
             created_at=float(meta.get("created_at", 0.0)),
         )
 
@@ -162,15 +167,17 @@ class LocalForge:
         return read_secrets(self.data_dir, name)
 
     # -- Forge ---------------------------------------------------------------------------------
-    def task_repos(self, base_name: str) -> list[Repo]:
-        """Repos named base or base-N for this task, oldest first."""
+    def task_repos(self, base_name: str, tag: str) -> list[Repo]:
+        """Repos named base or base-N whose description carries the task's tag, oldest first."""
         found = []
         for name in self._names():
             m = _SUFFIX.fullmatch(name)
             if name.lower() == base_name.lower() or (
                 m and candidate(base_name, int(m.group(2))).lower() == name.lower()
             ):
-                found.append(self._repo(name, self._read_meta(name)))
+                meta = self._read_meta(name)
+                if tag in str(meta.get("description", "")):
+                    found.append(self._repo(name, meta))
         return sorted(found, key=lambda r: (r.created_at, r.name))
 
     def create_repo(self, name: str, description: str) -> Repo:

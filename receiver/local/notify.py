@@ -18,6 +18,7 @@ from typing import Any
 
 from receiver.journal import Journal
 from receiver.outcome import round_outcome
+from receiver.private import open_private, private_dir
 
 NOTIFY_FIELDS = ("email", "task", "round", "nonce", "repo_url", "commit_sha", "pages_url")
 _RUN_ID = re.compile(r"/runs/(\d+)$")
@@ -47,8 +48,8 @@ class LocalNotifications:
         record = {**{k: body[k] for k in NOTIFY_FIELDS}, "received_at": time.time()}
         with self._lock:
             self.bodies.append(record)
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.path, "a", encoding="utf-8") as out:
+            private_dir(self.path.parent)
+            with open_private(self.path, "a") as out:
                 out.write(json.dumps(record) + "\n")
         return 200, {"status": "ok", "task": body["task"], "round": body["round"]}
 
@@ -163,10 +164,16 @@ def run_outcome(data_dir: Path, run: dict[str, Any]) -> dict[str, Any]:
     )
 
 
+def _attempt_then_name(path: Path) -> tuple[int, str]:
+    attempt = path.parent.parent.name
+    return (int(attempt) if attempt.isdigit() else 0, path.parent.name)
+
+
 def _report(data_dir: Path, run: dict[str, Any]) -> dict[str, Any] | None:
     """The run's report.json from its artifact (with the notify part), else its report output."""
-    folder = data_dir / "runs" / f"{run['id']}.artifacts"
-    for path in sorted(folder.glob(f"{REPORT_ARTIFACT}*/report.json")):
+    folder = data_dir / "runs" / f"{run['id']}.artifacts"  # <attempt>/<name>/, latest first
+    found_reports = folder.glob(f"*/{REPORT_ARTIFACT}*/report.json")
+    for path in sorted(found_reports, key=_attempt_then_name, reverse=True):
         try:
             found = json.loads(path.read_text("utf-8"))
         except (OSError, ValueError):

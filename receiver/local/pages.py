@@ -21,12 +21,13 @@ from starlette.requests import Request
 from starlette.responses import (
     FileResponse,
     HTMLResponse,
-    JSONResponse,
     PlainTextResponse,
     Response,
 )
 from starlette.routing import Route
 from starlette.types import ASGIApp
+
+from receiver.private import private_dir, write_private
 
 _SKIP = frozenset({".git", ".github"})
 _NO_CACHE = {"Cache-Control": "no-cache, no-store, must-revalidate"}
@@ -34,19 +35,19 @@ _KEEP_VERSIONS = 2
 _DEPLOYMENTS = ".deployments"
 
 
-def site_url(public_url: str, repo: str) -> str:
-    """Where local Pages serves a repo's site: the one place that says so."""
-    return f"{public_url.rstrip('/')}/pages/{repo}/"
+def site_url(pages_url: str, repo: str) -> str:
+    """Where local Pages serves a repo's site, given the sites' own origin (``LocalMode.pages_url``,
+    a ``PagesListener``): the one place that says so."""
+    return f"{pages_url.rstrip('/')}/pages/{repo}/"
 
 
 def record_deployment(data_dir: Path, repo: str, sha: str, status: str, run_id: int) -> None:
     """Remember the Pages deployment of a commit, as GitHub's Pages deployments API shows it."""
     if not sha:
         return
-    folder = Path(data_dir) / "sites" / _DEPLOYMENTS / repo
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = private_dir(Path(data_dir) / "sites" / _DEPLOYMENTS / repo)
     tmp = folder / f".{sha}.tmp"
-    tmp.write_text(json.dumps({"status": status, "run_id": run_id, "at": time.time()}), "utf-8")
+    write_private(tmp, json.dumps({"status": status, "run_id": run_id, "at": time.time()}))
     os.replace(tmp, folder / f"{sha}.json")
 
 
@@ -129,9 +130,9 @@ def _resolve(root: Path, rel: str) -> Path | None:
     return path if path.is_file() else None
 
 
-def pages_app(data_dir: Path, public_url: str = "") -> ASGIApp:
-    """A Starlette app serving /pages/<repo>/… from data_dir/sites, /runs/<id> records and the
-    two Pages reads of GitHub's API that the Action makes (under /api/repos/…)."""
+def pages_app(data_dir: Path, *, runs: bool = True) -> ASGIApp:
+    """A Starlette app serving /pages/<repo>/… from data_dir/sites and (with ``runs``) the
+    /runs/<id> records; sites must never be served beside the runs (their own origin)."""
     data_dir = Path(data_dir)
 
     async def page(request: Request) -> Response:
@@ -178,32 +179,7 @@ def pages_app(data_dir: Path, public_url: str = "") -> ASGIApp:
         )
         return HTMLResponse(body, headers=_NO_CACHE)
 
-    async def pages_api(request: Request) -> Response:
-        # GitHub's GET /repos/{owner}/{repo}/pages[/deployments/{sha}], for the Action's steps:
-        # local runs name this receiver as their GITHUB_API_URL.
-        repo = request.path_params["repo"]
-        sha = request.path_params.get("sha")
-        found: dict[str, object] | None
-        if sha is None:
-            public = public_url or str(request.base_url)
-            found = {"url": str(request.url), "status": "built", "build_type": "workflow",
-                     "html_url": site_url(public, repo), "public": True}
-            if repo.startswith(".") or not (data_dir / "repos" / f"{repo}.git").is_dir():
-                found = None
-        else:
-            deployment = read_deployment(data_dir, repo, sha)
-            found = {"status": deployment["status"]} if deployment else None
-        if found is None:
-            return JSONResponse({"message": "Not Found", "status": "404"}, 404,
-                                headers=_NO_CACHE)
-        return JSONResponse(found, headers=_NO_CACHE)
-
-    return Starlette(
-        routes=[
-            Route("/api/repos/{owner}/{repo}/pages", pages_api),
-            Route("/api/repos/{owner}/{repo}/pages/deployments/{sha}", pages_api),
-            Route("/pages/{repo}", page),
-            Route("/pages/{repo}/{path:path}", page),
-            Route("/runs/{run_id:int}", run),
-        ]
-    )
+    routes = [Route("/pages/{repo}", page), Route("/pages/{repo}/{path:path}", page)]
+    if runs:
+        routes.append(Route("/runs/{run_id:int}", run))
+    return Starlette(routes=routes)

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from receiver.private import write_private
+
 UNFINISHED = frozenset({"queued", "running"})
 NOTIFIED_BEFORE_STOP = (
     "The receiver stopped during this run, after it had notified the evaluator; it was not run "
@@ -67,5 +69,5 @@ def close_run(runs_dir: Path, run_id: int, reason: str) -> None:
     record = _read(path) or {"run_id": run_id}
     record.update(state="failure", error=reason)
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(record, indent=2), "utf-8")
+    write_private(tmp, json.dumps(record, indent=2))
     tmp.replace(path)

@@ -39,6 +39,7 @@ class RunResult:
     steps: list[StepRecord] = field(default_factory=list)
     outputs: dict[str, str] = field(default_factory=dict)
     error: str = ""
+    attempt: int = 1  # "Re-run jobs" makes attempt 2, 3, … of the same run id
 
 
 class Masker:

@@ -34,6 +34,7 @@ import yaml
 
 from receiver.local.action_source import action_path
 from receiver.local.forge import OWNER, LocalForge, read_secrets, workflow_path
+from receiver.local.github_api import LOCAL_API_PREFIX
 from receiver.local.push_runs import PushWatch, job_order, push_workflows, unsupported_step
 from receiver.local.run_model import (
     Masker,
@@ -45,17 +46,27 @@ from receiver.local.run_model import (
     yaml_str,
 )
 from receiver.local.steps import StepProcesses, StepRunner
+from receiver.private import FILE_MODE, open_private, private_dir, write_private
 from receiver.worker import PUSH_SECRET
 
-__all__ = ["LocalRunner", "default_action_path", "local_forge_with_runner"]
+__all__ = ["LocalRunner", "RerunError", "default_action_path", "local_forge_with_runner"]
 
 log = logging.getLogger("receiver.local.runner")
 # Only these variables of the receiver's own environment reach a step: never its secrets.
 _PASS_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "USER", "LOGNAME", "TERM")
 
 
+class RerunError(Exception):
+    """A run cannot be run again; the message says why."""
+
+
 class LocalRunner:
-    """Runs generated repos' workflows locally; thread-safe, one thread per run."""
+    """Runs generated repos' workflows locally; thread-safe, at most ``max_runs`` at a time.
+
+    Each dispatch gets a thread, but a run waits for one of ``max_runs`` slots before it starts
+    (its record says "queued" meanwhile): every run starts a Chromium and a model call, and an
+    unbounded burst of dispatches once had 33 browsers running at once.
+    """
 
     def __init__(
         self,
@@ -68,8 +79,13 @@ class LocalRunner:
         clone_url_for: Callable[[str], str] | None = None,
         tool_cache: Path | None = None,
         processes: StepProcesses | None = None,
+        max_runs: int = 4,
+        pages_url: str | None = None,
     ) -> None:
         self.data_dir = Path(data_dir).resolve()
+        self.pages_url = (pages_url or public_url).rstrip("/")  # the sites' own origin
+        self.max_runs = max_runs
+        self._slots = threading.BoundedSemaphore(max_runs)
         self.action_path = Path(action_path).resolve()
         self.public_url = public_url.rstrip("/")
         self.secrets_for = secrets_for
@@ -81,13 +97,13 @@ class LocalRunner:
         # bench point it at one pre-built folder so each data folder does not reinstall.
         self.tool_cache = Path(tool_cache or self.data_dir / "runner-temp").resolve()
         self.runs_dir = self.data_dir / "runs"
-        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.runs_dir)
         self._lock = threading.Lock()
         # Steps running now; local mode's shutdown ends them (a runner of its own owns a fresh set).
         self.processes = processes or StepProcesses()
         self.steps = StepRunner(data_dir=self.data_dir, action_path=self.action_path,
                                 public_url=self.public_url, runs_dir=self.runs_dir,
-                                processes=self.processes)
+                                processes=self.processes, pages_url=self.pages_url)
 
     def allocate_run_id(self) -> int:
         """Reserve a new run id (unique across restarts) by creating its record file."""
@@ -95,7 +111,8 @@ class LocalRunner:
             ids = [int(p.stem) for p in self.runs_dir.glob("*.json") if p.stem.isdigit()]
             for run_id in itertools.count(max(ids, default=0) + 1):
                 try:
-                    fd = os.open(self.record_path(run_id), os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+                    fd = os.open(self.record_path(run_id), os.O_CREAT | os.O_EXCL | os.O_WRONLY,
+                                 FILE_MODE)
                 except FileExistsError:
                     continue
                 os.write(fd, json.dumps({"run_id": run_id, "state": "queued"}).encode())
@@ -111,7 +128,7 @@ class LocalRunner:
             return  # the receiver is exiting and killed the steps: the record stays "running"
         path = self.record_path(result.run_id)
         tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(asdict(result), indent=2), "utf-8")
+        write_private(tmp, json.dumps(asdict(result), indent=2))
         os.replace(tmp, path)
 
     def run(
@@ -121,17 +138,36 @@ class LocalRunner:
         inputs: dict[str, str],
         *,
         run_id: int | None = None,
+        attempt: int | None = None,
     ) -> RunResult:
-        """Run the workflow of repo_name on main with these dispatch inputs; never raises."""
+        """Run the workflow of repo_name on main with these dispatch inputs; never raises.
+
+        Blocks until a run slot is free; a run still waiting when the receiver stops keeps its
+        record as it was, and the next start runs it (``receiver.local.resume``). ``attempt``
+        defaults to the one the run's record holds (a run resumed after a stop keeps its
+        attempt), else 1.
+        """
         run_id = run_id if run_id is not None else self.allocate_run_id()
-        result = RunResult(run_id, repo_name, workflow_file, "running", time.time())
+        attempt = attempt if attempt is not None else self._recorded_attempt(run_id)
+        with self._slots:
+            if self.processes.stopping.is_set():
+                return RunResult(run_id, repo_name, workflow_file, "queued", time.time(),
+                                 attempt=attempt)
+            return self._run(repo_name, workflow_file, inputs, run_id, attempt)
+
+    def _run(
+        self, repo_name: str, workflow_file: str, inputs: dict[str, str], run_id: int,
+        attempt: int,
+    ) -> RunResult:
+        result = RunResult(run_id, repo_name, workflow_file, "running", time.time(),
+                           attempt=attempt)
         self._save(result)
         secrets = {k: v for k, v in self.secrets_for(repo_name).items() if v}
         token = f"local-token-{os.urandom(8).hex()}"
         masker = Masker([*secrets.values(), token])
         work = self.data_dir / "runner-work" / str(run_id)
         start = time.monotonic()
-        with open(self.runs_dir / f"{run_id}.log", "w", encoding="utf-8") as logfile:
+        with open_private(self.runs_dir / f"{run_id}.log", "a" if attempt > 1 else "w") as logfile:
             run = self._prepare(result, masker, logfile, work, token)
             watch = self.watch_pushes(repo_name, run.clone_url)
             try:
@@ -178,7 +214,11 @@ class LocalRunner:
         self, repo_name: str, workflow_file: str, workflow: dict[Any, Any], sha: str,
         before: str, *, run_id: int | None = None,
     ) -> RunResult:
-        """Run an app workflow for a push of ``sha`` to main; never raises."""
+        """Run an app workflow for a push of ``sha`` to main; never raises.
+
+        It takes no run slot: the dispatch run that pushed holds one and waits for this run's
+        Pages deployment, so with one slot it would wait for itself until its deadline.
+        """
         run_id = run_id if run_id is not None else self.allocate_run_id()
         result = RunResult(run_id, repo_name, workflow_file, "running", time.time())
         self._save(result)
@@ -187,7 +227,7 @@ class LocalRunner:
         masker = Masker([*secrets.values(), token])
         work = self.data_dir / "runner-work" / str(run_id)
         start = time.monotonic()
-        with open(self.runs_dir / f"{run_id}.log", "w", encoding="utf-8") as logfile:
+        with open_private(self.runs_dir / f"{run_id}.log") as logfile:
             run = self._prepare(result, masker, logfile, work, token)
             try:
                 self._run_push_workflow(run, workflow, sha, before, secrets, token)
@@ -241,6 +281,51 @@ class LocalRunner:
             }
             self.steps.run_steps(run, job.get("steps") or [], ctx, action_path=None)
 
+    # -- re-runs ----------------------------------------------------------------------------
+
+    def _recorded_attempt(self, run_id: int) -> int:
+        try:
+            record = json.loads(self.record_path(run_id).read_text("utf-8"))
+        except (OSError, ValueError):
+            return 1
+        attempt = record.get("attempt") if isinstance(record, dict) else None
+        return attempt if isinstance(attempt, int) and attempt > 0 else 1
+
+    def rerun(self, run_id: int) -> RunResult:
+        """ "Re-run jobs": run attempt N+1 of a finished run with its dispatch inputs.
+
+        As on GitHub the run keeps its id and its artifacts, ``github.run_attempt`` counts up, and
+        the earlier attempt's record is kept as ``runs/<id>.attempt-<n>.json``. Raises RerunError
+        when the run is unknown, still in flight, or its inputs were not kept; once the attempt
+        has started it never raises (like ``run``).
+        """
+        repo, workflow, inputs, attempt = self.start_rerun(run_id)
+        return self.run(repo, workflow, inputs, run_id=run_id, attempt=attempt)
+
+    def start_rerun(self, run_id: int) -> tuple[str, str, dict[str, str], int]:
+        """Claim run_id's next attempt (its record then says queued): repo, workflow, inputs,
+        attempt, for ``run``."""
+        runs = self.runs_dir
+        with self._lock:  # two re-runs of one run must not both start
+            try:
+                record = json.loads(self.record_path(run_id).read_text("utf-8"))
+                dispatch = json.loads((runs / f"{run_id}.dispatch.json").read_text("utf-8"))
+            except (OSError, ValueError):
+                raise RerunError(f"Run {run_id} has no dispatch record to run again.") from None
+            if record.get("state") in ("queued", "running"):
+                raise RerunError(f"Run {run_id} is still {record['state']}; re-run it later.")
+            inputs = dispatch.get("inputs")
+            if not isinstance(inputs, dict):
+                raise RerunError(f"Run {run_id}'s dispatch inputs were not kept; it cannot rerun.")
+            attempt = int(record.get("attempt") or 1)
+            archive = runs / f"{run_id}.attempt-{attempt}.json"
+            archive.write_text(json.dumps(record, indent=2), "utf-8")
+            queued = RunResult(run_id, str(dispatch["repo"]), str(dispatch["workflow"]), "queued",
+                               attempt=attempt + 1)
+            self._save(queued)
+        return (queued.repo, queued.workflow, {str(k): str(v) for k, v in inputs.items()},
+                attempt + 1)
+
     def _prepare(
         self, result: RunResult, masker: Masker, logfile: TextIO, work: Path, token: str
     ) -> RunState:
@@ -253,10 +338,14 @@ class LocalRunner:
         github: dict[str, Any] = {
             "token": token, "workspace": str(workspace), "repository": f"{OWNER}/{result.repo}",
             "repository_owner": OWNER, "server_url": self.data_dir.as_uri(),
-            "run_id": str(result.run_id), "run_number": str(result.run_id), "run_attempt": "1",
+            "run_id": str(result.run_id), "run_number": str(result.run_id),
+            "run_attempt": str(result.attempt),
+            "workflow_ref":
+                f"{OWNER}/{result.repo}/{workflow_path(result.workflow)}@refs/heads/main",
             "ref": "refs/heads/main", "ref_name": "main", "sha": "",
             "event_name": "workflow_dispatch", "actor": "llm-deploy", "workflow": result.workflow,
-            "api_url": f"{self.public_url}/api", "action_path": "",
+            # Local mode's GitHub-compatible listing of these runs (receiver.local.github_api).
+            "api_url": f"{self.public_url}{LOCAL_API_PREFIX}", "action_path": "",
         }
         env = {k: os.environ[k] for k in _PASS_ENV if k in os.environ}
         env.update({
@@ -314,14 +403,16 @@ def local_forge_with_runner(
     on_finish: Callable[[RunResult], None] | None = None,
     tool_cache: Path | None = None,
     processes: StepProcesses | None = None,
+    max_runs: int = 4,
+    pages_url: str | None = None,
 ) -> LocalForge:
     """A LocalForge whose dispatches run on a LocalRunner reading that forge's secrets."""
     runner = LocalRunner(
         data_dir, action_path=action_path, public_url=public_url,
         secrets_for=functools.partial(read_secrets, Path(data_dir).resolve()), on_finish=on_finish,
-        tool_cache=tool_cache, processes=processes,
+        tool_cache=tool_cache, processes=processes, max_runs=max_runs, pages_url=pages_url,
     )
-    return LocalForge(data_dir, public_url=public_url, runner=runner)
+    return LocalForge(data_dir, public_url=public_url, runner=runner, pages_url=pages_url)
 
 
 def default_action_path(data_dir: Path | None = None) -> Path:

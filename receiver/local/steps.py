@@ -79,9 +79,10 @@ class StepRunner:
 
     def __init__(
         self, *, data_dir: Path, action_path: Path, public_url: str, runs_dir: Path,
-        processes: StepProcesses,
+        processes: StepProcesses, pages_url: str | None = None,
     ) -> None:
         self.data_dir, self.action_path, self.public_url = data_dir, action_path, public_url
+        self.pages_url = pages_url or public_url
         self.runs_dir, self.processes = runs_dir, processes
 
     def run_steps(
@@ -156,7 +157,7 @@ class StepRunner:
             raise StepFailed(f"The step uses {uses!r}, which the local runner cannot run.")
         if m["owner"] == "actions":
             return run_builtin(run, m["name"], with_, data_dir=self.data_dir,
-                               public_url=self.public_url)
+                               pages_url=self.pages_url)
         if action_path is not None:
             raise StepFailed(f"The local runner cannot run the nested action {uses!r}.")
         return self._composite(run, with_, ctx, env)

@@ -88,6 +88,31 @@ function render(data) {
   const body = $("tasks").tBodies[0];
   body.replaceChildren(...data.tasks.map(row));
   $("empty").hidden = data.tasks.length > 0;
+  renderDoctor(data.doctor);
+}
+
+const MARKS = { ok: "✓", fail: "✗", skip: "–" };
+
+function item(text, cls) {
+  const li = document.createElement("li");
+  if (cls) li.className = cls;
+  li.textContent = text;
+  return li;
+}
+
+function renderDoctor(doctor) {
+  // The last `llm-deploy doctor` result (null until it has run once with this data folder).
+  $("doctor").hidden = !doctor;
+  if (!doctor) return;
+  const when = doctor.finished_at ? new Date(doctor.finished_at * 1000).toLocaleString() : "";
+  $("doctor-when").textContent = `${doctor.ok ? "all clear" : "problems found"}, ${when}`;
+  $("doctor-checks").replaceChildren(...doctor.checks.map((c) => item(
+    `${MARKS[c.status] || "?"} ${c.name}: ${c.detail}${c.status === "fail" ? ` — fix: ${c.fix}` : ""}`,
+    `check check-${c.status}`)));
+  $("doctor-rounds").replaceChildren(...doctor.rounds.map((r) => item(
+    `round ${r.round}: ` + r.phases.map((p) => p.detail ? `${p.name} (${p.detail})`
+      : `${p.name} +${p.took_s}s`).join(", ") + (r.error ? ` — ✗ ${r.error}` : ""),
+    r.error ? "round failed" : "round")));
 }
 
 function show(signedIn) {

@@ -74,6 +74,17 @@ class DispatchRecord:
 
 
 @dataclass
+class GitObjects:
+    """A repo's git database as the Git Data API shows it (blob ids real, others made up)."""
+
+    blobs: dict[str, bytes] = field(default_factory=dict)
+    trees: dict[str, dict[str, str]] = field(default_factory=dict)  # sha -> {path: blob sha}
+    commits: dict[str, tuple[str, list[str], str]] = field(default_factory=dict)  # tree, parents
+    tags: dict[str, str] = field(default_factory=dict)  # refs/tags/<name> -> object sha
+    tag_objects: dict[str, tuple[str, str]] = field(default_factory=dict)  # sha -> (name, commit)
+
+
+@dataclass
 class FakeRepo:
     owner: str
     name: str
@@ -86,6 +97,8 @@ class FakeRepo:
     secrets: dict[str, str] = field(default_factory=dict)  # name -> sealed base64
     pages: bool = False
     misses: dict[str, int] = field(default_factory=dict)  # workflow file -> 404s served
+    private: bool = False
+    git: GitObjects = field(default_factory=GitObjects)
 
     @property
     def full_name(self) -> str:
@@ -121,6 +134,21 @@ class FakeGitHub:
         self.on_dispatch = on_dispatch
         self.delay = 0.0  # seconds each answer waits, like a slow GitHub
         self.run_lag = 0  # listings of runs that omit a just-dispatched run
+        # Doctor knobs (see the block at the end of this file): classic scopes sent in
+        # X-OAuth-Scopes (None: a fine-grained token, no header), permission families that answer
+        # 403, the Actions policies, and a simulated run per dispatch (queued, in progress with a
+        # commit and a Pages deployment, completed) for the round trip.
+        self.scopes: str | None = None
+        self.denied: set[str] = set()  # "secrets", "actions", "pages", "administration"
+        self.repo_actions: dict[str, Any] = {"enabled": True, "allowed_actions": "all",
+                                             "sha_pinning_required": False}
+        self.org_actions: dict[str, Any] = {"enabled_repositories": "all",
+                                            "allowed_actions": "all",
+                                            "sha_pinning_required": False}
+        self.simulate_runs = False
+        self.run_conclusion = "success"  # how simulated runs end
+        self.run_reads: dict[int, int] = {}  # run id -> reads served (the simulation's clock)
+        self.deployments: list[dict[str, Any]] = []
         self.repos: dict[str, FakeRepo] = {}  # lower-case full name -> repo
         self.requests: list[Recorded] = []
         self.dispatches: list[DispatchRecord] = []
@@ -199,6 +227,7 @@ class FakeGitHub:
         try:
             self._check_auth(headers)
             self._maybe_fault(method, path)
+            _maybe_deny(self, path)
             body = json.loads(raw) if raw else {}
             with self._lock:
                 return self._route(method, path, query, body)
@@ -253,6 +282,7 @@ class FakeGitHub:
             has_discussions=False,
         )
         data["owner"]["type"] = owner_type
+        data.update(private=repo.private, visibility="private" if repo.private else "public")
         return data
 
     def _owner_json(self, login: str) -> dict[str, Any]:
@@ -334,6 +364,8 @@ class FakeGitHub:
             )
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         repo = self.add_repo(owner, name, body.get("description", ""), now)
+        if body.get("auto_init"):
+            self.commit_files(repo, {"README.md": f"# {name}\n".encode()}, "Initial commit")
         return _Reply(201, self._repo_json(repo))
 
     def get_repo(self, query: dict[str, str], body: Any, owner: str, name: str) -> _Reply:
@@ -399,7 +431,7 @@ class FakeGitHub:
     ) -> _Reply:
         repo = self._get(owner, name)
         branch = query.get("ref", "main")
-        data = repo.files.get(branch, {}).get(path)
+        data = self._files_at(repo, branch).get(path)
         if data is None:
             raise _error(404, "Not Found")
         content = self._content_json(repo, path, data, branch)
@@ -428,6 +460,8 @@ class FakeGitHub:
 
     def create_ref(self, query: dict[str, str], body: Any, owner: str, name: str) -> _Reply:
         repo = self._get(owner, name)
+        if body["ref"].startswith("refs/tags/"):
+            return self._create_tag_ref(repo, body["ref"].removeprefix("refs/tags/"), body["sha"])
         branch = body["ref"].removeprefix("refs/heads/")
         if branch in repo.branches:
             raise _error(422, "Reference already exists")
@@ -625,6 +659,257 @@ class FakeGitHub:
             "head_repository": repository,
         }
 
+    # ----- git data: trees, blobs, commits, tags (the published Action) --------------------
+    def commit_files(self, repo: FakeRepo, files: dict[str, bytes], message: str,
+                     branch: str = "main") -> str:
+        """Make a commit holding exactly ``files`` on ``branch`` (as a push would); its sha."""
+        tree = self._store_tree(repo, files)
+        parent = repo.branches.get(branch)
+        sha = self._store_commit(repo, tree, [parent] if parent else [], message)
+        self._move_branch(repo, branch, sha)
+        return sha
+
+    def seed_action(self, full_name: str, tag: str, *, annotated: bool = False) -> str:
+        """A public action repo (``actions/checkout``) with ``tag`` on a commit; that commit."""
+        owner, name = full_name.split("/", 1)
+        repo = self.repos.get(full_name.lower()) or self.add_repo(
+            owner, name, "a public action", "2020-01-01T00:00:00Z")
+        sha = self.commit_files(repo, {"action.yml": f"name: {name} {tag}\n".encode()}, tag)
+        target = sha
+        if annotated:
+            target = hashlib.sha1(f"tag {tag} {sha}".encode()).hexdigest()
+            repo.git.tag_objects[target] = (tag, sha)
+        repo.git.tags[tag] = target
+        return sha
+
+    def _store_tree(self, repo: FakeRepo, files: dict[str, bytes]) -> str:
+        entries = {}
+        for path, data in files.items():
+            blob = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+            repo.git.blobs[blob] = data
+            entries[path] = blob
+        sha = hashlib.sha1(json.dumps(sorted(entries.items())).encode()).hexdigest()
+        repo.git.trees[sha] = entries
+        return sha
+
+    def _store_commit(self, repo: FakeRepo, tree: str, parents: list[str], message: str) -> str:
+        sha = hashlib.sha1(f"{tree}{parents}{message}{next(self._ids)}".encode()).hexdigest()
+        repo.git.commits[sha] = (tree, parents, message)
+        return sha
+
+    def _move_branch(self, repo: FakeRepo, branch: str, sha: str) -> None:
+        tree = repo.git.trees[repo.git.commits[sha][0]]
+        repo.branches[branch] = sha
+        repo.files[branch] = {path: repo.git.blobs[blob] for path, blob in tree.items()}
+
+    def _commit_of(self, repo: FakeRepo, sha: str) -> tuple[str, list[str], str] | None:
+        """A commit's (tree, parents, message); Contents API commits get theirs on first use."""
+        if sha not in repo.git.commits:
+            branch = next((b for b, head in repo.branches.items() if head == sha), None)
+            if branch is None:
+                return None
+            repo.git.commits[sha] = (self._store_tree(repo, repo.files.get(branch, {})), [], "")
+        return repo.git.commits[sha]
+
+    def _resolve(self, repo: FakeRepo, ref: str) -> str | None:
+        """A branch (or HEAD), a tag (annotated ones followed) or a commit sha; its commit."""
+        if ref == "HEAD":
+            ref = "main"
+        sha = repo.branches.get(ref) or repo.git.tags.get(ref) or ref
+        sha = repo.git.tag_objects.get(sha, ("", sha))[1]
+        return sha if self._commit_of(repo, sha) else None
+
+    def _files_at(self, repo: FakeRepo, ref: str) -> dict[str, bytes]:
+        if ref in repo.files:
+            return repo.files[ref]
+        found = self._commit_of(repo, ref)
+        if found is None:
+            return {}
+        return {p: repo.git.blobs[b] for p, b in repo.git.trees[found[0]].items()}
+
+    def _is_ancestor(self, repo: FakeRepo, old: str, new: str) -> bool:
+        todo = [new]
+        while todo:
+            sha = todo.pop()
+            if sha == old:
+                return True
+            found = self._commit_of(repo, sha)
+            todo += found[1] if found else []
+        return False
+
+    def _person(self) -> dict[str, str]:
+        return {"name": "Octo", "email": "octo@example.com", "date": "2026-01-01T00:00:00Z"}
+
+    def _git_commit_json(self, repo: FakeRepo, sha: str) -> dict[str, Any]:
+        tree, parents, message = repo.git.commits[sha]
+        return {
+            "sha": sha, "node_id": f"C_{sha[:12]}", "url": self._url(repo, f"git/commits/{sha}"),
+            "html_url": f"https://github.com/{repo.full_name}/commit/{sha}",
+            "author": self._person(), "committer": self._person(), "message": message,
+            "tree": {"sha": tree, "url": self._url(repo, f"git/trees/{tree}")},
+            "parents": [{"sha": p, "url": self._url(repo, f"git/commits/{p}"),
+                         "html_url": f"https://github.com/{repo.full_name}/commit/{p}"}
+                        for p in parents],
+            "verification": {"verified": False, "reason": "unsigned", "signature": None,
+                             "payload": None, "verified_at": None},
+        }
+
+    def get_commit(self, query: dict[str, str], body: Any, owner: str, name: str,
+                   ref: str) -> _Reply:
+        repo = self._get(owner, name)
+        if not repo.branches:
+            raise _error(409, "Git Repository is empty.")
+        sha = self._resolve(repo, ref)
+        if sha is None:
+            raise _error(422, f"No commit found for SHA: {ref}")
+        git = self._git_commit_json(repo, sha)
+        person = {k: git["author"][k] for k in ("name", "email", "date")}
+        return _Reply(200, {
+            "url": self._url(repo, f"commits/{sha}"), "sha": sha, "node_id": git["node_id"],
+            "html_url": git["html_url"], "comments_url": self._url(repo, f"commits/{sha}/comments"),
+            "commit": {"author": person, "committer": person, "comment_count": 0,
+                       "message": git["message"], "tree": git["tree"], "url": git["url"]},
+            "author": self._owner_json(repo.owner), "committer": self._owner_json(repo.owner),
+            "parents": [{"sha": p["sha"], "url": p["url"], "html_url": p["html_url"]}
+                        for p in git["parents"]],
+        })
+
+    def _tree_json(self, repo: FakeRepo, sha: str, recursive: bool) -> dict[str, Any]:
+        entries: list[dict[str, Any]] = []
+        folders: set[str] = set()
+        for path, blob in sorted(repo.git.trees[sha].items()):
+            parts = path.split("/")
+            for depth in range(1, len(parts)):
+                folder = "/".join(parts[:depth])
+                if folder not in folders and (recursive or depth == 1):
+                    folders.add(folder)
+                    folder_sha = hashlib.sha1(f"{sha}/{folder}".encode()).hexdigest()
+                    entries.append({"path": folder, "mode": "040000", "type": "tree",
+                                    "sha": folder_sha,
+                                    "url": self._url(repo, f"git/trees/{folder_sha}")})
+            if recursive or len(parts) == 1:
+                entries.append({"path": path, "mode": "100644", "type": "blob", "sha": blob,
+                                "size": len(repo.git.blobs[blob]),
+                                "url": self._url(repo, f"git/blobs/{blob}")})
+        return {"sha": sha, "url": self._url(repo, f"git/trees/{sha}"), "tree": entries,
+                "truncated": False}
+
+    def get_tree(self, query: dict[str, str], body: Any, owner: str, name: str,
+                 sha: str) -> _Reply:
+        repo = self._get(owner, name)
+        if sha not in repo.git.trees:
+            raise _error(404, "Not Found")
+        return _Reply(200, self._tree_json(repo, sha, query.get("recursive") not in (None, "")))
+
+    def create_blob(self, query: dict[str, str], body: Any, owner: str, name: str) -> _Reply:
+        repo = self._get(owner, name)
+        if not repo.branches:
+            raise _error(409, "Git Repository is empty.")
+        raw = body["content"]
+        data = base64.b64decode(raw) if body.get("encoding") == "base64" else raw.encode()
+        sha = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+        repo.git.blobs[sha] = data
+        return _Reply(201, {"url": self._url(repo, f"git/blobs/{sha}"), "sha": sha})
+
+    def create_tree(self, query: dict[str, str], body: Any, owner: str, name: str) -> _Reply:
+        repo = self._get(owner, name)
+        if not repo.branches:
+            raise _error(409, "Git Repository is empty.")
+        base = body.get("base_tree")
+        if base is not None and base not in repo.git.trees:
+            raise _error(422, f"base_tree {base} is not a valid tree")
+        files = {p: repo.git.blobs[b] for p, b in repo.git.trees.get(base or "", {}).items()}
+        for entry in body["tree"]:
+            if "sha" in entry and "content" in entry:
+                raise _error(422, "Only one of sha or content may be given per tree entry")
+            if entry.get("type") != "blob" or entry.get("mode") != "100644":
+                raise _error(422, "This fake stores plain files only")
+            if "content" in entry:
+                files[entry["path"]] = entry["content"].encode()
+            elif entry.get("sha") is None:
+                files.pop(entry["path"], None)
+            elif entry["sha"] in repo.git.blobs:
+                files[entry["path"]] = repo.git.blobs[entry["sha"]]
+            else:
+                raise _error(422, f"tree.sha {entry['sha']} is not a valid blob")
+        sha = self._store_tree(repo, files)
+        return _Reply(201, self._tree_json(repo, sha, recursive=False))
+
+    def create_commit(self, query: dict[str, str], body: Any, owner: str, name: str) -> _Reply:
+        repo = self._get(owner, name)
+        if not repo.branches:
+            raise _error(409, "Git Repository is empty.")
+        parents = list(body.get("parents") or [])
+        if body["tree"] not in repo.git.trees:
+            raise _error(422, "Tree SHA does not exist")
+        if any(self._commit_of(repo, p) is None for p in parents):
+            raise _error(422, "Parent SHA does not exist or is not a commit object")
+        sha = self._store_commit(repo, body["tree"], parents, body["message"])
+        return _Reply(201, self._git_commit_json(repo, sha))
+
+    def _git_ref_json(self, repo: FakeRepo, ref: str, sha: str) -> dict[str, Any]:
+        kind = "tag" if sha in repo.git.tag_objects else "commit"
+        return {"ref": f"refs/{ref}", "node_id": f"REF_{sha[:12]}",
+                "url": self._url(repo, f"git/refs/{ref}"),
+                "object": {"type": kind, "sha": sha,
+                           "url": self._url(repo, f"git/{kind}s/{sha}")}}
+
+    def _create_tag_ref(self, repo: FakeRepo, tag: str, sha: str) -> _Reply:
+        if tag in repo.git.tags:
+            raise _error(422, "Reference already exists")
+        if self._commit_of(repo, sha) is None and sha not in repo.git.tag_objects:
+            raise _error(422, "Object does not exist")
+        repo.git.tags[tag] = sha
+        return _Reply(201, self._git_ref_json(repo, f"tags/{tag}", sha))
+
+    def get_tag_ref(self, query: dict[str, str], body: Any, owner: str, name: str,
+                    tag: str) -> _Reply:
+        repo = self._get(owner, name)
+        if tag not in repo.git.tags:
+            raise _error(404, "Not Found")
+        return _Reply(200, self._git_ref_json(repo, f"tags/{tag}", repo.git.tags[tag]))
+
+    def matching_refs(self, query: dict[str, str], body: Any, owner: str, name: str,
+                      prefix: str) -> _Reply:
+        repo = self._get(owner, name)
+        refs = [(f"heads/{b}", s) for b, s in repo.branches.items()]
+        refs += [(f"tags/{t}", s) for t, s in repo.git.tags.items()]
+        return _Reply(200, [self._git_ref_json(repo, r, s) for r, s in sorted(refs)
+                            if r.startswith(prefix)])
+
+    def update_ref(self, query: dict[str, str], body: Any, owner: str, name: str,
+                   ref: str) -> _Reply:
+        repo = self._get(owner, name)
+        kind, _, short = ref.partition("/")
+        current = repo.branches.get(short) if kind == "heads" else repo.git.tags.get(short)
+        if current is None:
+            raise _error(422, "Reference does not exist")
+        if self._commit_of(repo, body["sha"]) is None:
+            raise _error(422, "Object does not exist")
+        if not body.get("force") and not self._is_ancestor(repo, current, body["sha"]):
+            raise _error(422, "Update is not a fast forward")
+        if kind == "heads":
+            self._move_branch(repo, short, body["sha"])
+        else:
+            repo.git.tags[short] = body["sha"]
+        return _Reply(200, self._git_ref_json(repo, ref, body["sha"]))
+
+    def get_tag_object(self, query: dict[str, str], body: Any, owner: str, name: str,
+                       sha: str) -> _Reply:
+        repo = self._get(owner, name)
+        if sha not in repo.git.tag_objects:
+            raise _error(404, "Not Found")
+        tag, target = repo.git.tag_objects[sha]
+        person = self._person()
+        return _Reply(200, {
+            "sha": sha, "url": self._url(repo, f"git/tags/{sha}"), "node_id": f"TAG_{sha[:12]}",
+            "tagger": person, "tag": tag, "message": f"{tag}\n",
+            "object": {"sha": target, "type": "commit",
+                       "url": self._url(repo, f"git/commits/{target}")},
+            "verification": {"verified": False, "reason": "unsigned", "signature": None,
+                             "payload": None, "verified_at": None},
+        })
+
 
 # ----- runs that end, their report artifact, and Pages deployments ---------------------------
 # Appended for issue 16: a test ends a dispatched run with ``finish_run`` (its conclusion and the
@@ -673,17 +958,6 @@ def _record(fake: FakeGitHub, repo: FakeRepo, run_id: str) -> tuple[DispatchReco
         if str(record.run_id) == run_id:
             return record, number
     raise _error(404, "Not Found")
-
-
-def _get_run(fake: FakeGitHub, query: dict[str, str], body: Any, owner: str, name: str,
-             run_id: str) -> _Reply:
-    repo = fake._get(owner, name)
-    record, number = _record(fake, repo, run_id)
-    data = fake._run_json(repo, record, number)
-    if record.run_id in fake.finished:
-        data.update(status="completed", conclusion=fake.finished[record.run_id][0],
-                    updated_at=_stamp())
-    return _Reply(200, data)
 
 
 def _list_artifacts(fake: FakeGitHub, query: dict[str, str], body: Any, owner: str, name: str,
@@ -777,6 +1051,7 @@ _TABLE: list[tuple[str, str, Callable[..., _Reply]]] = [
     ("GET", f"/repos/{_R}", FakeGitHub.get_repo),
     ("PUT", f"/repos/{_R}/contents/(.+)", FakeGitHub.put_content),
     ("GET", f"/repos/{_R}/contents/(.+)", FakeGitHub.get_content),
+    ("GET", f"/repos/{_R}/git/ref/tags/(.+)", FakeGitHub.get_tag_ref),
     ("GET", f"/repos/{_R}/git/ref/(.+)", FakeGitHub.get_ref),
     ("POST", f"/repos/{_R}/git/refs", FakeGitHub.create_ref),
     ("GET", f"/repos/{_R}/actions/secrets/public-key", FakeGitHub.public_key),
@@ -787,10 +1062,17 @@ _TABLE: list[tuple[str, str, Callable[..., _Reply]]] = [
     ("GET", f"/repos/{_R}/actions/workflows/([^/]+)", FakeGitHub.get_workflow),
     ("POST", f"/repos/{_R}/actions/workflows/([^/]+)/dispatches", FakeGitHub.dispatch),
     ("GET", f"/repos/{_R}/actions/workflows/([^/]+)/runs", FakeGitHub.list_runs),
-    ("GET", f"/repos/{_R}/actions/runs/(\\d+)", _get_run),
     ("GET", f"/repos/{_R}/actions/runs/(\\d+)/artifacts", _list_artifacts),
     ("GET", f"/repos/{_R}/actions/artifacts/(\\d+)/([^/]+)", _download_artifact),
     ("GET", f"/repos/{_R}/pages/deployments/([^/]+)", _get_pages_deployment),
+    ("GET", f"/repos/{_R}/commits/(.+)", FakeGitHub.get_commit),
+    ("GET", f"/repos/{_R}/git/trees/([^/]+)", FakeGitHub.get_tree),
+    ("POST", f"/repos/{_R}/git/blobs", FakeGitHub.create_blob),
+    ("POST", f"/repos/{_R}/git/trees", FakeGitHub.create_tree),
+    ("POST", f"/repos/{_R}/git/commits", FakeGitHub.create_commit),
+    ("GET", f"/repos/{_R}/git/matching-refs/(.*)", FakeGitHub.matching_refs),
+    ("PATCH", f"/repos/{_R}/git/refs/(.+)", FakeGitHub.update_ref),
+    ("GET", f"/repos/{_R}/git/tags/([^/]+)", FakeGitHub.get_tag_object),
 ]
 _ROUTES = [(verb, re.compile(f"^{pattern}$"), fn) for verb, pattern, fn in _TABLE]
 
@@ -814,6 +1096,8 @@ def _handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
             out["x-ratelimit-reset"] = str(int(time.time()) + 3600)
             if body:
                 out["Content-Type"] = "application/json; charset=utf-8"
+            if fake.scopes is not None:
+                out["X-OAuth-Scopes"] = fake.scopes
             out.update(reply.headers)
             try:
                 fake.violations += openapi_check.check_exchange(
@@ -844,3 +1128,207 @@ def _handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
             pass  # keep test output clean
 
     return Handler
+
+
+# ----- doctor endpoints: permissions probes, the Action's commit, run simulation, deletion -------
+# Appended as plain functions taking the fake, so the class above stays as it was.
+
+_DENIED_PATHS = {  # permission family -> path fragments a fine-grained token without it gets 403 on
+    "secrets": ("/actions/secrets",),
+    "actions": ("/actions/workflows", "/actions/runs"),
+    "pages": ("/pages",),
+    "administration": ("/actions/permissions",),
+}
+
+
+def _maybe_deny(fake: FakeGitHub, path: str) -> None:
+    for family in fake.denied:
+        if any(part in path for part in _DENIED_PATHS[family]):
+            raise _error(403, "Resource not accessible by personal access token")
+
+
+def get_repo_actions_permissions(fake: FakeGitHub, query: dict[str, str], body: Any, owner: str,
+                                 name: str) -> _Reply:
+    fake._get(owner, name)
+    return _Reply(200, dict(fake.repo_actions))
+
+
+def get_org_actions_permissions(fake: FakeGitHub, query: dict[str, str], body: Any,
+                                org: str) -> _Reply:
+    if org not in fake.orgs:
+        raise _error(404, "Not Found")
+    return _Reply(200, dict(fake.org_actions))
+
+
+def list_workflows(fake: FakeGitHub, query: dict[str, str], body: Any, owner: str,
+                   name: str) -> _Reply:
+    fake._get(owner, name)
+    return _Reply(200, {"total_count": 0, "workflows": []})
+
+
+def get_commit(fake: FakeGitHub, query: dict[str, str], body: Any, owner: str, name: str,
+               ref: str) -> _Reply:
+    """A branch name or a commit sha that is (or was made) a branch head of the repo."""
+    repo = fake._get(owner, name)
+    if not repo.branches:
+        raise _error(409, "Git Repository is empty.")
+    sha = repo.branches.get(ref) or (ref if ref in repo.branches.values() else None)
+    if sha is None:
+        raise _error(422, f"No commit found for SHA: {ref}")
+    url = fake._url(repo, f"commits/{sha}")
+    user = {"name": "Octo", "email": "octo@example.com", "date": "2026-01-01T00:00:00Z"}
+    tree = hashlib.sha1(sha.encode()).hexdigest()
+    return _Reply(200, {
+        "url": url, "sha": sha, "node_id": f"C_{sha[:12]}",
+        "html_url": f"https://github.com/{repo.full_name}/commit/{sha}",
+        "comments_url": f"{url}/comments",
+        "commit": {"author": user, "committer": user, "comment_count": 0, "message": "commit",
+                   "url": fake._url(repo, f"git/commits/{sha}"),
+                   "tree": {"sha": tree, "url": fake._url(repo, f"git/trees/{tree}")}},
+        "author": fake._owner_json(repo.owner), "committer": fake._owner_json(repo.owner),
+        "parents": [],
+    })
+
+
+def delete_repo(fake: FakeGitHub, query: dict[str, str], body: Any, owner: str,
+                name: str) -> _Reply:
+    repo = fake._get(owner, name)
+    if fake.scopes is not None and "delete_repo" not in fake.scopes:
+        raise _error(403, "Must have admin rights to Repository.")
+    del fake.repos[repo.full_name.lower()]
+    return _Reply(204)
+
+
+def get_run(fake: FakeGitHub, query: dict[str, str], body: Any, owner: str, name: str,
+            run_id: str) -> _Reply:
+    """One dispatched run: as ``finish_run`` ended it, else, with ``simulate_runs``, each read
+    advances it: queued, then in progress (the "Action" commits index.html and deploys Pages),
+    then completed; else as dispatched."""
+    repo = fake._get(owner, name)
+    record, number = _record(fake, repo, run_id)
+    data = fake._run_json(repo, record, number)
+    if record.run_id in fake.finished:  # ended by a test (finish_run)
+        data.update(status="completed", conclusion=fake.finished[record.run_id][0],
+                    updated_at=_stamp())
+        return _Reply(200, data)
+    if not fake.simulate_runs:
+        return _Reply(200, data)
+    reads = fake.run_reads.get(record.run_id, 0)
+    fake.run_reads[record.run_id] = reads + 1
+    if reads == 0:
+        data.update(status="queued")
+    elif reads == 1:
+        _simulate_action(fake, repo, record)
+    else:
+        data.update(status="completed", conclusion=fake.run_conclusion)
+    return _Reply(200, data)
+
+
+def _simulate_action(fake: FakeGitHub, repo: FakeRepo, record: DispatchRecord) -> None:
+    """What the Action does inside a run, reduced: one commit of index.html, one deployment."""
+    page = (f"<!doctype html><title>round trip</title><p>run {record.run_id} "
+            f"dispatch {record.inputs.get('dispatch-id', '')}</p>\n").encode()
+    files = repo.files.setdefault("main", {})
+    files["index.html"] = page
+    sha = hashlib.sha1(b"commit %d" % record.run_id + page).hexdigest()
+    repo.branches["main"] = sha
+    deployment_id = next(fake._ids)
+    fake.deployments.append({"repo": repo.full_name, "id": deployment_id, "sha": sha,
+                             "created_at": _stamp(), "run_id": record.run_id})
+    fake.pages_deployments[(repo.full_name.lower(), sha)] = "succeed"
+
+
+def list_deployments(fake: FakeGitHub, query: dict[str, str], body: Any, owner: str,
+                     name: str) -> _Reply:
+    repo = fake._get(owner, name)
+    env = query.get("environment")
+    found = [d for d in fake.deployments if d["repo"] == repo.full_name
+             and env in (None, "github-pages")]
+    creator = fake._owner_json(repo.owner)
+    out = []
+    for d in reversed(found):  # newest first, as GitHub lists them
+        url = fake._url(repo, f"deployments/{d['id']}")
+        out.append({
+            "id": d["id"], "node_id": f"DE_{d['id']}", "sha": d["sha"], "ref": "main",
+            "task": "deploy", "environment": "github-pages", "creator": creator, "payload": {},
+            "description": "", "statuses_url": f"{url}/statuses",
+            "repository_url": fake._url(repo, "").rstrip("/"), "url": url,
+            "created_at": d["created_at"], "updated_at": d["created_at"],
+        })
+    return _Reply(200, out)
+
+
+def list_deployment_statuses(fake: FakeGitHub, query: dict[str, str], body: Any, owner: str,
+                             name: str, deployment_id: str) -> _Reply:
+    repo = fake._get(owner, name)
+    found = next((d for d in fake.deployments
+                  if d["repo"] == repo.full_name and str(d["id"]) == deployment_id), None)
+    if found is None:
+        raise _error(404, "Not Found")
+    url = fake._url(repo, f"deployments/{deployment_id}")
+    return _Reply(200, [{
+        "id": found["id"] + 1, "node_id": f"DES_{found['id']}", "state": "success",
+        "creator": fake._owner_json(repo.owner), "description": "Deployed",
+        "deployment_url": url, "target_url": f"https://{repo.owner.lower()}.github.io/{repo.name}/",
+        "repository_url": fake._url(repo, "").rstrip("/"), "url": f"{url}/statuses/1",
+        "created_at": found["created_at"], "updated_at": found["created_at"],
+    }])
+
+
+_DOCTOR_TABLE: list[tuple[str, str, Callable[..., _Reply]]] = [
+    ("GET", f"/repos/{_R}/actions/permissions", get_repo_actions_permissions),
+    ("GET", "/orgs/([^/]+)/actions/permissions", get_org_actions_permissions),
+    ("GET", f"/repos/{_R}/actions/workflows", list_workflows),
+    ("GET", f"/repos/{_R}/commits/(.+)", get_commit),
+    ("DELETE", f"/repos/{_R}", delete_repo),
+    ("GET", f"/repos/{_R}/actions/runs/([0-9]+)", get_run),
+    ("GET", f"/repos/{_R}/deployments", list_deployments),
+    ("GET", f"/repos/{_R}/deployments/([0-9]+)/statuses", list_deployment_statuses),
+]
+_TABLE += _DOCTOR_TABLE
+_ROUTES += [(verb, re.compile(f"^{pattern}$"), fn) for verb, pattern, fn in _DOCTOR_TABLE]
+
+
+class FakePagesHost:
+    """Serves each fake repo's ``main`` index.html at ``/<repo>/`` once it has a deployment:
+    the round trip's stand-in for ``https://<owner>.github.io/<repo>/``."""
+
+    def __init__(self, fake: FakeGitHub) -> None:
+        host = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                status, body = host.page(urlsplit(self.path).path)
+                self.send_response(status)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.fake = fake
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def page(self, path: str) -> tuple[int, bytes]:
+        name = path.strip("/").split("/")[0]
+        with self.fake._lock:
+            for repo in self.fake.repos.values():
+                deployed = any(d["repo"] == repo.full_name for d in self.fake.deployments)
+                if repo.name == name and deployed and "index.html" in repo.files.get("main", {}):
+                    return 200, repo.files["main"]["index.html"]
+        return 404, b"<h1>404</h1>"
+
+    def __enter__(self) -> FakePagesHost:
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                         daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()

@@ -6,6 +6,8 @@
 Each request takes the next script item: a string (the answer text), a callable
 ``(request_json) -> str``, or a :class:`Reply` (any status, body, headers, delay, or a dropped
 connection). With the script used up, ``default`` answers (``default_app_answer`` unless given).
+``accept_images=False`` makes it answer any request with an image part as a model without vision
+does (``image_refusal``, OpenAI's 400 unless given), before the script is consulted.
 """
 
 from __future__ import annotations
@@ -30,6 +32,27 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     drop: bool = False  # close the connection without answering
+
+
+def openai_image_refusal() -> Reply:
+    """What OpenAI answers when a model without vision is sent an image part."""
+    return Reply(
+        400,
+        {
+            "error": {
+                "message": "Invalid content type. image_url is only supported by certain models.",
+                "type": "invalid_request_error",
+                "param": "messages.[1].content.[2].type",
+                "code": None,
+            }
+        },
+    )
+
+
+def openrouter_image_refusal() -> Reply:
+    """What OpenRouter answers when no provider of the model takes images."""
+    return Reply(404, {"error": {"message": "No endpoints found that support image input",
+                                 "code": 404}})
 
 
 def budget_reply() -> Reply:
@@ -78,20 +101,43 @@ class Recorded:
     authorized: bool  # a Bearer token was sent (and matched api_key when one is set)
 
 
+IMAGE_PART_CHARS = 340  # an image counts as 85 tokens (OpenAI's low-detail price) of 4 chars
+
+
+def content_text(content: Any) -> str:
+    """A message's text: the string, or its text parts joined (image parts left out)."""
+    if isinstance(content, list):
+        texts = [p for p in content if isinstance(p, dict) and p.get("type") == "text"]
+        return "\n".join(str(p.get("text", "")) for p in texts)
+    return str(content if content is not None else "")
+
+
+def image_parts(request: dict[str, Any]) -> list[dict[str, Any]]:
+    """The image parts of a request's messages."""
+    return [
+        p
+        for m in request.get("messages", [])
+        if isinstance(m.get("content"), list)
+        for p in m["content"]
+        if isinstance(p, dict) and p.get("type") == "image_url"
+    ]
+
+
 def _last_user_text(request: dict[str, Any]) -> str:
     for message in reversed(request.get("messages", [])):
         if message.get("role") == "user":
-            return str(message.get("content", ""))
+            return content_text(message.get("content"))
     return ""
 
 
-def _all_text(request: dict[str, Any]) -> str:
-    return "\n".join(str(m.get("content", "")) for m in request.get("messages", []))
+def all_text(request: dict[str, Any]) -> str:
+    """Every message's text in one string (image parts left out)."""
+    return "\n".join(content_text(m.get("content")) for m in request.get("messages", []))
 
 
 def default_app_answer(request: dict[str, Any]) -> str:
     """A plausible envelope answer built from the prompt: a titled index.html and a README."""
-    text = _all_text(request)
+    text = all_text(request)
     found = (
         re.search(r"document\.title\s*===?\s*[\"'`]([^\"'`]+)", text)
         or re.search(r"title\b[^\"'`\n]{0,20}?(?:is|to|:)\s*[\"'`]([^\"'`\n]+)[\"'`]", text)
@@ -124,11 +170,19 @@ class FakeLLM:
         default: Responder | Reply = default_app_answer,
         *,
         api_key: str | None = None,
+        accept_images: bool = True,
+        image_refusal: Reply | None = None,
     ) -> None:
         self.script = list(script or [])
+        self.accept_images = accept_images
+        self.image_refusal = image_refusal or openai_image_refusal()
         self.default = default
         self.api_key = api_key or "fake-llm-key"
         self._check_key = api_key is not None
+        # AI Pipe's behaviour for the doctor: models it can price (None: all), and GET /usage.
+        self.priced: set[str] | None = None
+        self.usage: dict[str, Any] = {"email": "student@example.com", "days": 7, "cost": 0.12,
+                                      "usage": [], "limit": 1.0}
         self.requests: list[Recorded] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -155,6 +209,11 @@ class FakeLLM:
         self._server.server_close()
         self._thread.join(timeout=5)
 
+    @property
+    def usage_url(self) -> str:
+        """Where AI Pipe's ``GET /usage`` answers on this fake (beside, not under, /v1)."""
+        return self.base_url.removesuffix("/v1") + "/usage"
+
     def _next(self) -> str | Responder | Reply:
         with self._lock:
             return self.script.pop(0) if self.script else self.default
@@ -171,18 +230,26 @@ class FakeLLM:
             body = None
         with self._lock:
             self.requests.append(Recorded(path, headers, body, authorized))
+        if path == "/usage":
+            return Reply(200, dict(self.usage)) if authorized else Reply(
+                401, {"message": "Unauthorized"})
         if path != "/v1/chat/completions":
             return Reply(404, {"error": {"message": f"no route {path}"}})
         if not authorized:
             return Reply(401, {"error": {"message": "Unauthorized"}})
         if not isinstance(body, dict):
             return Reply(400, {"error": {"message": "body is not a JSON object"}})
+        if self.priced is not None and body.get("model") not in self.priced:
+            return Reply(400, {"message": f"Model {body.get('model')} pricing unknown"})
+        if not self.accept_images and image_parts(body):
+            return self.image_refusal
         item = self._next()
         if isinstance(item, Reply):
             return item
         text = item if isinstance(item, str) else item(body)
         model = str(body.get("model", "fake"))
-        prompt_chars = sum(len(str(m.get("content", ""))) for m in body.get("messages", []))
+        prompt_chars = sum(len(content_text(m.get("content"))) for m in body.get("messages", []))
+        prompt_chars += IMAGE_PART_CHARS * len(image_parts(body))
         prompt_tokens, completion_tokens = prompt_chars // 4 + 1, len(text) // 4 + 1
         answer = completion_body(
             text, model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens

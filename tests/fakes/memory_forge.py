@@ -60,13 +60,14 @@ class MemoryForge:
         with self._lock:
             return [(n, d) for n, s in self.repos.items() for d in s.dispatches]
 
-    def task_repos(self, base_name: str) -> list[Repo]:
+    def task_repos(self, base_name: str, tag: str) -> list[Repo]:
         self._call("task_repos", base_name)
         with self._lock:
             prefix = base_name + "-"
             found = [
                 s.repo for n, s in self.repos.items()
-                if n == base_name or (n.startswith(prefix) and n[len(prefix):].isdigit())
+                if (n == base_name or (n.startswith(prefix) and n[len(prefix):].isdigit()))
+                and tag in s.description
             ]
         return sorted(found, key=lambda r: r.created_at)
 
