@@ -6,6 +6,7 @@ these imports here means a move touches one file of this package.
 
 from __future__ import annotations
 
+from action.attachments import describe, from_request
 from action.browser import Browser, BrowserUnavailable, find_chromium, launch
 from action.checks import Check, CheckResult, classify, normalise
 from action.js_eval import JsResult
@@ -27,9 +28,11 @@ from receiver.app import create_app
 from receiver.config import ConfigError, Settings
 from receiver.run_model import RunResult
 from receiver.runner import default_action_path, local_forge_with_runner
+from receiver.workflow import WORKFLOW_FILE
 
 __all__ = [
     "PRICES",
+    "WORKFLOW_FILE",
     "Attachment",
     "Browser",
     "BrowserUnavailable",
@@ -50,8 +53,10 @@ __all__ = [
     "classify",
     "create_app",
     "default_action_path",
+    "describe",
     "estimate_cost",
     "find_chromium",
+    "from_request",
     "generation_messages",
     "launch",
     "local_forge_with_runner",
