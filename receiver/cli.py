@@ -1,4 +1,5 @@
-"""The ``llm-deploy`` command: ``serve`` runs the receiver, ``run REQUEST.json`` one local job."""
+"""The ``llm-deploy`` command: ``serve`` runs the receiver, ``run REQUEST.json`` one local job,
+``eval`` scores models on the course's tasks."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("serve", help="run the receiver (POST /api-deploy) with settings from the env")
     run = sub.add_parser("run", help="run one request end to end in local mode", add_help=False)
     run.add_argument("rest", nargs=argparse.REMAINDER)
+    ev = sub.add_parser("eval", help="score models on the course's tasks", add_help=False)
+    ev.add_argument("rest", nargs=argparse.REMAINDER)
     return parser
 
 
@@ -50,7 +53,10 @@ def _exit_cleanly(signum: int, frame: object) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
-    args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["eval"]:  # its own parser, so that `eval --help` reaches it
+        return int(importlib.import_module("receiver.evaluation.cli").main(argv[1:]))
+    args = _parser().parse_args(argv)
     if args.command == "run":
         # Imported by name: the one-shot runner is optional and pulls in the local runner.
         oneshot = importlib.import_module("receiver.oneshot")
