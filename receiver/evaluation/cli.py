@@ -168,11 +168,12 @@ def main(argv: Sequence[str]) -> int:
         tasks = resolve(list(args.tasks), seed=args.seed)
         models = models_for(args, settings, say)
         if args.dry_run:
-            lines, worst = plan_lines(tasks, models, args.runs)
+            lines, typical, worst = plan_lines(tasks, models, args.runs)
             print("\n".join(lines))
+            ceiling = f" (ceiling {money(args.max_cost)})" if args.max_cost is not None else ""
             print(
-                f"{len(lines)} round(s); estimated worst case {money(worst)}"
-                + (f" (ceiling {money(args.max_cost)})" if args.max_cost is not None else "")
+                f"{len(lines)} round(s); estimated {money(typical)} if every round passes at "
+                f"once, {money(worst)} if every repair round is used{ceiling}"
             )
             return 0
         return _run(args, settings, tasks, models, say)
