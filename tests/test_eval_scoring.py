@@ -34,8 +34,9 @@ def evidence_for(stem: str, root: Path, mutate: Mutation | None = None) -> Evide
     published: dict[str, bytes | None] = {
         "result.json": b"[]" if (root / ".github/workflows/ci.yml").is_file() else None
     }
-    return Evidence(request, attachments, note, root, served=served, page_status=200,
-                    published=published)
+    return Evidence(
+        request, attachments, note, root, served=served, page_status=200, published=published
+    )
 
 
 def failed(evidence: Evidence) -> set[str]:
@@ -51,8 +52,11 @@ def test_every_good_app_passes_every_deterministic_check(stem: str, tmp_path: Pa
 
 def _thousands(root: Path) -> None:
     html = root / "index.html"
-    html.write_text(html.read_text().replace(
-        "total.toFixed(2);", 'total.toLocaleString("en-US", { minimumFractionDigits: 2 });'))
+    html.write_text(
+        html.read_text().replace(
+            "total.toFixed(2);", 'total.toLocaleString("en-US", { minimumFractionDigits: 2 });'
+        )
+    )
 
 
 def _external_script(root: Path) -> None:
@@ -60,14 +64,18 @@ def _external_script(root: Path) -> None:
     script = re.search(r"<script>(.*?)</script>", html, re.S)
     assert script is not None
     (root / "script.js").write_text(script.group(1))
-    (root / "index.html").write_text(html.replace(script.group(0), '<script src="script.js">'
-                                                                    "</script>"))
+    (root / "index.html").write_text(
+        html.replace(script.group(0), '<script src="script.js"></script>')
+    )
 
 
 def _suffixed_title(root: Path) -> None:
     html = root / "index.html"
-    html.write_text(html.read_text().replace(
-        "<title>Sales Summary 601</title>", "<title>Sales Summary 601 — Dashboard</title>"))
+    html.write_text(
+        html.read_text().replace(
+            "<title>Sales Summary 601</title>", "<title>Sales Summary 601 — Dashboard</title>"
+        )
+    )
 
 
 def _no_uid(root: Path) -> None:
@@ -93,10 +101,14 @@ def _svg_without_ns(root: Path) -> None:
 
 def _cdn_first(root: Path) -> None:
     html = root / "index.html"
-    html.write_text(html.read_text().replace(
-        '<body class="container py-4">\n', '<body class="container py-4">\n  <script src='
-        '"https://cdn.jsdelivr.net/npm/bootstrap@5.3.3/dist/js/bootstrap.bundle.min.js">'
-        "</script>\n"))
+    html.write_text(
+        html.read_text().replace(
+            '<body class="container py-4">\n',
+            '<body class="container py-4">\n  <script src='
+            '"https://cdn.jsdelivr.net/npm/bootstrap@5.3.3/dist/js/bootstrap.bundle.min.js">'
+            "</script>\n",
+        )
+    )
 
 
 def _result_committed(root: Path) -> None:
@@ -104,28 +116,67 @@ def _result_committed(root: Path) -> None:
 
 
 BAD = [
-    ("thousands-separators", "SumOfSales-r1", _thousands,
-     {"static: #total-sales holds a plain number"}),
-    ("external-script-js", "SumOfSales-r1", _external_script,
-     {"static: index.html itself calls fetch("}),
-    ("suffixed-title", "sum-of-sales-601-r1", _suffixed_title,
-     {"static: <title> is exactly 'Sales Summary 601'"}),
-    ("missing-attachment", "LLMPages-r1", _no_uid,
-     {"repo: uid.txt matches the attachment", "repo: files the brief names exist"}),
-    ("workflow-less-analyze", "Analyze-r1", _no_workflow,
-     {"repo: files the brief names exist", "ci: .github/workflows/ci.yml has a step: ruff",
-      "ci: .github/workflows/ci.yml has a step: runs execute.py",
-      "ci: .github/workflows/ci.yml has a step: Pages deploy",
-      "ci: result.json is published on Pages"}),
-    ("result-json-committed", "Analyze-r1", _result_committed,
-     {"repo: result.json is not committed"}),
+    (
+        "thousands-separators",
+        "SumOfSales-r1",
+        _thousands,
+        {"static: #total-sales holds a plain number"},
+    ),
+    (
+        "external-script-js",
+        "SumOfSales-r1",
+        _external_script,
+        {"static: index.html itself calls fetch("},
+    ),
+    (
+        "suffixed-title",
+        "sum-of-sales-601-r1",
+        _suffixed_title,
+        {"static: <title> is exactly 'Sales Summary 601'"},
+    ),
+    (
+        "missing-attachment",
+        "LLMPages-r1",
+        _no_uid,
+        {"repo: uid.txt matches the attachment", "repo: files the brief names exist"},
+    ),
+    (
+        "workflow-less-analyze",
+        "Analyze-r1",
+        _no_workflow,
+        {
+            "repo: files the brief names exist",
+            "ci: .github/workflows/ci.yml has a step: ruff",
+            "ci: .github/workflows/ci.yml has a step: runs execute.py",
+            "ci: .github/workflows/ci.yml has a step: Pages deploy",
+            "ci: result.json is published on Pages",
+        },
+    ),
+    (
+        "result-json-committed",
+        "Analyze-r1",
+        _result_committed,
+        {"repo: result.json is not committed"},
+    ),
     ("apache-license", "captcha-solver-r1", _apache, {"repo: LICENSE is MIT"}),
-    ("readme-without-sections", "captcha-solver-r1", _thin_readme,
-     {"repo: README.md has its sections"}),
-    ("svg-without-namespace", "LLMPages-r1", _svg_without_ns,
-     {"repo: pelican.svg is SVG with xmlns"}),
-    ("cdn-script-first", "github-user-created-9b2c4-r1", _cdn_first,
-     {"static: first <script> in index.html is inline"}),
+    (
+        "readme-without-sections",
+        "captcha-solver-r1",
+        _thin_readme,
+        {"repo: README.md has its sections"},
+    ),
+    (
+        "svg-without-namespace",
+        "LLMPages-r1",
+        _svg_without_ns,
+        {"repo: pelican.svg is SVG with xmlns"},
+    ),
+    (
+        "cdn-script-first",
+        "github-user-created-9b2c4-r1",
+        _cdn_first,
+        {"static: first <script> in index.html is inline"},
+    ),
 ]
 
 
@@ -141,7 +192,9 @@ def test_no_notification_fails_the_notification_and_scores_nothing_else() -> Non
     request = load_request("sum-of-sales-601-r1")
     outcomes = score_evidence(Evidence(request, [], None, None, checkout_error="no repo"))
     assert {(o.key, o.passed) for o in outcomes} == {
-        ("notify: notification arrived", False), ("repo: commit_sha checks out", False)}
+        ("notify: notification arrived", False),
+        ("repo: commit_sha checks out", False),
+    }
 
 
 def test_a_notification_with_the_wrong_nonce_fails_the_echo(tmp_path: Path) -> None:
@@ -162,8 +215,12 @@ def test_pages_serving_an_older_file_fails_the_pages_check(tmp_path: Path) -> No
 
 ROUND2 = [
     ("same-repo", True, b"old readme", set()),
-    ("new-repo", False, b"old readme", {"repo: round 2 is in round 1's repo",
-                                        "repo: round 2 commit descends from round 1's"}),
+    (
+        "new-repo",
+        False,
+        b"old readme",
+        {"repo: round 2 is in round 1's repo", "repo: round 2 commit descends from round 1's"},
+    ),
 ]
 
 
