@@ -188,7 +188,9 @@ def markdown_to_html(seed: int) -> Rounds:
         ),
         [
             'js: document.querySelectorAll("#markdown-tabs button").length >= 2',
-            f'js: document.querySelector("#markdown-source").textContent.includes("{words[0]}")',
+            # The source pane shows the Markdown itself, heading marker included.
+            f'js: document.querySelector("#markdown-source").textContent.includes('
+            f'"# {words[0].title()}")',
         ],
     )
     url = _round2(
