@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from receiver.evaluation.expectations import expectations_for
-from receiver.evaluation.scoring import Evidence, score_evidence
+from receiver.evaluation.scoring import Evidence, score_evidence, static_outcomes
 from tests.apps.build import _earlier_rounds, build_app, job_for, load_request, task_stems
 
 Mutation = Callable[[Path], None]
@@ -252,3 +252,34 @@ def test_expectations_read_the_request(
 ) -> None:
     exp = expectations_for(load_request(stem))
     assert (exp.title, exp.numeric_ids, exp.wants_fetch) == (title, numeric, fetch)
+
+
+PAGES = [
+    ("void-elements", '<input id="q"><p id="total-sales">1,234.50</p>', "total-sales", False),
+    ("placeholder", '<span id="total-sales">loading…</span>', "total-sales", True),
+    ("plain", '<span id="total-sales">1234.50</span>', "total-sales", True),
+    ("nested-text", '<div id="total-sales"><b>12,000</b></div>', "total-sales", False),
+]
+
+
+@pytest.mark.parametrize(("name", "body", "ident", "plain"), PAGES, ids=[p[0] for p in PAGES])
+def test_static_numbers_are_read_from_the_element_with_the_id(
+    name: str, body: str, ident: str, plain: bool, tmp_path: Path
+) -> None:
+    (tmp_path / "index.html").write_text(f"<!doctype html><title>T</title><body>{body}</body>")
+    request = {
+        "brief": "Show it.",
+        "checks": [
+            f"js: Math.abs(parseFloat(document.querySelector('#{ident}').textContent) - 1) < 1"
+        ],
+    }
+    ev = Evidence(request, [], None, tmp_path)
+    got = {o.name: o.passed for o in static_outcomes(ev, expectations_for(request))}
+    assert got[f"#{ident} holds a plain number"] is plain
+
+
+def test_a_colour_in_the_brief_is_not_an_id() -> None:
+    exp = expectations_for(
+        {"brief": "Use #fff text on #1e1e1e and show it in #result.", "checks": []}
+    )
+    assert exp.ids == ("result",)

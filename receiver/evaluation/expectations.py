@@ -20,6 +20,7 @@ _ID_IN_CHECK = re.compile(
     r"(?:querySelector(?:All)?\(\s*[\"'`]#|getElementById\(\s*[\"'`])([A-Za-z][\w-]*)"
 )
 _ID_IN_BRIEF = re.compile(r"\bid=[\"']([A-Za-z][\w-]*)[\"']|(?<![\w/&])#([A-Za-z][\w-]*)")
+_HEX_COLOUR = re.compile(r"[0-9a-fA-F]{3}(?:[0-9a-fA-F]{3})?")  # "#fff" in a brief is a colour
 _NUMERIC_READ = re.compile(
     r"(?:parseFloat|parseInt|Number|Math\.abs|\+)\s*\(?\s*[+]?\s*document\.querySelector\(\s*"
     r"[\"'`]#([A-Za-z][\w-]*)[\"'`]\s*\)\s*\.(?:textContent|innerText)"
@@ -79,7 +80,7 @@ def wanted_title(brief: str, checks: list[Check]) -> str | None:
 def wanted_ids(brief: str, checks: list[Check]) -> tuple[str, ...]:
     """Element ids the checks select (and the brief names) that the page must carry."""
     ids = [m for c in checks if c.kind == "js" for m in _ID_IN_CHECK.findall(c.source)]
-    ids += [a or b for a, b in _ID_IN_BRIEF.findall(brief)]
+    ids += [a or b for a, b in _ID_IN_BRIEF.findall(brief) if not _HEX_COLOUR.fullmatch(b)]
     return _unique(ids)
 
 

@@ -33,6 +33,23 @@ _SEPARATED_NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 # Formatting that inserts thousands separators: "25,000,000" does not parse as a number.
 _GROUPING = re.compile(r"\.toLocaleString\(|Intl\.NumberFormat\(")
 _NO_GROUPING = re.compile(r"useGrouping\s*:\s*false")
+_VOID = frozenset(
+    [
+        "area",
+        "base",
+        "br",
+        "col",
+        "embed",
+        "hr",
+        "img",
+        "input",
+        "link",
+        "meta",
+        "source",
+        "track",
+        "wbr",
+    ]
+)
 
 
 @dataclass
@@ -67,7 +84,8 @@ class _Page(HTMLParser):
         found = dict(attrs).get("id")
         if found:
             self.ids.setdefault(found, "")
-        self._open.append((tag, found))
+        if tag not in _VOID:  # a void element has no end tag and holds no text
+            self._open.append((tag, found))
         if tag == "title" and self.title is None:
             self._in_title, self.title = True, ""
 
@@ -96,12 +114,27 @@ def notify_outcomes(ev: Evidence) -> list[Outcome]:
         return [Outcome("notify", "notification arrived", False, "no notification")]
     out = [Outcome("notify", "notification arrived", True)]
     missing = [k for k in NOTE_FIELDS if not ev.note.get(k)]
-    out.append(Outcome("notify", "notification has all fields", not missing,
-                       f"missing: {', '.join(missing)}" if missing else ""))
-    wrong = [k for k in ("email", "task", "round", "nonce")
-             if str(ev.note.get(k)) != str(ev.request.get(k))]
-    out.append(Outcome("notify", "notification echoes email, task, round, nonce", not wrong,
-                       f"differs: {', '.join(wrong)}" if wrong else ""))
+    out.append(
+        Outcome(
+            "notify",
+            "notification has all fields",
+            not missing,
+            f"missing: {', '.join(missing)}" if missing else "",
+        )
+    )
+    wrong = [
+        k
+        for k in ("email", "task", "round", "nonce")
+        if str(ev.note.get(k)) != str(ev.request.get(k))
+    ]
+    out.append(
+        Outcome(
+            "notify",
+            "notification echoes email, task, round, nonce",
+            not wrong,
+            f"differs: {', '.join(wrong)}" if wrong else "",
+        )
+    )
     return out
 
 
@@ -126,13 +159,21 @@ def pages_outcomes(ev: Evidence) -> list[Outcome]:
     ok = ev.page_status == 200
     out = [Outcome("pages", "pages_url answers 200", ok, "" if ok else f"HTTP {ev.page_status}")]
     differ = sorted(p for p, body in ev.served.items() if body is None)
-    changed = sorted(p for p, body in ev.served.items()
-                     if body is not None and body != (ev.root / p).read_bytes())
+    changed = sorted(
+        p
+        for p, body in ev.served.items()
+        if body is not None and body != (ev.root / p).read_bytes()
+    )
     bad = differ + changed
-    detail = "; ".join(filter(None, [
-        f"not served: {', '.join(differ[:5])}" if differ else "",
-        f"served differently: {', '.join(changed[:5])}" if changed else "",
-    ]))
+    detail = "; ".join(
+        filter(
+            None,
+            [
+                f"not served: {', '.join(differ[:5])}" if differ else "",
+                f"served differently: {', '.join(changed[:5])}" if changed else "",
+            ],
+        )
+    )
     out.append(Outcome("pages", "Pages serves the committed files", not bad, detail))
     return out
 
@@ -147,18 +188,36 @@ def static_outcomes(ev: Evidence, exp: Expectations) -> list[Outcome]:
     out: list[Outcome] = []
     if exp.title is not None:
         got = (page.title or "").strip()
-        out.append(Outcome("static", f"<title> is exactly {exp.title!r}", got == exp.title,
-                           "" if got == exp.title else f"title is {got!r}"))
+        out.append(
+            Outcome(
+                "static",
+                f"<title> is exactly {exp.title!r}",
+                got == exp.title,
+                "" if got == exp.title else f"title is {got!r}",
+            )
+        )
     for ident in exp.ids:
         present = ident in page.ids
-        out.append(Outcome("static", f"index.html has id={ident!r}", present,
-                           "" if present else "no element with this id in index.html"))
+        out.append(
+            Outcome(
+                "static",
+                f"index.html has id={ident!r}",
+                present,
+                "" if present else "no element with this id in index.html",
+            )
+        )
     for ident in exp.numeric_ids:
         out.append(_plain_number(ident, page, html))
     if exp.wants_fetch:
         found = "fetch(" in html
-        out.append(Outcome("static", "index.html itself calls fetch(", found,
-                           "" if found else "no fetch( in index.html (an external script?)"))
+        out.append(
+            Outcome(
+                "static",
+                "index.html itself calls fetch(",
+                found,
+                "" if found else "no fetch( in index.html (an external script?)",
+            )
+        )
     first = check_first_script(ev.root, exp.checks)
     if first is not None:
         out.append(_from("static", first))
@@ -172,8 +231,12 @@ def _plain_number(ident: str, page: _Page, html: str) -> Outcome:
     if _SEPARATED_NUMBER.search(text):
         return Outcome("static", name, False, f"static text {text[:40]!r} has separators")
     if _GROUPING.search(html) and not _NO_GROUPING.search(html):
-        return Outcome("static", name, False,
-                       "index.html formats numbers with thousands separators (toLocaleString)")
+        return Outcome(
+            "static",
+            name,
+            False,
+            "index.html formats numbers with thousands separators (toLocaleString)",
+        )
     return Outcome("static", name, True)
 
 
@@ -191,8 +254,11 @@ def ci_outcomes(ev: Evidence, exp: Expectations) -> list[Outcome]:
     for name in exp.ci.published:
         body = ev.published.get(name)
         ok = body is not None
-        out.append(Outcome("ci", f"{name} is published on Pages", ok,
-                           "" if ok else "Pages does not serve it"))
+        out.append(
+            Outcome(
+                "ci", f"{name} is published on Pages", ok, "" if ok else "Pages does not serve it"
+            )
+        )
     return out
 
 
@@ -201,17 +267,35 @@ def round2_outcomes(ev: Evidence) -> list[Outcome]:
     if int(ev.request.get("round", 1)) < 2 or ev.previous_note is None or ev.note is None:
         return []
     same = ev.note.get("repo_url") == ev.previous_note.get("repo_url")
-    out = [Outcome("repo", "round 2 is in round 1's repo", same,
-                   "" if same else f"round 1: {ev.previous_note.get('repo_url')}")]
+    out = [
+        Outcome(
+            "repo",
+            "round 2 is in round 1's repo",
+            same,
+            "" if same else f"round 1: {ev.previous_note.get('repo_url')}",
+        )
+    ]
     desc = bool(ev.descends_from_previous)
-    out.append(Outcome("repo", "round 2 commit descends from round 1's", desc,
-                       "" if desc else "round 1's commit is not an ancestor"))
+    out.append(
+        Outcome(
+            "repo",
+            "round 2 commit descends from round 1's",
+            desc,
+            "" if desc else "round 1's commit is not an ancestor",
+        )
+    )
     if ev.root is not None and ev.previous_readme is not None:
         readme = ev.root / "README.md"
         now = readme.read_bytes() if readme.is_file() else b""
         changed = bool(now) and now != ev.previous_readme
-        out.append(Outcome("repo", "README.md updated in round 2", changed,
-                           "" if changed else "README.md is unchanged since round 1"))
+        out.append(
+            Outcome(
+                "repo",
+                "README.md updated in round 2",
+                changed,
+                "" if changed else "README.md is unchanged since round 1",
+            )
+        )
     return out
 
 
@@ -219,6 +303,10 @@ def score_evidence(ev: Evidence) -> list[Outcome]:
     """Every deterministic check of one round except the browser's."""
     exp = expectations_for(ev.request)
     return [
-        *notify_outcomes(ev), *repo_outcomes(ev, exp), *round2_outcomes(ev),
-        *pages_outcomes(ev), *static_outcomes(ev, exp), *ci_outcomes(ev, exp),
+        *notify_outcomes(ev),
+        *repo_outcomes(ev, exp),
+        *round2_outcomes(ev),
+        *pages_outcomes(ev),
+        *static_outcomes(ev, exp),
+        *ci_outcomes(ev, exp),
     ]
