@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from receiver.evaluation.expectations import expectations_for
-from receiver.evaluation.scoring import Evidence, score_evidence, static_outcomes
+from receiver.evaluation.observed import Evidence
+from receiver.evaluation.page_checks import static_outcomes
+from receiver.evaluation.scoring import score_evidence
 from tests.apps.build import _earlier_rounds, build_app, job_for, load_request, task_stems
 
 Mutation = Callable[[Path], None]

@@ -16,8 +16,8 @@ from urllib.parse import quote
 import httpx
 
 from receiver.evaluation.expectations import expectations_for
+from receiver.evaluation.observed import Evidence
 from receiver.evaluation.ports import Attachment, from_request
-from receiver.evaluation.scoring import Evidence
 
 
 def _git(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[bytes]:

@@ -59,9 +59,16 @@ class RoundScore:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "task": self.task, "round": self.round, "label": self.label, "model": self.model,
-            "run": self.run, "tokens": self.tokens, "cost_usd": round(self.cost_usd, 6),
-            "seconds": round(self.seconds, 2), "generator": self.generator, "error": self.error,
+            "task": self.task,
+            "round": self.round,
+            "label": self.label,
+            "model": self.model,
+            "run": self.run,
+            "tokens": self.tokens,
+            "cost_usd": round(self.cost_usd, 6),
+            "seconds": round(self.seconds, 2),
+            "generator": self.generator,
+            "error": self.error,
             "outcomes": [
                 {"group": o.group, "check": o.name, "passed": o.passed, "detail": o.detail}
                 for o in self.outcomes

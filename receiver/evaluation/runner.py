@@ -25,10 +25,11 @@ from receiver.evaluation.budget import Budget, estimate_round
 from receiver.evaluation.evidence import gather
 from receiver.evaluation.expectations import expectations_for
 from receiver.evaluation.judge import Judge, judge_round
+from receiver.evaluation.observed import Evidence
 from receiver.evaluation.outcome import RoundScore
 from receiver.evaluation.pipeline import LocalPipeline, RoundRun
 from receiver.evaluation.ports import Browser, Settings
-from receiver.evaluation.scoring import Evidence, score_evidence
+from receiver.evaluation.scoring import score_evidence
 from receiver.evaluation.sources import TaskSource
 
 OFFLINE = "offline"  # the pseudo-model: no LLM key, so the Action's offline generator (the floor)
