@@ -165,6 +165,8 @@ def main(argv: Sequence[str]) -> int:
         if args.runs < 1:
             raise EvalError("--runs must be at least 1.")
         settings = base_settings()
+        if args.judge and not settings.llm_api_key and not args.dry_run:
+            raise EvalError("--judge needs an LLM key (LLM_API_KEY or AIPIPE_TOKEN).")
         tasks = resolve(list(args.tasks), seed=args.seed)
         models = models_for(args, settings, say)
         if args.dry_run:
@@ -190,8 +192,6 @@ def _run(
     say: Say,
 ) -> int:
     judge_key = settings.llm_api_key
-    if args.judge and not judge_key:
-        raise EvalError("--judge needs an LLM key (LLM_API_KEY or AIPIPE_TOKEN).")
     browser: Browser | None = None
     missing = ""
     try:

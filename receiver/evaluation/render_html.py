@@ -36,8 +36,8 @@ def chart(summaries: dict[str, Summary]) -> str:
     points = [
         (m, s.cost_usd, s.checks.rate) for m, s in summaries.items() if s.checks.rate is not None
     ]
-    top = max((c for _, c, _ in points), default=0.0) or 1.0
-    top *= 1.15
+    # All at $0 (unpriced or offline models): a small scale keeps the points on the axis.
+    top = (max((c for _, c, _ in points), default=0.0) or 0.01) * 1.15
 
     def x(cost: float) -> float:
         return PAD + (W - 2 * PAD) * cost / top
@@ -76,7 +76,7 @@ def chart(summaries: dict[str, Summary]) -> str:
             f'<circle cx="{x(cost):.1f}" cy="{y(rate):.1f}" r="6" fill="#2b6cb0">'
             f"<title>{esc(model)}: {rate:.0%}, {esc(money(cost))}</title></circle>"
         )
-        parts.append(f'<text x="{x(cost) + 9:.1f}" y="{y(rate) - 8:.1f}">{esc(model)}</text>')
+        parts.append(f'<text x="{x(cost) + 10:.1f}" y="{y(rate) + 4:.1f}">{esc(model)}</text>')
     parts.append("</svg>")
     return "\n".join(parts)
 
