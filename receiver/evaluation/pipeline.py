@@ -103,8 +103,8 @@ class LocalPipeline:
         self.settings = model_settings(base, model, data_dir, self._sock.getsockname()[1])
         self.events: queue.Queue[Event] = queue.Queue()
         self._tool_cache = tool_cache
-        self._http = http or httpx.Client(timeout=60)
         self._stack = contextlib.ExitStack()
+        self._http = http or self._stack.enter_context(httpx.Client(timeout=60))
 
     @property
     def base_url(self) -> str:
@@ -148,7 +148,9 @@ class LocalPipeline:
     ) -> RoundRun:
         """POST one round and wait for its notification and its run's report."""
         out = RoundRun()
-        started = time.monotonic()
+        while not self.events.empty():  # leftovers of an earlier round that timed out
+            self.events.get_nowait()
+        started, posted_at = time.monotonic(), time.time()
         body = {
             **request,
             "secret": self.settings.deploy_secret,
@@ -162,21 +164,28 @@ class LocalPipeline:
         if answer.status_code != 200:
             out.error = f"the receiver answered {answer.status_code}: {answer.text[:300]}"
             return out
-        self._collect(out, str(request.get("nonce")), started, started + timeout, say)
+        self._collect(out, str(request.get("nonce")), started, posted_at, timeout, say)
         if out.note is None:
             out.seconds = round(time.monotonic() - started, 2)
         return out
 
     def _collect(
-        self, out: RoundRun, nonce: str, started: float, deadline: float, say: Callable[[str], None]
+        self,
+        out: RoundRun,
+        nonce: str,
+        started: float,
+        posted_at: float,
+        timeout: float,
+        say: Callable[[str], None],
     ) -> None:
         reported = False
+        deadline = started + timeout
         for kind, value in self._events(deadline, say):
             if kind == "notify" and value.get("nonce") == nonce:
                 out.note = {k: v for k, v in value.items() if k != "evaluation_url"}
                 out.seconds = round(time.monotonic() - started, 2)  # what the 10 minutes count
                 deadline = min(deadline, time.monotonic() + REPORT_GRACE)
-            elif kind == "run":
+            elif kind == "run" and value.started_at >= posted_at - 1.0:  # not an earlier round's
                 out.runs.append(value)
                 if value.workflow == WORKFLOW_FILE:  # not an app's own workflow (Analyze's CI)
                     reported = True

@@ -123,13 +123,8 @@ class Evaluation:
         browser_missing: str = "",
     ) -> None:
         self.tasks, self.models, self.base, self.options = tasks, models, base, options
-        self.browser, self.judge, self.budget, self.http, self.say = (
-            browser,
-            judge,
-            budget,
-            http,
-            say,
-        )
+        self.browser, self.judge, self.budget = browser, judge, budget
+        self.http, self.say = http, say
         self.browser_missing = browser_missing
         self.result = EvalResult(
             models,
@@ -143,13 +138,15 @@ class Evaluation:
         self._done = 0
 
     def run(self) -> EvalResult:
-        """Run everything (or until the budget says stop); return the scores."""
+        """Run everything (until the budget says stop, or Ctrl-C); return the scores."""
         started = time.monotonic()
         try:
             for model in self.models:
                 if self.budget.stopped:
                     break
                 self._model(model)
+        except KeyboardInterrupt:  # keep what was scored: the report is still written
+            self.budget.stopped = self.budget.stopped or "interrupted"
         finally:
             self.result.stopped = self.budget.stopped
             self.result.spent = self.budget.spent
