@@ -285,3 +285,27 @@ def test_a_colour_in_the_brief_is_not_an_id() -> None:
         {"brief": "Use #fff text on #1e1e1e and show it in #result.", "checks": []}
     )
     assert exp.ids == ("result",)
+
+
+TIMING = [
+    ("in-time-new-repo", 42.0, 1_000_010, set()),
+    ("late", 601.0, 1_000_010, {"notify: notified within 10 minutes"}),
+    ("old-repo", 42.0, 999_000, {"repo: round 1 repo created after the request"}),
+    ("same-second", 42.0, 999_999, set()),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "seconds", "first_commit", "lost"), TIMING, ids=[t[0] for t in TIMING]
+)
+def test_the_deadline_and_a_fresh_round_one_repo(
+    name: str, seconds: float, first_commit: int, lost: set[str], tmp_path: Path
+) -> None:
+    ev = evidence_for("sum-of-sales-601-r1", tmp_path / "app")
+    ev.requested_at, ev.seconds_to_notify, ev.first_commit_at = 1_000_000.5, seconds, first_commit
+    keys = {o.key for o in score_evidence(ev)}
+    assert {
+        "notify: notified within 10 minutes",
+        "repo: round 1 repo created after the request",
+    } <= keys
+    assert failed(ev) == lost

@@ -44,6 +44,13 @@ def committed_files(root: Path) -> list[str]:
     return listed.stdout.decode("utf-8", "replace").splitlines()
 
 
+def first_commit_time(root: Path) -> int | None:
+    """Committer time (epoch seconds) of the oldest commit reachable from HEAD."""
+    listed = _git("log", "--reverse", "--format=%ct", "HEAD", cwd=root)
+    first = listed.stdout.decode().split()[:1]
+    return int(first[0]) if listed.returncode == 0 and first else None
+
+
 def is_ancestor(root: Path, older: str, newer: str) -> bool:
     """True when commit `older` is an ancestor of (or equal to) `newer` in this clone."""
     return _git("merge-base", "--is-ancestor", older, newer, cwd=root).returncode == 0
@@ -93,6 +100,7 @@ def gather(
     if ev.checkout_error:
         return ev
     ev.root = root
+    ev.first_commit_at = first_commit_time(root)
     if previous is not None and previous.note is not None:
         ev.descends_from_previous = is_ancestor(root, str(previous.note.get("commit_sha")), sha)
     pages = str(note.get("pages_url") or "")

@@ -25,3 +25,8 @@ class Evidence:
     previous_note: dict[str, Any] | None = None
     descends_from_previous: bool | None = None
     previous_readme: bytes | None = None
+    # Timing: when the request was sent (epoch seconds), how long until the notification, and
+    # the committer time of the repo's first commit (a local stand-in for GitHub's created_at).
+    requested_at: float | None = None
+    seconds_to_notify: float | None = None
+    first_commit_at: int | None = None

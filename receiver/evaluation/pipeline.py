@@ -46,6 +46,7 @@ class RoundRun:
     report: dict[str, Any] = field(default_factory=dict)  # the Action's report output
     runs: list[RunResult] = field(default_factory=list)  # every run that finished meanwhile
     seconds: float = 0.0
+    posted_at: float = 0.0  # epoch seconds when the request was sent
     error: str = ""
 
 
@@ -151,6 +152,7 @@ class LocalPipeline:
         while not self.events.empty():  # leftovers of an earlier round that timed out
             self.events.get_nowait()
         started, posted_at = time.monotonic(), time.time()
+        out.posted_at = posted_at
         body = {
             **request,
             "secret": self.settings.deploy_secret,

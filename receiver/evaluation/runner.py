@@ -211,6 +211,8 @@ class Evaluation:
         score.error = done.error
         self.budget.add(score.cost_usd)
         ev = gather(request, done.note, where, self.http, earlier=earlier, previous=previous)
+        ev.requested_at = done.posted_at or None
+        ev.seconds_to_notify = done.seconds if done.note is not None else None
         judge_before = self.judge.spent if self.judge else 0.0
         score.outcomes = score_round(
             ev,

@@ -23,6 +23,8 @@ from receiver.evaluation.ports import (
 )
 
 NOTE_FIELDS = ("email", "task", "round", "nonce", "repo_url", "commit_sha", "pages_url")
+DEADLINE_S = 600  # the evaluator's 10 minutes from the request
+CLOCK_SLACK_S = 2  # git records whole seconds
 
 
 def _from(group: Group, result: CheckResult) -> Outcome:
@@ -56,6 +58,10 @@ def notify_outcomes(ev: Evidence) -> list[Outcome]:
             f"differs: {', '.join(wrong)}" if wrong else "",
         )
     )
+    if ev.seconds_to_notify is not None:
+        late = ev.seconds_to_notify > DEADLINE_S
+        detail = f"after {ev.seconds_to_notify:.0f} s" if late else ""
+        out.append(Outcome("notify", "notified within 10 minutes", not late, detail))
     return out
 
 
@@ -70,6 +76,11 @@ def repo_outcomes(ev: Evidence, exp: Expectations) -> list[Outcome]:
     results += check_named_files(root, brief)
     results += check_json_files(root) + check_svg_files(root)
     out += [_from("repo", r) for r in results]
+    created, asked = ev.first_commit_at, ev.requested_at
+    if int(ev.request.get("round", 1)) == 1 and created is not None and asked is not None:
+        new = created >= asked - CLOCK_SLACK_S
+        detail = "" if new else "the repo's first commit is older than the request"
+        out.append(Outcome("repo", "round 1 repo created after the request", new, detail))
     return out
 
 
