@@ -74,12 +74,16 @@ def _is_network(url: str) -> bool:
     return urlsplit(url).scheme in ("http", "https", "ws", "wss")
 
 
-def _owner(site: Site | None, url: str) -> Callable[[str], bool]:
-    """Which URLs are the page's own: the site's exact origin, or a live page's host."""
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def _owner(site: Site | None, url: str, offline: bool = False) -> Callable[[str], bool]:
+    """Which URLs are the page's own: the site's exact origin, or a live page's host (any
+    loopback host when ``offline``: a machine without internet serving the page itself)."""
     if site is not None:
         return lambda u: not _is_network(u) or site.is_own(u)
-    host = urlsplit(url).hostname
-    return lambda u: not _is_network(u) or urlsplit(u).hostname == host
+    hosts = LOOPBACK if offline else frozenset({urlsplit(url).hostname})
+    return lambda u: not _is_network(u) or urlsplit(u).hostname in hosts
 
 
 @contextlib.contextmanager
@@ -151,6 +155,7 @@ class Browser:
         per_check_timeout_ms: int = 4000,
         load_timeout_ms: int = 10000,
         screenshot: Path | None = None,
+        offline: bool = False,
     ) -> BrowserResult:
         """Load `url` and evaluate each check, polling falsy ones until the page settles.
 
@@ -167,7 +172,8 @@ class Browser:
         context = self._browser.new_context(**options)
         try:
             page = context.new_page()
-            self._watch(context, page, result, _owner(site, url), sealed=site is not None)
+            own = _owner(site, url, offline)
+            self._watch(context, page, result, own, route_foreign=site is not None or offline)
             try:
                 page.goto(url, wait_until="load", timeout=load_timeout_ms)
             except Exception as exc:
@@ -189,7 +195,8 @@ class Browser:
 
     @staticmethod
     def _watch(
-        context: Any, page: Any, result: BrowserResult, own: Callable[[str], bool], sealed: bool
+        context: Any, page: Any, result: BrowserResult, own: Callable[[str], bool],
+        route_foreign: bool,
     ) -> None:
         def route(r: Any) -> None:
             # Fail foreign requests at once (CDNs are unreachable here) instead of letting the
@@ -216,7 +223,7 @@ class Browser:
             if resp.status >= 400 and own(resp.url) and "favicon.ico" not in resp.url:
                 result.failed_requests.append(f"HTTP {resp.status} {urlsplit(resp.url).path}")
 
-        if sealed:
+        if route_foreign:
             context.route("**/*", route)
         page.on("console", console)
         page.on("pageerror", lambda exc: result.console_errors.append(f"uncaught {exc}"))

@@ -1,5 +1,5 @@
 """The ``llm-deploy`` command: ``serve`` runs the receiver, ``run REQUEST.json`` one local job,
-``doctor`` checks the setup before going live."""
+``doctor`` checks the setup before going live, ``eval`` scores models on the course's tasks."""
 
 from __future__ import annotations
 
@@ -25,6 +25,8 @@ def _parser() -> argparse.ArgumentParser:
     doctor = sub.add_parser("doctor", help="check the setup before going live (--help for more)",
                             add_help=False)
     doctor.add_argument("rest", nargs=argparse.REMAINDER)
+    ev = sub.add_parser("eval", help="score models on the course's tasks", add_help=False)
+    ev.add_argument("rest", nargs=argparse.REMAINDER)
     return parser
 
 
@@ -58,10 +60,13 @@ def _exit_cleanly(signum: int, frame: object) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
     words = list(sys.argv[1:] if argv is None else argv)
-    if words[:1] == ["doctor"]:  # by hand: argparse's REMAINDER drops a leading --option
+    # By hand: argparse's REMAINDER drops a leading --option, and each has its own --help.
+    if words[:1] == ["doctor"]:
         from receiver.doctor.cli import main as doctor_main
 
         return doctor_main(words[1:])
+    if words[:1] == ["eval"]:
+        return int(importlib.import_module("receiver.evaluation.cli").main(words[1:]))
     args = _parser().parse_args(words)
     # Whatever else lands in the data folder (bare repos, sites, the runs' work folders) is
     # private too; the journal, logs and notifications set 0600 themselves (receiver.private).
