@@ -37,6 +37,20 @@ def _int(environ: Mapping[str, str], name: str, default: int, minimum: int = 1) 
     return value
 
 
+def _proxies(environ: Mapping[str, str]) -> int:
+    # How many proxies in front of the receiver append to X-Forwarded-For: 0 (the default) means
+    # the TCP peer is the client and the header, which anyone can send, is ignored.
+    raw = environ.get("LLM_DEPLOY_TRUST_PROXY", "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return 0
+    if raw in ("1", "true", "yes", "on"):
+        return 1
+    if raw.isdigit():
+        return int(raw)
+    raise ConfigError(
+        f"LLM_DEPLOY_TRUST_PROXY must be off, on, or a number of proxies, not {raw!r}.")
+
+
 def _opt(environ: Mapping[str, str], *names: str) -> str | None:
     for name in names:
         value = environ.get(name, "").strip()
@@ -80,6 +94,7 @@ class Settings:
     workflow_timeout: float = 180.0
     settle_interval: float = 20.0
     worker_threads: int = 4
+    trust_proxy: int = 0  # proxies appending to X-Forwarded-For (0: none, the header is ignored)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -115,6 +130,7 @@ class Settings:
             workflow_timeout=float(_int(environ, "LLM_DEPLOY_WORKFLOW_TIMEOUT", 180)),
             settle_interval=float(_int(environ, "LLM_DEPLOY_SETTLE_SECONDS", 20)),
             worker_threads=_int(environ, "LLM_DEPLOY_WORKERS", 4),
+            trust_proxy=_proxies(environ),
         )
 
     def __repr__(self) -> str:

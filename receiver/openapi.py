@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from receiver.config import Settings
-from receiver.request import MAX_TASK
+from receiver.request import MAX_ROUND, MAX_TASK
 
 VERSION = "1"
 _NONBLANK = r"\S"
@@ -65,7 +65,7 @@ def schemas() -> dict[str, Any]:
             "email": {"type": "string"},
             "secret": {"type": "string", "description": "The deploy secret (else 403)."},
             "task": {"type": "string", "pattern": _NONBLANK, "maxLength": MAX_TASK},
-            "round": {"type": "integer", "minimum": 1},
+            "round": {"type": "integer", "minimum": 1, "maximum": MAX_ROUND},
             "nonce": {"type": "string", "pattern": _NONBLANK},
             "brief": {"type": "string", "pattern": _NONBLANK},
             "evaluation_url": {"type": "string", "pattern": url},
@@ -113,6 +113,18 @@ def schemas() -> dict[str, Any]:
             "rounds": {"type": "array", "items": _ref("RoundStatus")},
         },
     }
+    public_status = {
+        "type": "object",
+        "required": ["task", "rounds"],
+        "additionalProperties": False,
+        "description": "Without the deploy secret: each round's number and state, nothing else.",
+        "properties": {
+            "task": {"type": "string"},
+            "rounds": {"type": "array", "items": {
+                "type": "object", "required": ["round", "state"], "additionalProperties": False,
+                "properties": {"round": {"type": "integer"}, "state": {"type": "string"}}}},
+        },
+    }
     row = {
         "type": "object",
         "required": ["id", "task", "round", "state", "running", "elapsed_s", "received_at",
@@ -147,6 +159,7 @@ def schemas() -> dict[str, Any]:
     return {
         "DeployRequest": request, "Accepted": accepted, "Error": error,
         "State": {"enum": states}, "RoundStatus": round_status, "TaskStatus": task_status,
+        "PublicTaskStatus": public_status,
         "DashboardRow": row, "Dashboard": dashboard, "Health": health,
     }
 
@@ -155,6 +168,11 @@ def operations(settings: Settings) -> dict[str, dict[str, Any]]:
     """Every path of the core; a mode documents its own (``Mode.openapi_paths``)."""
     limit_mb = settings.max_body_bytes // (1024 * 1024)
     bearer: list[dict[str, list[str]]] = [{"deploySecret": []}]
+    throttled = {**_json("Error", "Too many wrong secrets from this address; wait `Retry-After` "
+                                  "seconds. Answered before the body is read."),
+                 "headers": {"Retry-After": {"schema": {"type": "integer"}}}}
+    wrong_token = _json("Error", "The bearer token is not the deploy secret (counts as a wrong "
+                                 "secret).")
     task = {"name": "task", "in": "path", "required": True, "schema": {"type": "string"}}
 
     return {
@@ -169,15 +187,22 @@ def operations(settings: Settings) -> dict[str, dict[str, Any]]:
                 "403": _json("Error", "The secret does not match."),
                 "413": _json("Error", f"The body is larger than {limit_mb} MB."),
                 "408": _json("Error", "The body did not arrive within the body timeout."),
+                "429": throttled,
             },
         }},
         "/api-deploy/{task}": {"get": {
-            "summary": "A task's rounds: state, repo, run and page (no secrets, emails or URLs "
-                       "to notify)",
+            "summary": "A task's rounds: state only; with the deploy secret as bearer, also nonce, "
+                       "repo, run, page and error (never secrets, emails or URLs to notify)",
             "operationId": "status",
             "parameters": [task],
-            "responses": {"200": _json("TaskStatus", "The task's rounds, oldest first."),
-                          "404": _json("Error", "No request for this task was received.")},
+            "security": [{}, *bearer],
+            "responses": {"200": {
+                              "description": "The task's rounds, oldest first.",
+                              "content": {"application/json": {"schema": {"oneOf": [
+                                  _ref("TaskStatus"), _ref("PublicTaskStatus")]}}}},
+                          "401": wrong_token,
+                          "404": _json("Error", "No request for this task was received."),
+                          "429": throttled},
         }},
         "/health": {"get": {"summary": "Liveness", "operationId": "health",
                             "responses": {"200": _json("Health", "The process is up.")}}},
@@ -196,7 +221,8 @@ def operations(settings: Settings) -> dict[str, dict[str, Any]]:
             "summary": "Recent requests for the dashboard, newest first",
             "operationId": "dashboard", "security": bearer,
             "responses": {"200": _json("Dashboard", "Up to 50 requests."),
-                          "401": _json("Error", "No or wrong bearer token.")},
+                          "401": _json("Error", "No or wrong bearer token."),
+                          "429": throttled},
         }},
         "/openapi.json": {"get": {"summary": "This description", "operationId": "openapi",
                                   "responses": {"200": {"description": "OpenAPI 3.1 JSON."}}}},

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 MAX_TASK = 200
+MAX_ROUND = 2**31 - 1  # far above any real round; keeps the journal's INTEGER and JS numbers exact
 
 Check = str | dict[str, str]
 
@@ -69,8 +71,8 @@ def _str(body: dict[str, Any], name: str, *, required_nonempty: bool = True) -> 
 def _round(body: dict[str, Any]) -> int:
     value = body.get("round")
     # bool is an int subclass: `true` must not pass as round 1.
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise RequestError("round", "'round' must be a positive integer.")
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ROUND:
+        raise RequestError("round", f"'round' must be a positive integer of at most {MAX_ROUND}.")
     return value
 
 
@@ -129,6 +131,28 @@ def decode_attachments(items: list[dict[str, str]]) -> list[Any]:
     from action.attachments import from_request
 
     return list(from_request([dict(a) for a in items]))
+
+
+def load_body(raw: bytes) -> dict[str, Any]:
+    """Parse the body once into a JSON object; anything else is a RequestError, never a crash.
+
+    Nesting deeper than the interpreter's recursion limit (about 1,000 levels) raises
+    RecursionError inside the decoder; integers longer than 4,300 digits raise ValueError.
+    """
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, ValueError):
+        raise RequestError(None, "The body is not valid JSON.") from None
+    except RecursionError:
+        raise RequestError(None, "The body is nested too deeply to be a request.") from None
+    if not isinstance(data, dict):
+        raise RequestError(None, "The request body must be a JSON object.")
+    return data
+
+
+def presented_secret(body: dict[str, Any]) -> bytes:
+    """The secret the body carries, as UTF-8 bytes to compare; checked before anything else."""
+    return _str(body, "secret", required_nonempty=False).encode("utf-8")
 
 
 def parse_request(body: Any) -> DeployRequest:

@@ -38,9 +38,14 @@ def test_defaults_are_local_and_safe() -> None:
          "http://127.0.0.1:9/api/v3"),
         ({"LLM_DEPLOY_DATA": "/tmp/d"}, "data_dir", Path("/tmp/d")),
         ({"LLM_DEPLOY_WORKFLOW_TIMEOUT": "30"}, "workflow_timeout", 30.0),
+        ({}, "trust_proxy", 0),
+        ({"LLM_DEPLOY_TRUST_PROXY": "on"}, "trust_proxy", 1),
+        ({"LLM_DEPLOY_TRUST_PROXY": "off"}, "trust_proxy", 0),
+        ({"LLM_DEPLOY_TRUST_PROXY": "2"}, "trust_proxy", 2),
     ],
     ids=["token-means-github", "aipipe-token", "llm-key-wins", "body-mb", "public-from-port",
-         "public-url-trimmed", "api-url", "data-dir", "workflow-timeout"],
+         "public-url-trimmed", "api-url", "data-dir", "workflow-timeout", "trust-proxy-default",
+         "trust-proxy-on", "trust-proxy-off", "trust-proxy-two"],
 )
 def test_environment_values(env: dict[str, str], attr: str, expected: object) -> None:
     assert getattr(Settings.from_environ({**BASE, **env}), attr) == expected
@@ -54,8 +59,10 @@ def test_environment_values(env: dict[str, str], attr: str, expected: object) ->
         ({**BASE, "PORT": "eighty"}, "PORT"),
         ({**BASE, "LLM_DEPLOY_MAX_BODY_MB": "0"}, "LLM_DEPLOY_MAX_BODY_MB"),
         ({**BASE, "LLM_DEPLOY_MASTER_KEY": "short"}, "LLM_DEPLOY_MASTER_KEY"),
+        ({**BASE, "LLM_DEPLOY_TRUST_PROXY": "maybe"}, "LLM_DEPLOY_TRUST_PROXY"),
     ],
-    ids=["missing-secret", "blank-secret", "bad-port", "zero-body", "short-master-key"],
+    ids=["missing-secret", "blank-secret", "bad-port", "zero-body", "short-master-key",
+         "bad-trust-proxy"],
 )
 def test_bad_settings_fail_with_one_sentence(env: dict[str, str], mentions: str) -> None:
     with pytest.raises(ConfigError) as info:

@@ -15,8 +15,9 @@ import pytest
 
 from receiver import dashboard
 from receiver.app import create_app
+from receiver.auth import authorized
 from receiver.config import Settings
-from receiver.dashboard import authorized, dashboard_rows, scrub
+from receiver.dashboard import dashboard_rows, scrub
 from receiver.journal import Journal
 from receiver.local.notify import local_row, with_run
 from receiver.worker import Worker

@@ -230,7 +230,8 @@ def test_local_notify_answers_like_the_evaluator(
     answer = httpx.post(f"{corpus.base}/local/notify", json=note, timeout=10)
     assert answer.status_code == code, answer.text
     assert reason in answer.text
-    status = httpx.get(f"{corpus.base}/api-deploy/sum-of-sales-601", timeout=10).json()
+    status = httpx.get(f"{corpus.base}/api-deploy/sum-of-sales-601", timeout=10,
+                       headers={"authorization": f"Bearer {SECRET}"}).json()
     entry = next(r for r in status["rounds"] if r["nonce"] == load_request(stem)["nonce"])
     if code == 200:
         assert entry["notified"] and entry["state"] == "notified"

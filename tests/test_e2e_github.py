@@ -83,7 +83,8 @@ def test_github_mode_end_to_end(tmp_path: Path) -> None:
             body = {**request, "secret": SECRET, "evaluation_url": ev.url}
             assert http.post(f"{base}/api-deploy", json=body).status_code == 200
             note = wait_for(lambda: next(iter(ev.bodies), None), 120, "the notification")
-            status = http.get(f"{base}/api-deploy/{request['task']}").json()
+            status = http.get(f"{base}/api-deploy/{request['task']}",
+                              headers={"authorization": f"Bearer {SECRET}"}).json()
         for thread in runs:
             thread.join(60)
         deployed = check_notification(note, request, tmp_path, http)
