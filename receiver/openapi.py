@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from receiver.config import Settings
-from receiver.request import MAX_ROUND, MAX_TASK
+from receiver.request import MAX_ATTACHMENTS, MAX_CHECKS, MAX_ROUND, MAX_TASK
 
 VERSION = "1"
 _NONBLANK = r"\S"
@@ -69,8 +69,10 @@ def schemas() -> dict[str, Any]:
             "nonce": {"type": "string", "pattern": _NONBLANK},
             "brief": {"type": "string", "pattern": _NONBLANK},
             "evaluation_url": {"type": "string", "pattern": url},
-            "checks": {"type": ["array", "null"], "items": check, "default": []},
-            "attachments": {"type": ["array", "null"], "items": attachment, "default": []},
+            "checks": {"type": ["array", "null"], "items": check, "default": [],
+                       "maxItems": MAX_CHECKS},
+            "attachments": {"type": ["array", "null"], "items": attachment, "default": [],
+                            "maxItems": MAX_ATTACHMENTS},
         },
     }
     accepted = {

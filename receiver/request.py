@@ -8,6 +8,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 MAX_TASK = 200
+MAX_CHECKS = 1000  # real tasks carry 3 to 10; naming 300,000 duplicate attachments took minutes
+MAX_ATTACHMENTS = 100
 MAX_ROUND = 2**31 - 1  # far above any real round; keeps the journal's INTEGER and JS numbers exact
 
 Check = str | dict[str, str]
@@ -82,6 +84,8 @@ def _checks(body: dict[str, Any]) -> list[Check]:
         return []
     if not isinstance(value, list):
         raise RequestError("checks", "'checks' must be a list.")
+    if len(value) > MAX_CHECKS:
+        raise RequestError("checks", f"'checks' must hold at most {MAX_CHECKS} items.")
     checks: list[Check] = []
     for i, item in enumerate(value):
         if isinstance(item, str):
@@ -97,7 +101,10 @@ def _checks(body: dict[str, Any]) -> list[Check]:
 
 def _url(body: dict[str, Any]) -> str:
     value = _str(body, "evaluation_url")
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # e.g. "http://0[": an unbalanced IPv6 bracket (found by schemathesis)
+        raise RequestError("evaluation_url", "'evaluation_url' is not a valid URL.") from None
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise RequestError("evaluation_url", "'evaluation_url' must be an http(s) URL.")
     return value
@@ -109,6 +116,9 @@ def _attachments(body: dict[str, Any]) -> list[dict[str, str]]:
         return []
     if not isinstance(value, list):
         raise RequestError("attachments", "'attachments' must be a list.")
+    if len(value) > MAX_ATTACHMENTS:
+        raise RequestError("attachments",
+                           f"'attachments' must hold at most {MAX_ATTACHMENTS} items.")
     items: list[dict[str, str]] = []
     for i, item in enumerate(value):
         where = f"attachments[{i}]"
