@@ -43,8 +43,8 @@ pytest_plugins = ["tests.reliability"]
 pytestmark = pytest.mark.fuzz
 
 SECRET = "fuzz-door-secret-0123456789"
-SCHEMA_CASES = 300  # per generation mode (positive, negative)
-HOSTILE_CASES = 300
+SCHEMA_CASES = 2000  # per generation mode (positive, negative)
+HOSTILE_CASES = 1200
 LIMIT = 1024 * 1024
 _COUNT = {"schemathesis": 0, "hostile": 0}
 
