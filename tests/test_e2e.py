@@ -57,7 +57,7 @@ class Outcome:
 
 def _round(http: httpx.Client, status_url: str, nonce: str) -> dict[str, Any] | None:
     """This request's entry in the status endpoint."""
-    rounds = http.get(status_url).json()["rounds"]
+    rounds = http.get(status_url, headers={"authorization": f"Bearer {SECRET}"}).json()["rounds"]
     return next((r for r in rounds if r["nonce"] == nonce), None)
 
 
