@@ -55,7 +55,8 @@ def _one(http: httpx.Client, base: str, ev: FakeEvaluator, data: Path, request: 
     wait_for(lambda: any(b.get("nonce") == nonce for b in list(ev.bodies)), 120,
              "the notification", every=0.01)
     total = time.time() - started
-    rounds = http.get(f"{base}/api-deploy/{request['task']}").json()["rounds"]
+    rounds = http.get(f"{base}/api-deploy/{request['task']}",
+                      headers={"authorization": f"Bearer {secret}"}).json()["rounds"]
     entry = next(r for r in rounds if r["nonce"] == nonce)
     run_id = entry["run_url"].rsplit("/", 1)[1]
     # The run goes on after notifying (it checks the deployed page); wait for its record.

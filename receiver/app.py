@@ -1,9 +1,12 @@
 """The Starlette app: POST /api-deploy answers once a request is journaled; a worker does the rest.
 
-Checks run in the order the evaluator's contract fixes: size (413), JSON and fields (400, naming
-the field), secret in constant time (403). Only then is the request journaled (fsync'd) and 200
-returned; no forge call ever happens before the 200. Errors are raised as ``ApiError`` and turned
-into the one JSON shape by the handlers in ``receiver.errors``.
+Authentication comes before work: a client that sent too many wrong secrets is answered 429
+before its body is read (``receiver.throttle``); then the size (413); then one JSON parse (400),
+and the secret is compared in constant time straight after it (403), before any field is
+validated or any attachment looked at. Only a request with the right secret is validated (400,
+naming the field), journaled (fsync'd) and answered 200; no forge call ever happens before the
+200. Errors are raised as ``ApiError`` and turned into the one JSON shape by the handlers in
+``receiver.errors``.
 
 ``create_app`` is the composition root: it takes the mode (``receiver.modes.mode_for`` unless one
 is given), mounts the mode's routes beside the core's, and keeps settings, mode, journal and worker
@@ -13,8 +16,6 @@ on ``app.state``, where the module-level endpoints find them.
 from __future__ import annotations
 
 import asyncio
-import hmac
-import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -27,6 +28,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from receiver.auth import admit, bearer, secret_matches
 from receiver.config import Settings
 from receiver.dashboard import dashboard_routes
 from receiver.errors import EXCEPTION_HANDLERS, ApiError
@@ -35,7 +37,8 @@ from receiver.journal import Journal
 from receiver.mode import Mode
 from receiver.modes import mode_for
 from receiver.openapi import openapi_routes
-from receiver.request import RequestError, parse_request
+from receiver.request import RequestError, load_body, parse_request, presented_secret
+from receiver.throttle import Throttle
 from receiver.worker import Worker
 
 log = logging.getLogger("llm_deploy.app")
@@ -56,20 +59,22 @@ async def _read_capped(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _accept(app: Starlette, body: bytes) -> dict[str, Any]:
-    # Runs in a thread: JSON of a 25 MB body, attachment decoding and the fsync would otherwise
-    # stall every other connection on the event loop.
+def _accept(request: Request, body: bytes, client: str) -> dict[str, Any]:
+    # Runs in a thread: JSON of a 25 MB body and the fsync would otherwise stall every other
+    # connection on the event loop.
+    app = request.app
     settings: Settings = app.state.settings
     try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, ValueError):
-        raise ApiError(400, "The body is not valid JSON.") from None
+        data = load_body(body)
+        secret = presented_secret(data)
+    except RequestError as exc:
+        raise ApiError(400, exc.message, exc.field) from None
+    if not secret_matches(request, client, secret):
+        raise ApiError(403, "The secret does not match.", "secret")
     try:
         req = parse_request(data)
     except RequestError as exc:
         raise ApiError(400, exc.message, exc.field) from None
-    if not hmac.compare_digest(req.secret.encode("utf-8"), settings.deploy_secret.encode("utf-8")):
-        raise ApiError(403, "The secret does not match.", "secret")
     request_id, is_new = app.state.journal.record(req)
     answer: dict[str, Any] = {
         "status": "accepted", "task": req.task, "round": req.round, "nonce": req.nonce,
@@ -86,6 +91,7 @@ def _accept(app: Starlette, body: bytes) -> dict[str, Any]:
 async def deploy(request: Request) -> Response:
     """``POST /api-deploy``: journal a valid request, answer 200, let the worker do the rest."""
     settings: Settings = request.app.state.settings
+    client = admit(request)  # before the body is read: a throttled guesser costs a header parse
     try:
         # A bound on the whole body, so a client trickling bytes cannot hold a slot forever.
         body = await asyncio.wait_for(
@@ -95,16 +101,29 @@ async def deploy(request: Request) -> Response:
     except TimeoutError:
         waited = f"{settings.body_timeout:g}"
         raise ApiError(408, f"The request body did not arrive within {waited} s.") from None
-    return JSONResponse(await run_in_threadpool(_accept, request.app, body))
+    return JSONResponse(await run_in_threadpool(_accept, request, body, client))
+
+
+def public_status(status: dict[str, Any]) -> dict[str, Any]:
+    """What anyone may see of a task: each round's number and state, nothing else.
+
+    A whitelist, so whatever a mode adds to a round (runs, commits, paths, errors) stays behind
+    the secret without this function knowing about it.
+    """
+    return {"task": status["task"],
+            "rounds": [{"round": r["round"], "state": r["state"]} for r in status["rounds"]]}
 
 
 async def status(request: Request) -> Response:
-    """``GET /api-deploy/{task}``: every round of the task, with what the mode adds."""
+    """``GET /api-deploy/{task}``: each round's state; with the secret as bearer, everything."""
+    full = bearer(request)
     task = request.path_params["task"]
     found = await run_in_threadpool(request.app.state.journal.status, task)
     if found is None:
         raise ApiError(404, f"No request for task {task!r} was received.", "task")
-    return JSONResponse(await run_in_threadpool(request.app.state.mode.status, found))
+    shown = await run_in_threadpool(request.app.state.mode.status, found)
+    return JSONResponse(shown if full else public_status(shown),
+                        headers={"Cache-Control": "no-store", "Vary": "Authorization"})
 
 
 async def health(request: Request) -> Response:
@@ -119,8 +138,13 @@ def create_app(
     forge: Forge | None = None,
     journal: Journal | None = None,
     worker: Worker | None = None,
+    throttle: Throttle | None = None,
 ) -> Starlette:
-    """The receiver app; missing collaborators are built from the settings and mode at startup."""
+    """The receiver app; missing collaborators are built from the settings and mode at startup.
+
+    ``throttle`` replaces the default (5 wrong secrets per client, then 429 for a minute), for
+    tests that send thousands of wrong secrets from one address on purpose.
+    """
     mode = mode or mode_for(settings)
 
     @asynccontextmanager
@@ -152,4 +176,6 @@ def create_app(
     ]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS)
     app.state.settings, app.state.mode = settings, mode
+    app.state.throttle = throttle or Throttle()
+    app.state.secret = settings.deploy_secret.encode("utf-8", "surrogateescape")
     return app

@@ -46,8 +46,10 @@ def serve(settings: Settings) -> int:
     # KeyboardInterrupt, and shut the mode down here too in case the lifespan never ran.
     signal.signal(signal.SIGTERM, _exit_cleanly)
     try:
+        # proxy_headers off: uvicorn would otherwise take X-Forwarded-For from any local peer;
+        # the app reads it only when LLM_DEPLOY_TRUST_PROXY says a proxy is in front.
         uvicorn.run(create_app(settings, mode=mode), host=settings.host, port=settings.port,
-                    log_config=None)
+                    log_config=None, proxy_headers=False)
     finally:
         mode.shutdown()
     return 0

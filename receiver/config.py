@@ -35,6 +35,20 @@ def _int(environ: Mapping[str, str], name: str, default: int, minimum: int = 1) 
     return value
 
 
+def _proxies(environ: Mapping[str, str]) -> int:
+    # How many proxies in front of the receiver append to X-Forwarded-For: 0 (the default) means
+    # the TCP peer is the client and the header, which anyone can send, is ignored.
+    raw = environ.get("LLM_DEPLOY_TRUST_PROXY", "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return 0
+    if raw in ("1", "true", "yes", "on"):
+        return 1
+    if raw.isdigit():
+        return int(raw)
+    raise ConfigError(
+        f"LLM_DEPLOY_TRUST_PROXY must be off, on, or a number of proxies, not {raw!r}.")
+
+
 def _opt(environ: Mapping[str, str], *names: str) -> str | None:
     for name in names:
         value = environ.get(name, "").strip()
@@ -78,6 +92,7 @@ class Settings:
     worker_threads: int = 4
     pages_port: int | None = None  # local Pages' own port; None: PORT + 1, or any free one
     pages_url: str | None = None  # the origin local Pages are announced at; None: from the port
+    trust_proxy: int = 0  # proxies appending to X-Forwarded-For (0: none, the header is ignored)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -116,6 +131,7 @@ class Settings:
             pages_port=(_int(environ, "LLM_DEPLOY_PAGES_PORT", 0, minimum=0)
                         if _opt(environ, "LLM_DEPLOY_PAGES_PORT") else None),
             pages_url=(_opt(environ, "LLM_DEPLOY_PAGES_URL") or "").rstrip("/") or None,
+            trust_proxy=_proxies(environ),
         )
 
     def __repr__(self) -> str:

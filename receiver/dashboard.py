@@ -1,14 +1,14 @@
 """The dashboard: a static page at ``GET /`` that polls ``GET /api/dashboard`` with the secret.
 
 The page itself holds no data, so it is served to anyone; the JSON behind it answers only a
-request carrying ``Authorization: Bearer <DEPLOY_SECRET>`` (compared in constant time). Rows are
+request carrying ``Authorization: Bearer <DEPLOY_SECRET>`` (``receiver.auth``: constant-time
+compare, wrong tokens throttled). Rows are
 built from journal columns that never hold a secret, an email, a brief or an evaluation URL, and
 error texts are scrubbed once more here, because an exception message may quote anything.
 """
 
 from __future__ import annotations
 
-import hmac
 import re
 import time
 from importlib import resources
@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from receiver.auth import require_bearer
 from receiver.doctor.summary import last_doctor
 from receiver.errors import ApiError
 
@@ -93,14 +94,6 @@ def dashboard_rows(rows: list[dict[str, Any]], now: float) -> list[dict[str, Any
     return out
 
 
-def authorized(header: str | None, secret: str) -> bool:
-    """True when an Authorization header carries ``Bearer <secret>``, compared in constant time."""
-    scheme, _, token = (header or "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return False
-    return hmac.compare_digest(token.strip().encode("utf-8"), secret.encode("utf-8"))
-
-
 def _asset(name: str) -> bytes:
     return resources.files("receiver").joinpath("static", name).read_bytes()
 
@@ -122,9 +115,7 @@ async def asset(request: Request) -> Response:
 async def data(request: Request) -> Response:
     """``GET /api/dashboard``: the recent requests, for the bearer of the deploy secret."""
     state = request.app.state
-    if not authorized(request.headers.get("authorization"), state.settings.deploy_secret):
-        raise ApiError(401, "Send the deploy secret as 'Authorization: Bearer <secret>'.",
-                       "authorization", headers={"WWW-Authenticate": 'Bearer realm="llm-deploy"'})
+    require_bearer(request)  # throttled with wrong secrets sent anywhere else
     rows = await run_in_threadpool(lambda: state.mode.rows(state.journal.recent(RECENT)))
     now = time.time()
     body = {

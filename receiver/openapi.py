@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from receiver.config import Settings
-from receiver.request import MAX_TASK
+from receiver.request import MAX_ATTACHMENTS, MAX_CHECKS, MAX_ROUND, MAX_TASK
 
 VERSION = "1"
 _NONBLANK = r"\S"
@@ -65,12 +65,14 @@ def schemas() -> dict[str, Any]:
             "email": {"type": "string"},
             "secret": {"type": "string", "description": "The deploy secret (else 403)."},
             "task": {"type": "string", "pattern": _NONBLANK, "maxLength": MAX_TASK},
-            "round": {"type": "integer", "minimum": 1},
+            "round": {"type": "integer", "minimum": 1, "maximum": MAX_ROUND},
             "nonce": {"type": "string", "pattern": _NONBLANK},
             "brief": {"type": "string", "pattern": _NONBLANK},
             "evaluation_url": {"type": "string", "pattern": url},
-            "checks": {"type": ["array", "null"], "items": check, "default": []},
-            "attachments": {"type": ["array", "null"], "items": attachment, "default": []},
+            "checks": {"type": ["array", "null"], "items": check, "default": [],
+                       "maxItems": MAX_CHECKS},
+            "attachments": {"type": ["array", "null"], "items": attachment, "default": [],
+                            "maxItems": MAX_ATTACHMENTS},
         },
     }
     accepted = {
@@ -114,6 +116,18 @@ def schemas() -> dict[str, Any]:
             "task": {"type": "string"}, "repo": _nullable("string"),
             "repo_url": _nullable("string"), "pages_url": _nullable("string"),
             "rounds": {"type": "array", "items": _ref("RoundStatus")},
+        },
+    }
+    public_status = {
+        "type": "object",
+        "required": ["task", "rounds"],
+        "additionalProperties": False,
+        "description": "Without the deploy secret: each round's number and state, nothing else.",
+        "properties": {
+            "task": {"type": "string"},
+            "rounds": {"type": "array", "items": {
+                "type": "object", "required": ["round", "state"], "additionalProperties": False,
+                "properties": {"round": {"type": "integer"}, "state": {"type": "string"}}}},
         },
     }
     row = {
@@ -172,6 +186,7 @@ def schemas() -> dict[str, Any]:
         "DeployRequest": request, "Accepted": accepted, "Error": error,
         "State": {"enum": states}, "RoundStatus": round_status, "TaskStatus": task_status,
         "Outcome": outcome,
+        "PublicTaskStatus": public_status,
         "DashboardRow": row, "Dashboard": dashboard, "Health": health,
     }
 
@@ -180,6 +195,11 @@ def operations(settings: Settings) -> dict[str, dict[str, Any]]:
     """Every path of the core; a mode documents its own (``Mode.openapi_paths``)."""
     limit_mb = settings.max_body_bytes // (1024 * 1024)
     bearer: list[dict[str, list[str]]] = [{"deploySecret": []}]
+    throttled = {**_json("Error", "Too many wrong secrets from this address; wait `Retry-After` "
+                                  "seconds. Answered before the body is read."),
+                 "headers": {"Retry-After": {"schema": {"type": "integer"}}}}
+    wrong_token = _json("Error", "The bearer token is not the deploy secret (counts as a wrong "
+                                 "secret).")
     task = {"name": "task", "in": "path", "required": True, "schema": {"type": "string"}}
 
     return {
@@ -194,15 +214,22 @@ def operations(settings: Settings) -> dict[str, dict[str, Any]]:
                 "403": _json("Error", "The secret does not match."),
                 "413": _json("Error", f"The body is larger than {limit_mb} MB."),
                 "408": _json("Error", "The body did not arrive within the body timeout."),
+                "429": throttled,
             },
         }},
         "/api-deploy/{task}": {"get": {
-            "summary": "A task's rounds: state, repo, run and page (no secrets, emails or URLs "
-                       "to notify)",
+            "summary": "A task's rounds: state only; with the deploy secret as bearer, also nonce, "
+                       "repo, run, page and error (never secrets, emails or URLs to notify)",
             "operationId": "status",
             "parameters": [task],
-            "responses": {"200": _json("TaskStatus", "The task's rounds, oldest first."),
-                          "404": _json("Error", "No request for this task was received.")},
+            "security": [{}, *bearer],
+            "responses": {"200": {
+                              "description": "The task's rounds, oldest first.",
+                              "content": {"application/json": {"schema": {"oneOf": [
+                                  _ref("TaskStatus"), _ref("PublicTaskStatus")]}}}},
+                          "401": wrong_token,
+                          "404": _json("Error", "No request for this task was received."),
+                          "429": throttled},
         }},
         "/health": {"get": {"summary": "Liveness", "operationId": "health",
                             "responses": {"200": _json("Health", "The process is up.")}}},
@@ -221,7 +248,8 @@ def operations(settings: Settings) -> dict[str, dict[str, Any]]:
             "summary": "Recent requests for the dashboard, newest first",
             "operationId": "dashboard", "security": bearer,
             "responses": {"200": _json("Dashboard", "Up to 50 requests."),
-                          "401": _json("Error", "No or wrong bearer token.")},
+                          "401": _json("Error", "No or wrong bearer token."),
+                          "429": throttled},
         }},
         "/openapi.json": {"get": {"summary": "This description", "operationId": "openapi",
                                   "responses": {"200": {"description": "OpenAPI 3.1 JSON."}}}},

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 MAX_TASK = 200
+MAX_CHECKS = 1000  # real tasks carry 3 to 10; naming 300,000 duplicate attachments took minutes
+MAX_ATTACHMENTS = 100
+MAX_ROUND = 2**31 - 1  # far above any real round; keeps the journal's INTEGER and JS numbers exact
 
 Check = str | dict[str, str]
 
@@ -49,6 +53,8 @@ class DeployRequest:
 def _unicode(value: str, where: str) -> str:
     # JSON may carry lone surrogates ("\\ud800"); they cannot be encoded as UTF-8 later (secret
     # comparison, journal, payload), so they are a 400 here rather than a 500 there.
+    if value.isascii():  # the common case (a 1 MB base64 data URI), answered without a copy
+        return value
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
@@ -69,8 +75,8 @@ def _str(body: dict[str, Any], name: str, *, required_nonempty: bool = True) -> 
 def _round(body: dict[str, Any]) -> int:
     value = body.get("round")
     # bool is an int subclass: `true` must not pass as round 1.
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise RequestError("round", "'round' must be a positive integer.")
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ROUND:
+        raise RequestError("round", f"'round' must be a positive integer of at most {MAX_ROUND}.")
     return value
 
 
@@ -80,6 +86,8 @@ def _checks(body: dict[str, Any]) -> list[Check]:
         return []
     if not isinstance(value, list):
         raise RequestError("checks", "'checks' must be a list.")
+    if len(value) > MAX_CHECKS:
+        raise RequestError("checks", f"'checks' must hold at most {MAX_CHECKS} items.")
     checks: list[Check] = []
     for i, item in enumerate(value):
         if isinstance(item, str):
@@ -95,7 +103,10 @@ def _checks(body: dict[str, Any]) -> list[Check]:
 
 def _url(body: dict[str, Any]) -> str:
     value = _str(body, "evaluation_url")
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # e.g. "http://0[": an unbalanced IPv6 bracket (found by schemathesis)
+        raise RequestError("evaluation_url", "'evaluation_url' is not a valid URL.") from None
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise RequestError("evaluation_url", "'evaluation_url' must be an http(s) URL.")
     return value
@@ -107,6 +118,9 @@ def _attachments(body: dict[str, Any]) -> list[dict[str, str]]:
         return []
     if not isinstance(value, list):
         raise RequestError("attachments", "'attachments' must be a list.")
+    if len(value) > MAX_ATTACHMENTS:
+        raise RequestError("attachments",
+                           f"'attachments' must hold at most {MAX_ATTACHMENTS} items.")
     items: list[dict[str, str]] = []
     for i, item in enumerate(value):
         where = f"attachments[{i}]"
@@ -129,6 +143,28 @@ def decode_attachments(items: list[dict[str, str]]) -> list[Any]:
     from action.attachments import from_request
 
     return list(from_request([dict(a) for a in items]))
+
+
+def load_body(raw: bytes) -> dict[str, Any]:
+    """Parse the body once into a JSON object; anything else is a RequestError, never a crash.
+
+    Nesting deeper than the interpreter's recursion limit (about 1,000 levels) raises
+    RecursionError inside the decoder; integers longer than 4,300 digits raise ValueError.
+    """
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, ValueError):
+        raise RequestError(None, "The body is not valid JSON.") from None
+    except RecursionError:
+        raise RequestError(None, "The body is nested too deeply to be a request.") from None
+    if not isinstance(data, dict):
+        raise RequestError(None, "The request body must be a JSON object.")
+    return data
+
+
+def presented_secret(body: dict[str, Any]) -> bytes:
+    """The secret the body carries, as UTF-8 bytes to compare; checked before anything else."""
+    return _str(body, "secret", required_nonempty=False).encode("utf-8")
 
 
 def parse_request(body: Any) -> DeployRequest:

@@ -21,6 +21,7 @@ from tests.fakes.memory_forge import MemoryForge
 from tests.support import ServerThread, free_socket
 
 SECRET = "app-test-secret"
+AUTH = {"authorization": f"Bearer {SECRET}"}
 
 
 def settings_for(tmp_path: Path, **changes: Any) -> Settings:
@@ -97,7 +98,7 @@ def test_accepts_then_dispatches(harness: Harness) -> None:
         assert data["status_url"].endswith("/api-deploy/sum-of-sales-601")
         assert harness.worker.drain(10)
         assert harness.forge.count("dispatch") == 1
-        status = client.get("/api-deploy/sum-of-sales-601")
+        status = client.get("/api-deploy/sum-of-sales-601", headers=AUTH)
         assert status.status_code == 200
         (round_,) = status.json()["rounds"]
         assert round_["state"] == "dispatched" and round_["run_url"]
@@ -152,10 +153,13 @@ def test_every_4xx_is_json_and_leaves_nothing(
     assert harness.journal.pending() == [] and harness.forge.calls == []
 
 
-def test_bad_field_is_checked_before_the_secret(harness: Harness) -> None:
+def test_the_secret_is_checked_before_the_fields(harness: Harness) -> None:
+    # Authentication before work: a wrong secret is a 403 however broken the rest is.
     with harness as client:
         answer = client.post("/api-deploy", json=body(secret="wrong", round=-1))
-    assert (answer.status_code, answer.json()["field"]) == (400, "round")
+        right = client.post("/api-deploy", json=body(round=-1))
+    assert (answer.status_code, answer.json()["field"]) == (403, "secret")
+    assert (right.status_code, right.json()["field"]) == (400, "round")
 
 
 @pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
@@ -191,7 +195,7 @@ def test_round_two_reuses_and_repeated_round_one_gets_a_suffix(harness: Harness)
             data = body(name) if nonce is None else body(name, nonce=nonce)
             assert client.post("/api-deploy", json=data).status_code == 200
         assert harness.worker.drain(10)
-        rounds = client.get("/api-deploy/sum-of-sales-601").json()["rounds"]
+        rounds = client.get("/api-deploy/sum-of-sales-601", headers=AUTH).json()["rounds"]
     assert [r["repo"] for r in rounds] == [
         "octo/sum-of-sales-601", "octo/sum-of-sales-601-2", "octo/sum-of-sales-601-2"
     ]
@@ -207,7 +211,7 @@ def test_twenty_concurrent_clients_dispatch_once_each(harness: Harness) -> None:
         assert all(a.status_code == 200 for a in answers)
         assert sum(1 for a in answers if a.json().get("duplicate")) == 20
         assert h.worker.drain(20)
-        status = client.get("/api-deploy/task-7").json()
+        status = client.get("/api-deploy/task-7", headers=AUTH).json()
     assert status["rounds"][0]["state"] == "dispatched"
     dispatched = h.forge.all_dispatches()
     assert len(dispatched) == 20 and len({d["dispatch-id"] for _, d in dispatched}) == 20

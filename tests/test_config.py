@@ -41,10 +41,15 @@ def test_defaults_are_local_and_safe() -> None:
         ({"LLM_DEPLOY_WORKFLOW_TIMEOUT": "30"}, "workflow_timeout", 30.0),
         ({"LLM_DEPLOY_ACTION_REF": "me/fork@v1"}, "action_ref", "me/fork@v1"),
         ({"LLM_DEPLOY_ACTION_REPO": "our.action"}, "action_repo", "our.action"),
+        ({}, "trust_proxy", 0),
+        ({"LLM_DEPLOY_TRUST_PROXY": "on"}, "trust_proxy", 1),
+        ({"LLM_DEPLOY_TRUST_PROXY": "off"}, "trust_proxy", 0),
+        ({"LLM_DEPLOY_TRUST_PROXY": "2"}, "trust_proxy", 2),
     ],
     ids=["token-means-github", "aipipe-token", "llm-key-wins", "body-mb", "public-from-port",
          "public-url-trimmed", "api-url", "data-dir", "workflow-timeout", "action-ref",
-         "action-repo"],
+         "action-repo", "trust-proxy-default", "trust-proxy-on", "trust-proxy-off",
+         "trust-proxy-two"],
 )
 def test_environment_values(env: dict[str, str], attr: str, expected: object) -> None:
     assert getattr(Settings.from_environ({**BASE, **env}), attr) == expected
@@ -59,9 +64,10 @@ def test_environment_values(env: dict[str, str], attr: str, expected: object) ->
         ({**BASE, "LLM_DEPLOY_MAX_BODY_MB": "0"}, "LLM_DEPLOY_MAX_BODY_MB"),
         ({**BASE, "LLM_DEPLOY_ACTION_REPO": "me/action"}, "LLM_DEPLOY_ACTION_REPO"),
         ({**BASE, "LLM_DEPLOY_ACTION_REPO": "action.git"}, "LLM_DEPLOY_ACTION_REPO"),
+        ({**BASE, "LLM_DEPLOY_TRUST_PROXY": "maybe"}, "LLM_DEPLOY_TRUST_PROXY"),
     ],
     ids=["missing-secret", "blank-secret", "bad-port", "zero-body",
-         "action-repo-slash", "action-repo-dot-git"],
+         "action-repo-slash", "action-repo-dot-git", "bad-trust-proxy"],
 )
 def test_bad_settings_fail_with_one_sentence(env: dict[str, str], mentions: str) -> None:
     with pytest.raises(ConfigError) as info:

@@ -15,8 +15,9 @@ import pytest
 
 from receiver import dashboard
 from receiver.app import create_app
+from receiver.auth import authorized
 from receiver.config import Settings
-from receiver.dashboard import authorized, dashboard_rows, scrub
+from receiver.dashboard import dashboard_rows, scrub
 from receiver.doctor.result import Phase, Report, RoundTiming, fail, ok, save_last
 from receiver.github.mode import GitHubMode
 from receiver.github.outcomes import RunOutcomes

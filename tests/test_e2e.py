@@ -58,7 +58,7 @@ class Outcome:
 
 def _round(http: httpx.Client, status_url: str, nonce: str) -> dict[str, Any] | None:
     """This request's entry in the status endpoint."""
-    rounds = http.get(status_url).json()["rounds"]
+    rounds = http.get(status_url, headers={"authorization": f"Bearer {SECRET}"}).json()["rounds"]
     return next((r for r in rounds if r["nonce"] == nonce), None)
 
 
@@ -253,7 +253,8 @@ def test_local_notify_answers_like_the_evaluator(
     answer = httpx.post(f"{corpus.base}/local/notify", json=note, timeout=10)
     assert answer.status_code == code, answer.text
     assert reason in answer.text
-    status = httpx.get(f"{corpus.base}/api-deploy/sum-of-sales-601", timeout=10).json()
+    status = httpx.get(f"{corpus.base}/api-deploy/sum-of-sales-601", timeout=10,
+                       headers={"authorization": f"Bearer {SECRET}"}).json()
     entry = next(r for r in status["rounds"] if r["nonce"] == load_request(stem)["nonce"])
     if code == 200:
         assert entry["notified"] and entry["state"] == "notified"

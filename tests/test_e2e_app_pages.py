@@ -146,8 +146,9 @@ def test_analyze_is_notified_only_once_its_own_workflow_serves_result_json(
             note = ev.bodies[0]
             ci = wait_for(lambda: _run_record(data, "ci.yml"), 10, "the ci.yml run")
             action = wait_for(lambda: _finished(data, "llm-deploy.yml"), 120, "the Action's run")
-            entry = http.get(f"{base}/api-deploy/{request['task']}").json()["rounds"][0]
             auth = {"Authorization": f"Bearer {SECRET}"}
+            entry = http.get(f"{base}/api-deploy/{request['task']}", headers=auth).json()
+            entry = entry["rounds"][0]
             row = http.get(f"{base}/api/dashboard", headers=auth).json()["tasks"][0]
     assert sites != settings.public_url
     assert note["pages_url"] == f"{sites}/pages/{request['task']}/"

@@ -109,12 +109,14 @@ def test_github_mode_end_to_end(tmp_path: Path) -> None:
             body = {**request, "secret": SECRET, "evaluation_url": ev.url}
             assert http.post(f"{base}/api-deploy", json=body).status_code == 200
             note = wait_for(lambda: next(iter(ev.bodies), None), 120, "the notification")
-            status = http.get(f"{base}/api-deploy/{request['task']}").json()
+            auth = {"authorization": f"Bearer {SECRET}"}
+            status_url = f"{base}/api-deploy/{request['task']}"
+            status = http.get(status_url, headers=auth).json()
             for thread in runs:
                 thread.join(120)
-            ended = http.get(f"{base}/api-deploy/{request['task']}").json()["rounds"][0]
+            ended = http.get(status_url, headers=auth).json()["rounds"][0]
             reads = len(fake.requests)
-            again = http.get(f"{base}/api-deploy/{request['task']}").json()["rounds"][0]
+            again = http.get(status_url, headers=auth).json()["rounds"][0]
             assert again == ended and len(fake.requests) == reads  # kept in the journal
         for thread in runs:
             thread.join(60)

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from action.__main__ import notify_main
 from receiver.app import create_app
 from receiver.config import Settings
+from receiver.throttle import Throttle
 from tests.fakes.evaluator import FakeEvaluator
 from tests.fakes.llm import FakeLLM
 from tests.fakes.memory_forge import MemoryForge
@@ -55,7 +56,11 @@ class Served:
         self.settings = Settings(deploy_secret=SECRET, data_dir=tmp_path, max_body_bytes=LIMIT,
                                  body_timeout=BODY_TIMEOUT)
         self.forge = MemoryForge()
-        self.served = ServerThread(create_app(self.settings, forge=self.forge))
+        # Thousands of wrong secrets from 127.0.0.1 on purpose: a bucket they never empty, so
+        # every fuzzed body is parsed; the throttle has its own tests (tests/test_door.py).
+        unthrottled = Throttle(burst=10**9)
+        self.served = ServerThread(create_app(self.settings, forge=self.forge,
+                                              throttle=unthrottled))
         self.port, self.url = self.served.port, self.served.url
 
     def __enter__(self) -> Served:
@@ -286,7 +291,8 @@ def test_slow_and_truncated_bodies_do_not_block_or_crash(
     header = ("POST /api-deploy HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
               "Content-Length: 5000\r\n\r\n")
     def journaled() -> list[str]:
-        found = client.get("/api-deploy/hostile-task")
+        found = client.get("/api-deploy/hostile-task",
+                           headers={"authorization": f"Bearer {SECRET}"})
         return [r["nonce"] for r in found.json()["rounds"]] if found.status_code == 200 else []
 
     before = journaled()

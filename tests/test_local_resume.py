@@ -215,7 +215,8 @@ def test_a_run_stopped_with_the_receiver_runs_again_after_restart(
         try:
             note = wait_for(lambda: list(ev.bodies), 180, "the notification after the restart")
             status = wait_for(
-                lambda: (r := httpx.get(f"{base}/api-deploy/{request['task']}", timeout=10)
+                lambda: (r := httpx.get(f"{base}/api-deploy/{request['task']}", timeout=10,
+                                        headers={"authorization": f"Bearer {SECRET}"})
                          .json()["rounds"][0])["state"] == "deployed" and r, 120, "deployed")
         finally:
             receiver.send_signal(signal.SIGTERM)

@@ -223,6 +223,9 @@ def test_answers_match_their_documented_schemas(served: Served) -> None:
         schema = content["$ref"].rsplit("/", 1)[1]
         errors = list(_validator(spec, schema).iter_errors(res.json()))
         assert errors == [], f"{name}: {errors[0].message if errors else ''}"
-    status = served.client.get("/api-deploy/sum-of-sales-601").json()
+    status = served.client.get("/api-deploy/sum-of-sales-601",
+                               headers={"authorization": f"Bearer {SECRET}"}).json()
     assert list(_validator(spec, "TaskStatus").iter_errors(status)) == []
+    public = served.client.get("/api-deploy/sum-of-sales-601").json()
+    assert list(_validator(spec, "PublicTaskStatus").iter_errors(public)) == []
     assert "email" not in json.dumps(status)

@@ -78,9 +78,10 @@ def test_readme_quickstart_works_verbatim(tmp_path: Path) -> None:
         assert "sum-of-sales-601" in curl(curls[1])
         assert '"accepted"' in curl(curls[2])
         wait_for(lambda: (_page(page) or first) != first, 120, "the page to change", every=0.3)
-        status = httpx.get(f"{base}/api-deploy/sum-of-sales-601", timeout=5).json()
+        auth = {"authorization": "Bearer change-me"}  # the README's secret
+        status = httpx.get(f"{base}/api-deploy/sum-of-sales-601", headers=auth, timeout=5).json()
         wait_for(lambda: all(r["notified"] for r in httpx.get(
-            f"{base}/api-deploy/sum-of-sales-601", timeout=5).json()["rounds"]), 60,
+            f"{base}/api-deploy/sum-of-sales-601", headers=auth, timeout=5).json()["rounds"]), 60,
             "both local notifications")
         assert len(status["rounds"]) == 2
     finally:

@@ -48,6 +48,10 @@ def test_unknown_fields_are_ignored_and_checks_normalised() -> None:
         ({"secret": 123}, "secret"),
         ({"evaluation_url": "ftp://x/y"}, "evaluation_url"),
         ({"evaluation_url": "http://"}, "evaluation_url"),
+        ({"evaluation_url": "HTTP://0["}, "evaluation_url"),
+        ({"round": 2**63}, "round"),
+        ({"checks": ["x"] * 1001}, "checks"),
+        ({"attachments": [{"name": "a", "url": "data:,x"}] * 101}, "attachments"),
         ({"checks": "js: 1"}, "checks"),
         ({"checks": [1]}, "checks[0]"),
         ({"checks": ["ok", {"python": "x"}]}, "checks[1]"),
@@ -59,7 +63,9 @@ def test_unknown_fields_are_ignored_and_checks_normalised() -> None:
     ],
     ids=["empty-task", "int-task", "long-task", "round-zero", "round-bool", "round-str",
          "round-float", "empty-nonce", "blank-brief", "null-email", "int-secret", "ftp-url",
-         "hostless-url", "checks-str", "check-int", "check-object", "attachments-dict",
+         "hostless-url", "unbalanced-ipv6-url", "round-2**63", "1001-checks", "101-attachments",
+         "checks-str", "check-int",
+         "check-object", "attachments-dict",
          "attachment-str", "attachment-no-name", "attachment-http", "attachment-bad-base64"],
 )
 def test_bad_fields_are_named(change: dict[str, Any], field: str) -> None:

@@ -63,7 +63,8 @@ class Harness:
         return request
 
     def round_entry(self, request: dict[str, Any]) -> dict[str, Any] | None:
-        status = self.http.get(f"{self.base}/api-deploy/{request['task']}").json()
+        status = self.http.get(f"{self.base}/api-deploy/{request['task']}",
+                               headers={"Authorization": f"Bearer {SECRET}"}).json()
         return next((r for r in status.get("rounds", []) if r["nonce"] == request["nonce"]), None)
 
     def run_id(self, request: dict[str, Any]) -> int:

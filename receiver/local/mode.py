@@ -21,8 +21,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from receiver.auth import require_bearer
 from receiver.config import Settings
-from receiver.dashboard import authorized
 from receiver.errors import ApiError
 from receiver.forge import Forge
 from receiver.journal import Journal
@@ -177,9 +177,7 @@ async def rerun(request: Request) -> Response:
     mode = request.app.state.mode
     assert isinstance(mode, LocalMode)
     # It spends what a run spends (model calls, a deploy): only the secret's bearer may ask.
-    if not authorized(request.headers.get("authorization"), mode.settings.deploy_secret):
-        raise ApiError(401, "Send the deploy secret as 'Authorization: Bearer <secret>'.",
-                       "authorization", headers={"WWW-Authenticate": 'Bearer realm="llm-deploy"'})
+    require_bearer(request)  # throttled with wrong secrets sent anywhere else
     run_id = request.path_params["run_id"]
     if mode.runner is None:
         raise ApiError(404, "This receiver runs no workflows, so it has no run to re-run.")
