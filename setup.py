@@ -11,8 +11,11 @@ from setuptools import setup
 from setuptools.command.build_py import build_py
 
 ROOT = Path(__file__).resolve().parent
-BUNDLED = {"workflow-templates": "workflow-templates", "action.yml": "action.yml",
-           "LICENSE": "LICENSE"}
+BUNDLED = {
+    "workflow-templates": "workflow-templates",
+    "action.yml": "action.yml",
+    "LICENSE": "LICENSE",
+}
 
 
 class BuildWithBundledFiles(build_py):

@@ -67,8 +67,14 @@ def notify_step(
         # deployment of this commit can say when the site serves it.
         started = clock()
         status = pages_api.wait_for_deployment(
-            http, settings.api_url, settings.repository, settings.github_token, sha, until,
-            sleep=sleep, clock=clock,
+            http,
+            settings.api_url,
+            settings.repository,
+            settings.github_token,
+            sha,
+            until,
+            sleep=sleep,
+            clock=clock,
         )
         result.page_served = status == pages_api.SUCCEEDED
         result.page_wait_s = round(clock() - started, 1)

@@ -75,8 +75,11 @@ def plan_attachments(job: Job) -> AttachmentPlan:
     names = [attachments.safe_name(a.name) for a in job.attachments]
     skip, editable = attachment_policy(job.brief, names)
     plan = AttachmentPlan(
-        committed=[Attachment(n, a.data) for a, n in zip(job.attachments, names, strict=True)
-                   if n not in skip],
+        committed=[
+            Attachment(n, a.data)
+            for a, n in zip(job.attachments, names, strict=True)
+            if n not in skip
+        ],
         model_notes=[attachments.describe(a) for a in job.attachments],
     )
     by_name = {a.name: a.data for a in plan.committed}
@@ -89,7 +92,8 @@ def plan_attachments(job: Job) -> AttachmentPlan:
         plan.committed.append(Attachment(target, derived))
         plan.model_notes.append(
             f"`{target}` is already written at the repo root: {source} converted to CSV (first "
-            "sheet), as the brief asks. It is committed as is; do not write it.")
+            "sheet), as the brief asks. It is committed as is; do not write it."
+        )
     if skip:
         plan.report_notes.append(f"Not committed, as the brief asks: {sorted(skip)}.")
     plan.protected = {a.name: a.data for a in plan.committed if a.name not in editable}

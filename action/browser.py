@@ -195,7 +195,10 @@ class Browser:
 
     @staticmethod
     def _watch(
-        context: Any, page: Any, result: BrowserResult, own: Callable[[str], bool],
+        context: Any,
+        page: Any,
+        result: BrowserResult,
+        own: Callable[[str], bool],
         route_foreign: bool,
     ) -> None:
         def route(r: Any) -> None:

@@ -152,10 +152,16 @@ class Run:
         self.report.dispatch = rounds.dispatch_identity(s.dispatch_id, s.run_id)
         with self.phase("wait"):
             waited = earlier_runs.wait_for_earlier_runs(
-                self.http, api_url=s.api_url, repository=s.repository,
-                workflow_ref=s.workflow_ref, run_id=s.run_id, token=s.github_token,
-                deadline=job.received_at + notify.DEADLINE_SECONDS, clock=self.clock,
-                sleep=self.sleep, log=self._say_now,
+                self.http,
+                api_url=s.api_url,
+                repository=s.repository,
+                workflow_ref=s.workflow_ref,
+                run_id=s.run_id,
+                token=s.github_token,
+                deadline=job.received_at + notify.DEADLINE_SECONDS,
+                clock=self.clock,
+                sleep=self.sleep,
+                log=self._say_now,
             )
         self.report.waited_s, self.report.waited_for = waited.waited_s, waited.runs
         if waited.note:

@@ -185,8 +185,15 @@ def fetch_branch(
     shallow = _out(root, "rev-parse", "--is-shallow-repository") == "true"
     depth = ["--depth=200"] if shallow else []
     proc = _git(
-        root, "fetch", "--quiet", *depth, "origin", f"refs/heads/{branch}",
-        config=config, secrets=secret_forms(token or ""), check=False,
+        root,
+        "fetch",
+        "--quiet",
+        *depth,
+        "origin",
+        f"refs/heads/{branch}",
+        config=config,
+        secrets=secret_forms(token or ""),
+        check=False,
     )
     if proc.returncode != 0:
         words = proc.stderr.decode("utf-8", "replace")

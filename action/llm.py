@@ -164,8 +164,10 @@ class LLMClient:
     def _read(self, model: str, response: httpx.Response, *, images: bool = False) -> Completion:
         status = response.status_code
         message = self._redact(_server_message(response))
-        if images and status in _IMAGE_STATUSES and (
-            status == 413 or _IMAGES_REFUSED.search(message)
+        if (
+            images
+            and status in _IMAGE_STATUSES
+            and (status == 413 or _IMAGES_REFUSED.search(message))
         ):
             raise _ImagesRefused(f"HTTP {status}: {message}")
         if status == 429:

@@ -175,9 +175,7 @@ def _round_section(job: Job, names: list[str]) -> str:
 def _revised_index(job: Job, page: str, names: list[str]) -> str:
     """The earlier page with this round's request added before ``</body>`` (once per round)."""
     section = _round_section(job, names)
-    earlier = re.compile(
-        rf'<section id="{re.escape(_round_id(job))}">.*?</section>\n?', re.DOTALL
-    )
+    earlier = re.compile(rf'<section id="{re.escape(_round_id(job))}">.*?</section>\n?', re.DOTALL)
     if earlier.search(page):  # a re-run of this round replaces its own section
         return earlier.sub(lambda _m: section, page, count=1)
     ends = list(_BODY_END.finditer(page))

@@ -18,10 +18,15 @@ import httpx
 POLL_SECONDS = 5.0
 SUCCEEDED = "succeed"
 # Terminal states of a Pages deployment besides success (GitHub's enum).
-FAILED = frozenset({
-    "deployment_cancelled", "deployment_failed", "deployment_content_failed",
-    "deployment_attempt_error", "deployment_lost",
-})
+FAILED = frozenset(
+    {
+        "deployment_cancelled",
+        "deployment_failed",
+        "deployment_content_failed",
+        "deployment_attempt_error",
+        "deployment_lost",
+    }
+)
 TIMED_OUT = "timed out"
 
 
@@ -41,8 +46,9 @@ def site_url(http: httpx.Client, api_url: str, repository: str, token: str) -> s
     if not api_url or "/" not in repository:
         return None
     try:
-        response = http.get(_repo_url(api_url, repository, "pages"), headers=_headers(token),
-                            timeout=15.0)
+        response = http.get(
+            _repo_url(api_url, repository, "pages"), headers=_headers(token), timeout=15.0
+        )
     except httpx.HTTPError:
         return None
     if response.status_code != 200:

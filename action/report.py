@@ -118,12 +118,15 @@ def step_summary(report: RunReport) -> str:
         rows.append(("Offline because", report.offline_reason))
     if report.image_inputs is not None:
         images = report.image_inputs
-        rows.append((
-            "Images",
-            f"sent as image inputs: {', '.join(images.images)}"
-            if images.way == "inputs"
-            else "described in text" + (f" (refused: {images.refusal})" if images.refusal else ""),
-        ))
+        rows.append(
+            (
+                "Images",
+                f"sent as image inputs: {', '.join(images.images)}"
+                if images.way == "inputs"
+                else "described in text"
+                + (f" (refused: {images.refusal})" if images.refusal else ""),
+            )
+        )
     if report.commit_sha:
         rows.append(("Commit", report.commit_sha))
     if report.page_url:
@@ -167,8 +170,9 @@ def verification_markdown(v: Verification) -> list[str]:
         for r in v.rounds:
             for c in r.checks:
                 results.setdefault((c.kind, c.check), {})[r.round] = c.result
-        heads = [f"round {r.round}" + (" (kept)" if r.round == v.kept_round else "")
-                 for r in v.rounds]
+        heads = [
+            f"round {r.round}" + (" (kept)" if r.round == v.kept_round else "") for r in v.rounds
+        ]
         lines += ["", "### Checks", ""]
         if v.verdict:
             lines += [_VERDICTS.get(v.verdict, v.verdict), ""]

@@ -94,17 +94,33 @@ def plan(history: Sequence[RoundCommit], dispatch: str, round_: int, run_id: str
             continue
         if index > 0:
             newer = history[0]
-            return Plan("superseded", newer, (
-                f"this dispatch's commit {commit.sha[:12]} (round {commit.round}) is no longer the "
-                f"latest: round {newer.round} ({newer.dispatch}) landed after it as "
-                f"{newer.sha[:12]}. Nothing was changed; dispatch a new round to change the app."))
-        return Plan("reuse", commit, (
-            f"this dispatch already committed {commit.sha[:12]} (an earlier attempt); it is "
-            "deployed and notified again without asking the model."))
+            return Plan(
+                "superseded",
+                newer,
+                (
+                    f"this dispatch's commit {commit.sha[:12]} (round {commit.round}) is no "
+                    f"longer the latest: round {newer.round} ({newer.dispatch}) landed after it "
+                    f"as {newer.sha[:12]}. Nothing was changed; dispatch a new round to change "
+                    "the app."
+                ),
+            )
+        return Plan(
+            "reuse",
+            commit,
+            (
+                f"this dispatch already committed {commit.sha[:12]} (an earlier attempt); it is "
+                "deployed and notified again without asking the model."
+            ),
+        )
     later = next((c for c in history if _is_later(c, round_, own_run)), None)
     if later is not None:
-        return Plan("superseded", later, (
-            f"a newer round, started after this run, is already on the branch: round "
-            f"{later.round} ({later.dispatch}) as {later.sha[:12]}. This round {round_} would "
-            "overwrite it, so nothing was changed; dispatch a new round to change the app."))
+        return Plan(
+            "superseded",
+            later,
+            (
+                f"a newer round, started after this run, is already on the branch: round "
+                f"{later.round} ({later.dispatch}) as {later.sha[:12]}. This round {round_} would "
+                "overwrite it, so nothing was changed; dispatch a new round to change the app."
+            ),
+        )
     return Plan("generate")

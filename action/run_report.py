@@ -112,7 +112,9 @@ class RunReport:
         if self.image_inputs is not None:
             i = self.image_inputs
             doc["image_inputs"] = {
-                "images": list(i.images), "way": i.way, "refusal": i.refusal,
+                "images": list(i.images),
+                "way": i.way,
+                "refusal": i.refusal,
                 "left_out": list(i.left_out),
             }
         return doc

@@ -131,4 +131,3 @@ def serve_site(root: Path) -> Iterator[Site]:
         server.shutdown()
         server.server_close()
         thread.join()
-

@@ -99,29 +99,52 @@ def main(argv: list[str] | None = None) -> int:
     dispatched = len(fake.dispatches)
     duplicated = len(ids) - len(set(ids))
     lost = args.requests - len(set(ids))
-    ok = (statuses.count(200) == args.requests and journal.get("dispatched") == args.requests
-          and duplicated == 0 and lost == 0)
+    ok = (
+        statuses.count(200) == args.requests
+        and journal.get("dispatched") == args.requests
+        and duplicated == 0
+        and lost == 0
+    )
     lat = sorted(latencies)
-    print(f"requests: {args.requests} from {args.clients} clients; fake GitHub "
-          f"{args.delay * 1000:.0f} ms per answer, {github_calls} GitHub calls")
-    print(f"answered: {statuses.count(200)}×200 of {len(statuses)} in {answered:.1f} s; latency "
-          f"p50 {statistics.median(lat) * 1000:.0f} ms, p95 {lat[int(len(lat) * .95)] * 1000:.0f}"
-          f" ms, max {lat[-1] * 1000:.0f} ms")
+    print(
+        f"requests: {args.requests} from {args.clients} clients; fake GitHub "
+        f"{args.delay * 1000:.0f} ms per answer, {github_calls} GitHub calls"
+    )
+    print(
+        f"answered: {statuses.count(200)}×200 of {len(statuses)} in {answered:.1f} s; latency "
+        f"p50 {statistics.median(lat) * 1000:.0f} ms, p95 {lat[int(len(lat) * 0.95)] * 1000:.0f}"
+        f" ms, max {lat[-1] * 1000:.0f} ms"
+    )
     print(f"journal: {journal}")
-    print(f"dispatched: {dispatched} (distinct {len(set(ids))}), duplicated {duplicated}, "
-          f"lost {lost}; all done in {finished:.1f} s")
-    print(f"receiver RSS MB: start {rss[0]:.1f}, peak {max(rss):.1f}, end {rss[-1]:.1f} "
-          f"({len(rss)} samples)")
+    print(
+        f"dispatched: {dispatched} (distinct {len(set(ids))}), duplicated {duplicated}, "
+        f"lost {lost}; all done in {finished:.1f} s"
+    )
+    print(
+        f"receiver RSS MB: start {rss[0]:.1f}, peak {max(rss):.1f}, end {rss[-1]:.1f} "
+        f"({len(rss)} samples)"
+    )
     if args.record:
         from tests.reliability import Row, write
 
-        write([Row("Load", f"{args.requests} requests from {args.clients} concurrent clients, "
-                   f"fake GitHub {args.delay * 1000:.0f} ms per answer",
-                   f"all answered 200 (p95 {lat[int(len(lat) * .95)] * 1000:.0f} ms), journaled "
-                   f"and dispatched in {finished:.0f} s; RSS start {rss[0]:.0f} MB, peak "
-                   f"{max(rss):.0f} MB, end {rss[-1]:.0f} MB", args.requests, dispatched,
-                   lost=lost, duplicated=duplicated, test="bench/load.py",
-                   outcome="passed" if ok else "failed")])
+        write(
+            [
+                Row(
+                    "Load",
+                    f"{args.requests} requests from {args.clients} concurrent clients, "
+                    f"fake GitHub {args.delay * 1000:.0f} ms per answer",
+                    f"all answered 200 (p95 {lat[int(len(lat) * 0.95)] * 1000:.0f} ms), journaled "
+                    f"and dispatched in {finished:.0f} s; RSS start {rss[0]:.0f} MB, peak "
+                    f"{max(rss):.0f} MB, end {rss[-1]:.0f} MB",
+                    args.requests,
+                    dispatched,
+                    lost=lost,
+                    duplicated=duplicated,
+                    test="bench/load.py",
+                    outcome="passed" if ok else "failed",
+                )
+            ]
+        )
     print("OK" if ok else "FAILED")
     return 0 if ok else 1
 

@@ -45,18 +45,29 @@ TARGET = 3.0
 AFTER = "after: "  # marks steps that run after the notification, outside the total
 
 
-def _one(http: httpx.Client, base: str, ev: FakeEvaluator, data: Path, request: dict[str, Any],
-         secret: str) -> dict[str, float]:
+def _one(
+    http: httpx.Client,
+    base: str,
+    ev: FakeEvaluator,
+    data: Path,
+    request: dict[str, Any],
+    secret: str,
+) -> dict[str, float]:
     """POST one request; its total seconds and the seconds of each step."""
     nonce = uuid.uuid4().hex
     body = {**request, "nonce": nonce, "secret": secret, "evaluation_url": ev.url}
     started = time.time()
     assert http.post(f"{base}/api-deploy", json=body).status_code == 200
-    wait_for(lambda: any(b.get("nonce") == nonce for b in list(ev.bodies)), 120,
-             "the notification", every=0.01)
+    wait_for(
+        lambda: any(b.get("nonce") == nonce for b in list(ev.bodies)),
+        120,
+        "the notification",
+        every=0.01,
+    )
     total = time.time() - started
-    rounds = http.get(f"{base}/api-deploy/{request['task']}",
-                      headers={"authorization": f"Bearer {secret}"}).json()["rounds"]
+    rounds = http.get(
+        f"{base}/api-deploy/{request['task']}", headers={"authorization": f"Bearer {secret}"}
+    ).json()["rounds"]
     entry = next(r for r in rounds if r["nonce"] == nonce)
     run_id = entry["run_url"].rsplit("/", 1)[1]
     # The run goes on after notifying (it checks the deployed page); wait for its record.
@@ -86,8 +97,10 @@ def _finished(data: Path, run_id: str) -> dict[str, Any] | None:
 def _print(label: str, samples: list[dict[str, float]]) -> None:
     median = statistics.median(s["total"] for s in samples)
     verdict = "meets" if median <= TARGET else "misses"
-    print(f"\n{label}: median {median:.2f} s over {len(samples)} runs "
-          f"({verdict} the {TARGET:.0f} s target); min {min(s['total'] for s in samples):.2f} s")
+    print(
+        f"\n{label}: median {median:.2f} s over {len(samples)} runs "
+        f"({verdict} the {TARGET:.0f} s target); min {min(s['total'] for s in samples):.2f} s"
+    )
     sums: dict[str, list[float]] = defaultdict(list)
     for s in samples:
         for key, value in s.items():
@@ -100,7 +113,7 @@ def _print(label: str, samples: list[dict[str, float]]) -> None:
     print("  after the notification (not in the total):")
     for key, values in sums.items():
         if key.startswith(AFTER):
-            print(f"  {key[len(AFTER):][:60]:<60} {statistics.median(values):6.2f} s")
+            print(f"  {key[len(AFTER) :][:60]:<60} {statistics.median(values):6.2f} s")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -112,15 +125,24 @@ def main(argv: list[str] | None = None) -> int:
     first, second = load_request(f"{args.stem}-r1"), load_request(f"{args.stem}-r2a")
     prebuild_action_venv()
     secret = uuid.uuid4().hex
-    with tempfile.TemporaryDirectory() as tmp, FakeLLM(default=corpus_answer) as llm, \
-            FakeEvaluator() as ev, httpx.Client(timeout=30) as http:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        FakeLLM(default=corpus_answer) as llm,
+        FakeEvaluator() as ev,
+        httpx.Client(timeout=30) as http,
+    ):
         data = Path(tmp) / "data"
         link_tool_cache(data)
         sock = free_socket()
-        settings = Settings.from_environ({
-            "DEPLOY_SECRET": secret, "LLM_API_KEY": llm.api_key, "LLM_BASE_URL": llm.base_url,
-            "LLM_DEPLOY_DATA": str(data), "PORT": str(sock.getsockname()[1]),
-        })
+        settings = Settings.from_environ(
+            {
+                "DEPLOY_SECRET": secret,
+                "LLM_API_KEY": llm.api_key,
+                "LLM_BASE_URL": llm.base_url,
+                "LLM_DEPLOY_DATA": str(data),
+                "PORT": str(sock.getsockname()[1]),
+            }
+        )
         with serve(create_app(settings), sock) as base:
             _one(http, base, ev, data, first, secret)  # warm-up: caches, Chromium, imports
             _one(http, base, ev, data, second, secret)

@@ -121,9 +121,13 @@ def prompts_for(
     )
     plan = image_inputs.plan_images(job.attachments)
     with_images = image_inputs.with_images(ours, plan)
-    note = sum(len(p["text"]) for m in with_images if isinstance(m["content"], list)
-               for p in m["content"] if p.get("type") == "text") - sum(
-                   len(m["content"]) for m in ours if m["role"] == "user")
+    note = sum(
+        len(p["text"])
+        for m in with_images
+        if isinstance(m["content"], list)
+        for p in m["content"]
+        if p.get("type") == "text"
+    ) - sum(len(m["content"]) for m in ours if m["role"] == "user")
     sizes = [image_size(a.data) for a in job.attachments if a.name in plan.names]
     # Each line names the attachment, so generation_messages adds no "name (N bytes)" line.
     inlined = [

@@ -59,14 +59,24 @@ def _bare_app() -> Any:
         data = json.loads(await request.body())
         if not hmac.compare_digest(str(data.get("secret", "")).encode(), secret):
             return JSONResponse({"error": "The secret does not match."}, status_code=403)
-        return JSONResponse({"status": "accepted", "task": data["task"], "round": data["round"],
-                             "nonce": data["nonce"]})
+        return JSONResponse(
+            {
+                "status": "accepted",
+                "task": data["task"],
+                "round": data["round"],
+                "nonce": data["nonce"],
+            }
+        )
 
     async def health(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
-    return Starlette(routes=[Route("/api-deploy", deploy, methods=["POST"]),
-                             Route("/health", health, methods=["GET"])])
+    return Starlette(
+        routes=[
+            Route("/api-deploy", deploy, methods=["POST"]),
+            Route("/health", health, methods=["GET"]),
+        ]
+    )
 
 
 def _serve(port: int, data_dir: str, http: str) -> None:
@@ -100,9 +110,14 @@ def _body_template(size: int) -> bytes:
     raw = os.urandom(size * 3 // 4 - 1024)
     uri = "data:application/octet-stream;base64," + base64.b64encode(raw).decode("ascii")
     doc = {
-        "email": "bench@example.com", "secret": SECRET, "task": "bench-latency", "round": 1,
-        "nonce": NONCE_MARK.decode(), "brief": "Publish a page that shows the attached data.",
-        "checks": ["Page has a title"], "evaluation_url": "http://127.0.0.1:9/notify",
+        "email": "bench@example.com",
+        "secret": SECRET,
+        "task": "bench-latency",
+        "round": 1,
+        "nonce": NONCE_MARK.decode(),
+        "brief": "Publish a page that shows the attached data.",
+        "checks": ["Page has a title"],
+        "evaluation_url": "http://127.0.0.1:9/notify",
         "attachments": [{"name": "data.bin", "url": uri}],
     }
     return json.dumps(doc).encode("utf-8")
@@ -113,9 +128,11 @@ class _Connection:
 
     def __init__(self, port: int, template: bytes) -> None:
         self.port, self.template = port, template
-        self.head = (f"POST /api-deploy HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-                     f"Content-Type: application/json\r\n"
-                     f"Content-Length: {len(template)}\r\n\r\n").encode()
+        self.head = (
+            f"POST /api-deploy HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            f"Content-Type: application/json\r\n"
+            f"Content-Length: {len(template)}\r\n\r\n"
+        ).encode()
 
     async def open(self) -> None:
         self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
@@ -137,8 +154,9 @@ class _Connection:
             failures.append(f"{status_line.decode().strip()}: {answer[:200]!r}")
 
 
-async def _load(port: int, template: bytes, total: int, clients: int, run_tag: str,
-                burst: bool) -> tuple[list[float], list[str], float]:
+async def _load(
+    port: int, template: bytes, total: int, clients: int, run_tag: str, burst: bool
+) -> tuple[list[float], list[str], float]:
     latencies: list[float] = []
     failures: list[str] = []
     conns = [_Connection(port, template) for _ in range(clients)]
@@ -206,11 +224,13 @@ class _Run:
         self.max, self.rate, self.cpu = lat[-1] * 1000, len(lat) / wall, cpu_ms / len(lat)
 
 
-def _one_run(port: int, pid: int, template: bytes, args: argparse.Namespace, clients: int,
-             tag: str) -> _Run:
+def _one_run(
+    port: int, pid: int, template: bytes, args: argparse.Namespace, clients: int, tag: str
+) -> _Run:
     cpu = _cpu_seconds(pid)
     lat, failures, wall = asyncio.run(
-        _load(port, template, args.requests, clients, tag, args.mode == "waves"))
+        _load(port, template, args.requests, clients, tag, args.mode == "waves")
+    )
     if failures:
         raise SystemExit(f"{len(failures)} non-200 answers, first: {failures[0]}")
     return _Run(lat, wall, (_cpu_seconds(pid) - cpu) * 1000)
@@ -218,8 +238,9 @@ def _one_run(port: int, pid: int, template: bytes, args: argparse.Namespace, cli
 
 def _start(data_dir: str, http: str) -> tuple[int, subprocess.Popen[bytes]]:
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, __file__, "--http", http,
-                             "--serve", str(port), data_dir])
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--http", http, "--serve", str(port), data_dir]
+    )
     _wait_healthy(port, proc)
     return port, proc
 
@@ -236,24 +257,34 @@ def _shape(name: str, clients: int, size: int, args: argparse.Namespace, data_di
             for which, (port, proc) in servers.items():
                 r = _one_run(port, proc.pid, template, args, clients, f"{name[:3]}{run}-")
                 runs[which].append(r)
-                print(f"  {name} {which:8} run {run + 1}: p50 {r.p50:6.1f} ms  p99 {r.p99:6.1f} ms"
-                      f"  max {r.max:6.1f} ms  {r.rate:4.0f} req/s  server CPU {r.cpu:5.2f} ms/req"
-                      f"  load {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
+                print(
+                    f"  {name} {which:8} run {run + 1}: p50 {r.p50:6.1f} ms  p99 {r.p99:6.1f} ms"
+                    f"  max {r.max:6.1f} ms  {r.rate:4.0f} req/s  server CPU {r.cpu:5.2f} ms/req"
+                    f"  load {' '.join(Path('/proc/loadavg').read_text().split()[:3])}"
+                )
     finally:
         for _, proc in servers.values():
             proc.terminate()
             proc.wait(10)
-    med = {w: (statistics.median(r.p99 for r in rs), statistics.median(r.cpu for r in rs),
-               statistics.median(r.p50 for r in rs)) for w, rs in runs.items()}
+    med = {
+        w: (
+            statistics.median(r.p99 for r in rs),
+            statistics.median(r.cpu for r in rs),
+            statistics.median(r.p50 for r in rs),
+        )
+        for w, rs in runs.items()
+    }
     p99_ratio = med["receiver"][0] / med["bare"][0]
     cpu_ratio = med["receiver"][1] / med["bare"][1]
     met = p99_ratio <= TARGET_RATIO and cpu_ratio <= TARGET_RATIO
-    print(f"{name}: {clients} clients ({args.mode}), {len(template)} byte bodies, "
-          f"{args.requests} requests x {args.runs} runs (medians): receiver p50 "
-          f"{med['receiver'][2]:.1f} ms p99 {med['receiver'][0]:.1f} ms CPU "
-          f"{med['receiver'][1]:.2f} ms/req; bare p50 {med['bare'][2]:.1f} ms p99 "
-          f"{med['bare'][0]:.1f} ms CPU {med['bare'][1]:.2f} ms/req; ratio p99 {p99_ratio:.2f}, "
-          f"CPU {cpu_ratio:.2f} (goal <= {TARGET_RATIO}: {'met' if met else 'MISSED'})")
+    print(
+        f"{name}: {clients} clients ({args.mode}), {len(template)} byte bodies, "
+        f"{args.requests} requests x {args.runs} runs (medians): receiver p50 "
+        f"{med['receiver'][2]:.1f} ms p99 {med['receiver'][0]:.1f} ms CPU "
+        f"{med['receiver'][1]:.2f} ms/req; bare p50 {med['bare'][2]:.1f} ms p99 "
+        f"{med['bare'][0]:.1f} ms CPU {med['bare'][1]:.2f} ms/req; ratio p99 {p99_ratio:.2f}, "
+        f"CPU {cpu_ratio:.2f} (goal <= {TARGET_RATIO}: {'met' if met else 'MISSED'})"
+    )
     return met
 
 
@@ -266,9 +297,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=400, help="requests per run")
     parser.add_argument("--runs", type=int, default=3, help="runs per server; medians reported")
     parser.add_argument("--shape", default="both", choices=["both", *SHAPES])
-    parser.add_argument("--mode", default="closed", choices=["closed", "waves"],
-                        help="closed: each client sends on as soon as answered; waves: all at "
-                             f"once, then {BURST_PAUSE} s rest")
+    parser.add_argument(
+        "--mode",
+        default="closed",
+        choices=["closed", "waves"],
+        help="closed: each client sends on as soon as answered; waves: all at "
+        f"once, then {BURST_PAUSE} s rest",
+    )
     parser.add_argument("--http", default="auto", choices=["auto", "h11", "httptools"])
     parser.add_argument("--serve", nargs=2, metavar=("PORT", "DATA_DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -281,10 +316,12 @@ def main(argv: list[str] | None = None) -> int:
     for key in SHAPES if args.shape == "both" else [args.shape]:
         with tempfile.TemporaryDirectory(prefix="llm-deploy-bench-") as data_dir:
             met &= _shape(*SHAPES[key], args, data_dir)
-    print(f"durability: SQLite WAL, synchronous=FULL, every request of the receiver committed "
-          f"(fsync'd) before its 200; the bare endpoint stores nothing; {os.cpu_count()} cores "
-          f"shared by this client and both servers; uvicorn http={args.http}; the receiver's "
-          f"worker queues but never works (see the docstring)")
+    print(
+        f"durability: SQLite WAL, synchronous=FULL, every request of the receiver committed "
+        f"(fsync'd) before its 200; the bare endpoint stores nothing; {os.cpu_count()} cores "
+        f"shared by this client and both servers; uvicorn http={args.http}; the receiver's "
+        f"worker queues but never works (see the docstring)"
+    )
     return 0 if met else 1
 
 

@@ -39,18 +39,27 @@ WORKFLOW_TEXT = b"on:\n  workflow_dispatch:\n    inputs:\n      payload: {}\n"
 TAG = task_tag("bench-task")
 TARGETS = {"round 1": 8, "round 2": 3, "round 2, lost disk": 4, "outcome": 3}
 PUBLISH_TARGETS = {"publish, first time": 20, "publish, unchanged": 6, "publish, new version": 12}
-ACTIONS = {"actions/setup-python": "v7", "actions/upload-pages-artifact": "v5",
-           "actions/deploy-pages": "v5", "actions/upload-artifact": "v7", "actions/checkout": "v7",
-           "actions/cache": "v5"}
+ACTIONS = {
+    "actions/setup-python": "v7",
+    "actions/upload-pages-artifact": "v5",
+    "actions/deploy-pages": "v5",
+    "actions/upload-artifact": "v7",
+    "actions/checkout": "v7",
+    "actions/cache": "v5",
+}
 
 
 def _publishes(fake: FakeGitHub) -> list[tuple[str, object]]:
     """Each start's publish: (label, what ensure_action was called with)."""
-    settings = Settings.from_environ({"DEPLOY_SECRET": "bench", "GITHUB_TOKEN": fake.token,
-                                      "GITHUB_API_URL": fake.url})
+    settings = Settings.from_environ(
+        {"DEPLOY_SECRET": "bench", "GITHUB_TOKEN": fake.token, "GITHUB_API_URL": fake.url}
+    )
     newer = dataclasses.replace(load_sources(), version="0.2.0")
-    return [("publish, first time", (settings, None)), ("publish, unchanged", (settings, None)),
-            ("publish, new version", (settings, newer))]
+    return [
+        ("publish, first time", (settings, None)),
+        ("publish, unchanged", (settings, None)),
+        ("publish, new version", (settings, newer)),
+    ]
 
 
 def _round_one(forge: GitHubForge) -> None:
@@ -96,14 +105,19 @@ def main(argv: list[str] | None = None) -> int:
             writes = sum(c.method != "GET" for c in calls)
             met = len(calls) <= PUBLISH_TARGETS[label]
             ok &= met
-            print(f"{label}: {len(calls)} REST calls, {writes} writes "
-                  f"(target <= {PUBLISH_TARGETS[label]}: {'met' if met else 'MISSED'})")
+            print(
+                f"{label}: {len(calls)} REST calls, {writes} writes "
+                f"(target <= {PUBLISH_TARGETS[label]}: {'met' if met else 'MISSED'})"
+            )
         forge = GitHubForge(
             token=fake.token, api_url=fake.url, seconds_between_writes=0, sleep=lambda s: None
         )
-        steps = (("round 1", _round_one), ("round 2", _round_two),
-                 ("round 2, lost disk", _round_two_lost_disk),
-                 ("outcome", lambda f: _outcome(f, fake)))
+        steps = (
+            ("round 1", _round_one),
+            ("round 2", _round_two),
+            ("round 2, lost disk", _round_two_lost_disk),
+            ("outcome", lambda f: _outcome(f, fake)),
+        )
         for label, run in steps:
             start = len(fake.requests)
             run(forge)

@@ -77,7 +77,10 @@ def _accept(request: Request, body: bytes, client: str) -> dict[str, Any]:
         raise ApiError(400, exc.message, exc.field) from None
     request_id, is_new = app.state.journal.record(req)
     answer: dict[str, Any] = {
-        "status": "accepted", "task": req.task, "round": req.round, "nonce": req.nonce,
+        "status": "accepted",
+        "task": req.task,
+        "round": req.round,
+        "nonce": req.nonce,
         "status_url": f"{settings.public_url}/api-deploy/{quote(req.task, safe='')}",
     }
     if is_new:
@@ -95,7 +98,8 @@ async def deploy(request: Request) -> Response:
     try:
         # A bound on the whole body, so a client trickling bytes cannot hold a slot forever.
         body = await asyncio.wait_for(
-            _read_capped(request, settings.max_body_bytes), settings.body_timeout)
+            _read_capped(request, settings.max_body_bytes), settings.body_timeout
+        )
     except ClientDisconnect:  # a truncated body: the answer is for the log, nobody reads it
         raise ApiError(400, "The client closed the connection before the body ended.") from None
     except TimeoutError:
@@ -110,8 +114,10 @@ def public_status(status: dict[str, Any]) -> dict[str, Any]:
     A whitelist, so whatever a mode adds to a round (runs, commits, paths, errors) stays behind
     the secret without this function knowing about it.
     """
-    return {"task": status["task"],
-            "rounds": [{"round": r["round"], "state": r["state"]} for r in status["rounds"]]}
+    return {
+        "task": status["task"],
+        "rounds": [{"round": r["round"], "state": r["state"]} for r in status["rounds"]],
+    }
 
 
 async def status(request: Request) -> Response:
@@ -122,8 +128,10 @@ async def status(request: Request) -> Response:
     if found is None:
         raise ApiError(404, f"No request for task {task!r} was received.", "task")
     shown = await run_in_threadpool(request.app.state.mode.status, found)
-    return JSONResponse(shown if full else public_status(shown),
-                        headers={"Cache-Control": "no-store", "Vary": "Authorization"})
+    return JSONResponse(
+        shown if full else public_status(shown),
+        headers={"Cache-Control": "no-store", "Vary": "Authorization"},
+    )
 
 
 async def health(request: Request) -> Response:

@@ -22,13 +22,18 @@ _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="llm-deploy"'}
 def admit(request: Request) -> str:
     """The client's address; raise 429 with Retry-After if it sent too many wrong secrets."""
     state = request.app.state
-    client = client_address(request.client.host if request.client else None, request.headers,
-                            state.settings.trust_proxy)
+    client = client_address(
+        request.client.host if request.client else None, request.headers, state.settings.trust_proxy
+    )
     throttle: Throttle = state.throttle
     wait = throttle.retry_after(client)
     if wait is not None:
-        raise ApiError(429, f"Too many wrong secrets from this address; retry in {wait} s.",
-                       "secret", headers={"Retry-After": str(wait)})
+        raise ApiError(
+            429,
+            f"Too many wrong secrets from this address; retry in {wait} s.",
+            "secret",
+            headers={"Retry-After": str(wait)},
+        )
     return client
 
 
@@ -64,8 +69,12 @@ def bearer(request: Request) -> bool:
     if authorized(header, request.app.state.settings.deploy_secret):
         return True
     request.app.state.throttle.wrong_secret(client)
-    raise ApiError(401, "The bearer token is not the deploy secret; " + BEARER_HINT[0].lower()
-                   + BEARER_HINT[1:], "authorization", headers=_CHALLENGE)
+    raise ApiError(
+        401,
+        "The bearer token is not the deploy secret; " + BEARER_HINT[0].lower() + BEARER_HINT[1:],
+        "authorization",
+        headers=_CHALLENGE,
+    )
 
 
 def require_bearer(request: Request) -> None:

@@ -22,8 +22,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("serve", help="run the receiver (POST /api-deploy) with settings from the env")
     run = sub.add_parser("run", help="run one request end to end in local mode", add_help=False)
     run.add_argument("rest", nargs=argparse.REMAINDER)
-    doctor = sub.add_parser("doctor", help="check the setup before going live (--help for more)",
-                            add_help=False)
+    doctor = sub.add_parser(
+        "doctor", help="check the setup before going live (--help for more)", add_help=False
+    )
     doctor.add_argument("rest", nargs=argparse.REMAINDER)
     ev = sub.add_parser("eval", help="score models on the course's tasks", add_help=False)
     ev.add_argument("rest", nargs=argparse.REMAINDER)
@@ -39,8 +40,9 @@ def serve(settings: Settings) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     mode = mode_for(settings)
-    logging.getLogger("llm_deploy").info("%s, listening on %s:%s", mode.describe(), settings.host,
-                                         settings.port)
+    logging.getLogger("llm_deploy").info(
+        "%s, listening on %s:%s", mode.describe(), settings.host, settings.port
+    )
     # Uvicorn shuts down gracefully (the app's lifespan shuts the mode down), then raises the
     # signal again under the handler it found. Make SIGTERM's a clean exit, like SIGINT's
     # KeyboardInterrupt, and shut the mode down here too in case the lifespan never ran.
@@ -48,8 +50,13 @@ def serve(settings: Settings) -> int:
     try:
         # proxy_headers off: uvicorn would otherwise take X-Forwarded-For from any local peer;
         # the app reads it only when LLM_DEPLOY_TRUST_PROXY says a proxy is in front.
-        uvicorn.run(create_app(settings, mode=mode), host=settings.host, port=settings.port,
-                    log_config=None, proxy_headers=False)
+        uvicorn.run(
+            create_app(settings, mode=mode),
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            proxy_headers=False,
+        )
     finally:
         mode.shutdown()
     return 0

@@ -46,7 +46,8 @@ def _proxies(environ: Mapping[str, str]) -> int:
     if raw.isdigit():
         return int(raw)
     raise ConfigError(
-        f"LLM_DEPLOY_TRUST_PROXY must be off, on, or a number of proxies, not {raw!r}.")
+        f"LLM_DEPLOY_TRUST_PROXY must be off, on, or a number of proxies, not {raw!r}."
+    )
 
 
 def _opt(environ: Mapping[str, str], *names: str) -> str | None:
@@ -62,7 +63,8 @@ def _repo_name(environ: Mapping[str, str], name: str, default: str) -> str:
     if not re.fullmatch(r"[A-Za-z0-9._-]{1,100}", value) or value.endswith(".git"):
         raise ConfigError(
             f"{name} must be a repository name of at most 100 letters, digits, '.', '_' or '-', "
-            f"not {value!r}.")
+            f"not {value!r}."
+        )
     return value
 
 
@@ -128,8 +130,11 @@ class Settings:
             workflow_timeout=float(_int(environ, "LLM_DEPLOY_WORKFLOW_TIMEOUT", 180)),
             settle_interval=float(_int(environ, "LLM_DEPLOY_SETTLE_SECONDS", 20)),
             worker_threads=_int(environ, "LLM_DEPLOY_WORKERS", 4),
-            pages_port=(_int(environ, "LLM_DEPLOY_PAGES_PORT", 0, minimum=0)
-                        if _opt(environ, "LLM_DEPLOY_PAGES_PORT") else None),
+            pages_port=(
+                _int(environ, "LLM_DEPLOY_PAGES_PORT", 0, minimum=0)
+                if _opt(environ, "LLM_DEPLOY_PAGES_PORT")
+                else None
+            ),
             pages_url=(_opt(environ, "LLM_DEPLOY_PAGES_URL") or "").rstrip("/") or None,
             trust_proxy=_proxies(environ),
         )

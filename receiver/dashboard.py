@@ -46,8 +46,10 @@ _SCRUB = [
     (re.compile(r"https?://\S*[?&](token|key|secret|sig)=\S*", re.I), "[url]"),
     (re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+"), "[email]"),
     (re.compile(r"\b(gh[pousr]_|github_pat_|sk-)[A-Za-z0-9_-]{6,}"), "[token]"),
-    (re.compile(r"(?i)\b(bearer\s+|(?:token|secret|key|password)\s*[=:]\s*)[^\s,;]+"),
-     r"\1[hidden]"),
+    (
+        re.compile(r"(?i)\b(bearer\s+|(?:token|secret|key|password)\s*[=:]\s*)[^\s,;]+"),
+        r"\1[hidden]",
+    ),
 ]
 
 
@@ -75,22 +77,24 @@ def dashboard_rows(rows: list[dict[str, Any]], now: float) -> list[dict[str, Any
         if outcome:  # a dispatched round lasts until its run ends, not until the dispatch
             running = outcome.get("conclusion") is None
             end = now if running else (outcome.get("ended_at") or end)
-        out.append({
-            "id": row["id"],
-            "task": row["task"],
-            "round": row["round"],
-            "state": row["state"],
-            "running": running,
-            "step": row.get("last_step"),
-            "received_at": row["received_at"],
-            "elapsed_s": round(max(0.0, end - row["received_at"]), 1),
-            "repo": row["repo"],
-            "repo_url": _link(row["repo_url"]),
-            "run_url": _link(row["run_url"]),
-            "pages_url": _link(row["pages_url"]),
-            "error": scrub(row["error"]) if row["state"] != "dispatched" else None,
-            "outcome": outcome or None,
-        })
+        out.append(
+            {
+                "id": row["id"],
+                "task": row["task"],
+                "round": row["round"],
+                "state": row["state"],
+                "running": running,
+                "step": row.get("last_step"),
+                "received_at": row["received_at"],
+                "elapsed_s": round(max(0.0, end - row["received_at"]), 1),
+                "repo": row["repo"],
+                "repo_url": _link(row["repo_url"]),
+                "run_url": _link(row["run_url"]),
+                "pages_url": _link(row["pages_url"]),
+                "error": scrub(row["error"]) if row["state"] != "dispatched" else None,
+                "outcome": outcome or None,
+            }
+        )
     return out
 
 
@@ -100,8 +104,9 @@ def _asset(name: str) -> bytes:
 
 async def page(request: Request) -> Response:
     """``GET /``: the page; it holds no data."""
-    return Response(_asset("dashboard.html"), media_type="text/html; charset=utf-8",
-                    headers=_PAGE_HEADERS)
+    return Response(
+        _asset("dashboard.html"), media_type="text/html; charset=utf-8", headers=_PAGE_HEADERS
+    )
 
 
 async def asset(request: Request) -> Response:

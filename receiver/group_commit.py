@@ -75,8 +75,9 @@ class GroupCommit(Generic[T, R]):
 class Checkpointer:
     """Runs PASSIVE WAL checkpoints on a thread of its own, after enough bytes or a quiet second."""
 
-    def __init__(self, path: str, *, every_bytes: int = 8 * 1024 * 1024,
-                 interval: float = 1.0) -> None:
+    def __init__(
+        self, path: str, *, every_bytes: int = 8 * 1024 * 1024, interval: float = 1.0
+    ) -> None:
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA synchronous=FULL")
         self._every = every_bytes

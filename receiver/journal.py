@@ -160,8 +160,9 @@ class Journal:
             self._checkpointer.wrote(sum(len(a["url"]) + 1024 for r in rows for a in r[2]))
         return results
 
-    def _insert(self, req: DeployRequest, body: str, attachments: list[dict[str, str]],
-                now: float) -> tuple[int, bool]:
+    def _insert(
+        self, req: DeployRequest, body: str, attachments: list[dict[str, str]], now: float
+    ) -> tuple[int, bool]:
         cur = self._db.execute(
             "INSERT INTO requests (task, round, nonce, received_at, updated_at, dispatch_id,"
             " body) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (task, round, nonce) DO NOTHING",
@@ -187,14 +188,24 @@ class Journal:
                 raise KeyError(request_id)
             body = json.loads(row["body"])
             if "attachments" not in body:  # kept apart since group commit; older rows inline them
-                body["attachments"] = [dict(a) for a in self._db.execute(
-                    "SELECT name, url FROM attachments WHERE request_id = ? ORDER BY position",
-                    (request_id,),
-                )]
+                body["attachments"] = [
+                    dict(a)
+                    for a in self._db.execute(
+                        "SELECT name, url FROM attachments WHERE request_id = ? ORDER BY position",
+                        (request_id,),
+                    )
+                ]
         return Entry(
-            id=row["id"], task=row["task"], round=row["round"], nonce=row["nonce"],
-            received_at=row["received_at"], state=row["state"], dispatch_id=row["dispatch_id"],
-            repo=row["repo"], run_url=row["run_url"], error=row["error"],
+            id=row["id"],
+            task=row["task"],
+            round=row["round"],
+            nonce=row["nonce"],
+            received_at=row["received_at"],
+            state=row["state"],
+            dispatch_id=row["dispatch_id"],
+            repo=row["repo"],
+            run_url=row["run_url"],
+            error=row["error"],
             body=body,
         )
 
@@ -322,6 +333,7 @@ class Journal:
                 "SELECT outcome FROM outcomes WHERE request_id = ?", (request_id,)
             ).fetchone()
         return None if row is None else dict(json.loads(row["outcome"]))
+
     def payload_key(self, full_name: str) -> str | None:
         """The repo's payload key (base64) as last stored by this journal, or None."""
         with self._lock:

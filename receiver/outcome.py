@@ -11,10 +11,19 @@ from __future__ import annotations
 from typing import Any
 
 # A run is over once it has one of these conclusions (GitHub's values; local runs use two).
-CONCLUDED = frozenset({
-    "success", "failure", "cancelled", "timed_out", "skipped", "neutral", "action_required",
-    "stale", "startup_failure",
-})
+CONCLUDED = frozenset(
+    {
+        "success",
+        "failure",
+        "cancelled",
+        "timed_out",
+        "skipped",
+        "neutral",
+        "action_required",
+        "stale",
+        "startup_failure",
+    }
+)
 
 
 def round_outcome(
@@ -41,10 +50,13 @@ def round_outcome(
         "page_url": str(doc["page_url"]) if doc.get("page_url") else None,
         "checks_passed": sum(c.get("result") == "pass" for c in checks) if checks else None,
         "checks_failed": sum(c.get("result") in ("fail", "error") for c in checks)
-        if checks else None,
+        if checks
+        else None,
         "tokens": int(tokens.get("prompt", 0)) + int(tokens.get("completion", 0))
-        if tokens else None,
-        "cost_usd": float(doc["cost_usd"]) if isinstance(doc.get("cost_usd"), int | float)
+        if tokens
+        else None,
+        "cost_usd": float(doc["cost_usd"])
+        if isinstance(doc.get("cost_usd"), int | float)
         else None,
         "evaluator_status": status,
         "evaluator_accepted_at": float(accepted) if isinstance(accepted, int | float) else None,

@@ -96,7 +96,7 @@ def _checks(body: dict[str, Any]) -> list[Check]:
             checks.append({"js": _unicode(item["js"], f"checks[{i}]")})
         else:
             raise RequestError(
-                f"checks[{i}]", f"'checks[{i}]' must be a string or an object {{\"js\": \"...\"}}."
+                f"checks[{i}]", f'\'checks[{i}]\' must be a string or an object {{"js": "..."}}.'
             )
     return checks
 
@@ -119,8 +119,9 @@ def _attachments(body: dict[str, Any]) -> list[dict[str, str]]:
     if not isinstance(value, list):
         raise RequestError("attachments", "'attachments' must be a list.")
     if len(value) > MAX_ATTACHMENTS:
-        raise RequestError("attachments",
-                           f"'attachments' must hold at most {MAX_ATTACHMENTS} items.")
+        raise RequestError(
+            "attachments", f"'attachments' must hold at most {MAX_ATTACHMENTS} items."
+        )
     items: list[dict[str, str]] = []
     for i, item in enumerate(value):
         where = f"attachments[{i}]"

@@ -96,11 +96,17 @@ def settle_dispatch(
     if outcome.verdict is Verdict.STARTED:
         journal.step(entry.id, "dispatched", outcome.run_url)
         journal.mark(entry.id, "dispatched", run_url=outcome.run_url or None, error=None)
-        log.info("%s step=settled state=dispatched run_url=%s (the run had started)",
-                 where, outcome.run_url)
+        log.info(
+            "%s step=settled state=dispatched run_url=%s (the run had started)",
+            where,
+            outcome.run_url,
+        )
     elif outcome.verdict is Verdict.ABSENT:
-        log.warning("%s step=settled no run after %.0fs: the dispatch never started; sending it",
-                    where, settle_interval)
+        log.warning(
+            "%s step=settled no run after %.0fs: the dispatch never started; sending it",
+            where,
+            settle_interval,
+        )
         return True
     elif outcome.verdict is Verdict.UNKNOWN:
         message = UNCERTAIN.format(reason=outcome.reason, dispatch_id=entry.dispatch_id)

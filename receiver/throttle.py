@@ -41,9 +41,14 @@ def client_address(peer: str | None, headers: Mapping[str, str], trust_proxy: in
 class Throttle:
     """Token buckets keyed by client address; thread-safe (the request path runs in threads)."""
 
-    def __init__(self, *, burst: int = BURST, window: float = WINDOW,
-                 clock: Callable[[], float] = time.monotonic,
-                 max_clients: int = MAX_CLIENTS) -> None:
+    def __init__(
+        self,
+        *,
+        burst: int = BURST,
+        window: float = WINDOW,
+        clock: Callable[[], float] = time.monotonic,
+        max_clients: int = MAX_CLIENTS,
+    ) -> None:
         self._burst, self._rate = float(burst), burst / window
         self._clock, self._max = clock, max_clients
         self._lock = threading.Lock()

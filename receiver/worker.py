@@ -85,7 +85,8 @@ class Worker:
         self.clock = clock
         # How long GitHub may take to show a run it accepted; see receiver.settle.
         self.settle_interval = (
-            settings.settle_interval if settle_interval is None else settle_interval)
+            settings.settle_interval if settle_interval is None else settle_interval
+        )
         self._stopping = threading.Event()
         self._threads = threads or settings.worker_threads
         self._pool: ThreadPoolExecutor | None = None
@@ -99,8 +100,13 @@ class Worker:
 
     def _workflow(self) -> str:
         choice = self._action()
-        return render_workflow(choice.ref, self.settings.llm_base_url, self.settings.llm_model,
-                               self.settings.llm_fallback_model, pins=choice.pins)
+        return render_workflow(
+            choice.ref,
+            self.settings.llm_base_url,
+            self.settings.llm_model,
+            self.settings.llm_fallback_model,
+            pins=choice.pins,
+        )
 
     def start(self) -> None:
         """Start the pool and resume every unfinished request of the journal."""
@@ -162,8 +168,11 @@ class Worker:
         if entry.state in FINAL_STATES:
             return
         if entry.state == "dispatching" and not settle_dispatch(
-            self.journal, self.forge, entry,
-            settle_interval=self.settle_interval, wait=self._stopping.wait,
+            self.journal,
+            self.forge,
+            entry,
+            settle_interval=self.settle_interval,
+            wait=self._stopping.wait,
         ):
             return
         started = self.clock()
@@ -178,12 +187,22 @@ class Worker:
 
     def _fail(self, entry: Entry, started: float, message: str) -> None:
         self.journal.mark(entry.id, "failed", error=message)
-        log.error("task=%s round=%s step=failed elapsed=%.1fs error=%s",
-                  loggable(entry.task), entry.round, self.clock() - started, loggable(message))
+        log.error(
+            "task=%s round=%s step=failed elapsed=%.1fs error=%s",
+            loggable(entry.task),
+            entry.round,
+            self.clock() - started,
+            loggable(message),
+        )
 
     def _log(self, entry: Entry, started: float, step: str) -> None:
-        log.info("task=%s round=%s step=%s elapsed=%.1fs",
-                 loggable(entry.task), entry.round, step, self.clock() - started)
+        log.info(
+            "task=%s round=%s step=%s elapsed=%.1fs",
+            loggable(entry.task),
+            entry.round,
+            step,
+            self.clock() - started,
+        )
 
     def _steps(self, entry: Entry, started: float) -> None:
         done = self.journal.steps(entry.id)
@@ -195,15 +214,17 @@ class Worker:
             if created:
                 self.journal.add_repo_fact(repo.full_name, "created")
             self.journal.step(entry.id, "repo", repo_to_json(repo))
-            self.journal.mark(entry.id, repo=repo.full_name, repo_url=repo.html_url,
-                              pages_url=repo.pages_url)
+            self.journal.mark(
+                entry.id, repo=repo.full_name, repo_url=repo.html_url, pages_url=repo.pages_url
+            )
             self._log(entry, started, "repo")
         facts = self.journal.repo_facts(repo.full_name)
         # Repos found on the forge (fresh disk) were made by this tool and hold the workflow; if
         # one does not, registration fails and _wait_registered commits it.
         if "created" in facts and "workflow" not in facts:
-            self.forge.commit_files(repo, {WORKFLOW_PATH: self._workflow().encode()},
-                                    "Add the llm-deploy workflow")
+            self.forge.commit_files(
+                repo, {WORKFLOW_PATH: self._workflow().encode()}, "Add the llm-deploy workflow"
+            )
             self.journal.add_repo_fact(repo.full_name, "workflow")
             self._log(entry, started, "workflow")
         self._secrets(repo, facts)
@@ -220,8 +241,9 @@ class Worker:
         base = base_name(entry.task)
         if entry.round > 1:
             # Only a repo recorded for exactly this task id: from the journal, or by its tag.
-            known = (self.journal.task_repos(entry.task)
-                     or self.forge.task_repos(base, task_tag(entry.task)))
+            known = self.journal.task_repos(entry.task) or self.forge.task_repos(
+                base, task_tag(entry.task)
+            )
             if known:
                 return known[-1], False
         self._action()  # fails here, not after making a repo that could get no workflow
@@ -229,8 +251,9 @@ class Worker:
         first = len(self.journal.task_repos(entry.task)) + 1
         for n in range(first, first + MAX_NAME_TRIES):
             try:
-                return self.forge.create_repo(candidate(base, n), description(entry.task,
-                                                                              entry.round)), True
+                return self.forge.create_repo(
+                    candidate(base, n), description(entry.task, entry.round)
+                ), True
             except NameTaken:
                 continue
         raise ForgeError(f"Every name from {candidate(base, first)} on is taken; delete old repos.")
@@ -264,16 +287,23 @@ class Worker:
             # A commit touching the file makes GitHub register it again (and adds it to a repo
             # that lost it); the changed comment line makes the commit non-empty.
             stamp = f"# re-registered at {int(self.clock())}\n"
-            self.forge.commit_files(repo, {WORKFLOW_PATH: (self._workflow() + stamp).encode()},
-                                    "Re-register the llm-deploy workflow")
+            self.forge.commit_files(
+                repo,
+                {WORKFLOW_PATH: (self._workflow() + stamp).encode()},
+                "Re-register the llm-deploy workflow",
+            )
             self.journal.add_repo_fact(repo.full_name, "workflow")
             self.forge.wait_for_workflow(repo, WORKFLOW_FILE, self.settings.workflow_timeout / 2)
 
     def _dispatch(self, entry: Entry, repo: Repo, started: float) -> None:
         body = entry.body
         job = Job(
-            task=entry.task, round=entry.round, brief=body["brief"], nonce=entry.nonce,
-            email=body.get("email", ""), evaluation_url=body.get("evaluation_url", ""),
+            task=entry.task,
+            round=entry.round,
+            brief=body["brief"],
+            nonce=entry.nonce,
+            email=body.get("email", ""),
+            evaluation_url=body.get("evaluation_url", ""),
             checks=list(body.get("checks", [])),
             attachments=decode_attachments(body.get("attachments", [])),
             received_at=entry.received_at,

@@ -68,7 +68,10 @@ def _environment(templates_dir: Path) -> jinja2.Environment:
 
 
 def render_workflow(
-    action_ref: str, llm_base_url: str, model: str, fallback_model: str,
+    action_ref: str,
+    llm_base_url: str,
+    model: str,
+    fallback_model: str,
     pins: Mapping[str, str] | None = None,
 ) -> str:
     """The generated repo's workflow text, using the Action at ``action_ref``.

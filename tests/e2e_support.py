@@ -45,13 +45,21 @@ def prebuild_action_venv(
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "output"
         env = {
-            "PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", tmp),
-            "LLMD_BASE_PYTHON": sys.executable, "LLMD_TOOL_CACHE": str(tool_cache),
-            "LLMD_ACTION_PATH": str(action_path), "LLMD_VERIFY": "true" if verify else "false",
+            "PATH": os.environ.get("PATH", ""),
+            "HOME": os.environ.get("HOME", tmp),
+            "LLMD_BASE_PYTHON": sys.executable,
+            "LLMD_TOOL_CACHE": str(tool_cache),
+            "LLMD_ACTION_PATH": str(action_path),
+            "LLMD_VERIFY": "true" if verify else "false",
             "GITHUB_OUTPUT": str(out),
         }
-        subprocess.run(["bash", "-euo", "pipefail", "-c", step["run"]], env=env, check=True,
-                       capture_output=True, timeout=600)
+        subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", step["run"]],
+            env=env,
+            check=True,
+            capture_output=True,
+            timeout=600,
+        )
         line = out.read_text("utf-8").strip()
     return Path(line.split("=", 1)[1])
 
@@ -74,9 +82,11 @@ def app_files(stem: str) -> dict[str, str]:
         if p.is_file() and p.name != "wrong.json"
     }
     if "index.html" not in files:  # a repo-only app still needs a page for Pages to serve
-        files["index.html"] = (f"<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-                               f"<title>{req['task']}</title></head>\n<body><h1>{req['task']}"
-                               "</h1><p>See the repository.</p></body></html>\n")
+        files["index.html"] = (
+            f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+            f"<title>{req['task']}</title></head>\n<body><h1>{req['task']}"
+            "</h1><p>See the repository.</p></body></html>\n"
+        )
     files["README.md"] = (
         f"# {req['task']}\n\n## Summary\nRound {req['round']} of {req['task']} ({stem}).\n\n"
         "## Setup\nNone: a static site.\n\n## Usage\nOpen index.html.\n\n"
@@ -99,8 +109,9 @@ def corpus_answer(request: dict[str, Any]) -> str:
     stem = request_stem(prompt)
     if stem is None:
         return "I do not know this task."
-    return "".join(f'<file path="{path}">\n{text}</file>\n'
-                   for path, text in app_files(stem).items())
+    return "".join(
+        f'<file path="{path}">\n{text}</file>\n' for path, text in app_files(stem).items()
+    )
 
 
 def attachments(stem: str) -> dict[str, bytes]:
@@ -108,8 +119,9 @@ def attachments(stem: str) -> dict[str, bytes]:
     out = {}
     for att in load_request(stem).get("attachments", []):
         head, _, body = att["url"].partition(",")
-        out[att["name"]] = (base64.b64decode(body) if head.endswith(";base64")
-                            else unquote_to_bytes(body))
+        out[att["name"]] = (
+            base64.b64decode(body) if head.endswith(";base64") else unquote_to_bytes(body)
+        )
     return out
 
 
@@ -133,20 +145,26 @@ class Deployed:
 
 
 def git_bytes(repo: Path, *args: str) -> bytes:
-    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, check=True,
-                          timeout=60).stdout
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], capture_output=True, check=True, timeout=60
+    ).stdout
 
 
-def check_notification(note: dict[str, Any], request: dict[str, Any], work: Path,
-                       http: httpx.Client) -> Deployed:
+def check_notification(
+    note: dict[str, Any], request: dict[str, Any], work: Path, http: httpx.Client
+) -> Deployed:
     """Assert what the evaluator would: fields, a clonable repo, Pages serving the commit."""
     for key in ("email", "task", "round", "nonce"):
         assert note[key] == request[key], f"{key}: {note[key]!r} != {request[key]!r}"
     sha = note["commit_sha"]
     assert len(sha) == 40
     clone = work / f"clone-{request['nonce']}"
-    subprocess.run(["git", "clone", "--quiet", note["repo_url"], str(clone)], check=True,
-                   capture_output=True, timeout=60)
+    subprocess.run(
+        ["git", "clone", "--quiet", note["repo_url"], str(clone)],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     head = git_bytes(clone, "rev-parse", "HEAD").decode().strip()
     assert head == sha, f"main is at {head}, the notification says {sha}"
     page = http.get(note["pages_url"])

@@ -113,8 +113,10 @@ def _cell(text: Any) -> str:
 
 def render(rows: list[Row]) -> str:
     """The Markdown document for these rows."""
-    total = {k: sum(getattr(r, k) for r in rows) for k in
-             ("sent", "dispatched", "notified", "lost", "duplicated")}
+    total = {
+        k: sum(getattr(r, k) for r in rows)
+        for k in ("sent", "dispatched", "notified", "lost", "duplicated")
+    }
     failed = [r for r in rows if r.outcome != "passed"]
     out = [
         "# Reliability: faults, hostile input and load",
@@ -136,10 +138,13 @@ def render(rows: list[Row]) -> str:
     for group in [g for g in _GROUPS if any(r.group == g for r in rows)] + sorted(
         {r.group for r in rows} - set(_GROUPS)
     ):
-        out += [f"## {group}", "",
-                "| fault | what the system did | sent | dispatched | notified | lost | dup "
-                "| final status | test |",
-                "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |"]
+        out += [
+            f"## {group}",
+            "",
+            "| fault | what the system did | sent | dispatched | notified | lost | dup "
+            "| final status | test |",
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |",
+        ]
         for r in (r for r in rows if r.group == group):
             name = r.test.split("::", 1)[-1]
             mark = "" if r.outcome == "passed" else f" **({r.outcome})**"

@@ -68,8 +68,9 @@ class ServerThread:
         self.port = int(self.sock.getsockname()[1])
         self.url = f"http://127.0.0.1:{self.port}"
         self.server = uvicorn.Server(
-            uvicorn.Config(app, log_config=None, log_level="warning", lifespan="on",
-                           proxy_headers=False)
+            uvicorn.Config(
+                app, log_config=None, log_level="warning", lifespan="on", proxy_headers=False
+            )
         )
         self.thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True

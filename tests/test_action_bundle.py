@@ -22,8 +22,10 @@ SHA = "0123456789abcdef0123456789abcdef01234567"
         ("    - uses: actions/checkout@v7\n", f"    - uses: actions/checkout@{SHA} # v7\n"),
         ("      uses: actions/setup-python@v7", f"      uses: actions/setup-python@{SHA} # v7"),
         ("  uses: actions/checkout@v7  # why\n", f"  uses: actions/checkout@{SHA} # v7\n"),
-        ("  uses: github/codeql-action/init@v3\n",
-         f"  uses: github/codeql-action/init@{SHA} # v3\n"),
+        (
+            "  uses: github/codeql-action/init@v3\n",
+            f"  uses: github/codeql-action/init@{SHA} # v3\n",
+        ),
         ("  uses: ./local\n", "  uses: ./local\n"),
         ("  uses: docker://alpine:3\n", "  uses: docker://alpine:3\n"),
         ("  uses: other/thing@v1\n", "  uses: other/thing@v1\n"),  # not in the pins: left alone
@@ -32,23 +34,33 @@ SHA = "0123456789abcdef0123456789abcdef01234567"
     ids=["step", "key", "comment", "subfolder", "local", "docker", "unknown", "commented-out"],
 )
 def test_pin_uses(line: str, pinned: str) -> None:
-    pins = {"actions/checkout@v7": SHA, "actions/setup-python@v7": SHA,
-            "github/codeql-action/init@v3": SHA}
+    pins = {
+        "actions/checkout@v7": SHA,
+        "actions/setup-python@v7": SHA,
+        "github/codeql-action/init@v3": SHA,
+    }
     assert pin_uses(line, pins) == pinned
     if "#" not in line:  # a comment of one's own is not restored, the tag is
         assert unpin(pinned) == line
 
 
 def test_tag_refs_skips_shas_and_duplicates() -> None:
-    text = (f"- uses: actions/checkout@v7\n- uses: actions/checkout@v7\n"
-            f"- uses: me/action@{SHA}\n- uses: ./here\n- uses: a/b/sub@main\n")
+    text = (
+        f"- uses: actions/checkout@v7\n- uses: actions/checkout@v7\n"
+        f"- uses: me/action@{SHA}\n- uses: ./here\n- uses: a/b/sub@main\n"
+    )
     assert tag_refs(text) == ["actions/checkout@v7", "a/b/sub@main"]
     assert repo_of("a/b/sub") == "a/b"
 
 
 def test_split_requires_keeps_base_and_verify_only() -> None:
-    requires = ("httpx>=0.27", "pynacl>=1.5", 'playwright>=1.45; extra == "verify"',
-                'starlette>=0.37; extra == "receiver"', "pytest>=8; extra == 'test'")
+    requires = (
+        "httpx>=0.27",
+        "pynacl>=1.5",
+        'playwright>=1.45; extra == "verify"',
+        'starlette>=0.37; extra == "receiver"',
+        "pytest>=8; extra == 'test'",
+    )
     assert split_requires(requires) == (["httpx>=0.27", "pynacl>=1.5"], ["playwright>=1.45"])
     text = pyproject_text("1.2.3", requires)
     assert 'version = "1.2.3"' in text and "starlette" not in text and "pytest" not in text
@@ -62,10 +74,19 @@ def test_blob_sha_is_gits() -> None:
 def test_the_bundle_holds_the_action_and_nothing_else() -> None:
     sources = load_sources()
     files = build_bundle(sources, "me/llm-deploy-action", sources.action_yml)
-    assert {"action.yml", "pyproject.toml", "LICENSE", "README.md",
-            "action/__main__.py", "action/py.typed", "action/templates/system.j2"} <= set(files)
-    assert all(p.startswith("action/") or p in {"action.yml", "pyproject.toml", "LICENSE",
-                                                "README.md"} for p in files)
+    assert {
+        "action.yml",
+        "pyproject.toml",
+        "LICENSE",
+        "README.md",
+        "action/__main__.py",
+        "action/py.typed",
+        "action/templates/system.j2",
+    } <= set(files)
+    assert all(
+        p.startswith("action/") or p in {"action.yml", "pyproject.toml", "LICENSE", "README.md"}
+        for p in files
+    )
     assert not any("__pycache__" in p or p.endswith(".pyc") for p in files)
     assert not any(p.startswith(("receiver/", "tests/")) for p in files)
     readme = files["README.md"].decode()
@@ -82,13 +103,29 @@ def test_pip_builds_the_action_from_the_bundle(tmp_path: Path) -> None:
         (root / path).write_bytes(data)
     out = tmp_path / "wheels"
     # With build isolation, as action.yml's install step does (setuptools from the index).
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
-                    "--wheel-dir", str(out), str(root)],
-                   check=True, capture_output=True, timeout=280)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--wheel-dir",
+            str(out),
+            str(root),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=280,
+    )
     (wheel,) = out.glob("llm_deploy_action-0.1.0-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {"action/__main__.py", "action/templates/system.j2", "action/py.typed"} <= names
     assert not any(n.startswith("receiver/") for n in names)
-    meta = zipfile.ZipFile(wheel).read(
-        next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
+    meta = (
+        zipfile.ZipFile(wheel)
+        .read(next(n for n in names if n.endswith(".dist-info/METADATA")))
+        .decode()
+    )
     assert "Requires-Dist: httpx>=0.27" in meta and 'extra == "verify"' in meta

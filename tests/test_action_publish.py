@@ -58,8 +58,9 @@ def http() -> Iterator[httpx.Client]:
 
 
 def settings_for(fake: FakeGitHub, **env: str) -> Settings:
-    return Settings.from_environ({"DEPLOY_SECRET": "s3cret", "GITHUB_TOKEN": fake.token,
-                                  "GITHUB_API_URL": fake.url, **env})
+    return Settings.from_environ(
+        {"DEPLOY_SECRET": "s3cret", "GITHUB_TOKEN": fake.token, "GITHUB_API_URL": fake.url, **env}
+    )
 
 
 def writes(fake: FakeGitHub, since: int = 0) -> list[str]:
@@ -93,8 +94,11 @@ def test_first_publish_into_an_empty_account(fake: FakeGitHub, http: httpx.Clien
     assert choice.pins == {"actions/checkout@v7": fake.pins["actions/checkout@v7"]}
     # one commit on top of the auto_init one, made with the Git Data API
     assert writes(fake) == [
-        "POST /user/repos", f"POST /repos/{REPO}/git/trees", f"POST /repos/{REPO}/git/commits",
-        f"PATCH /repos/{REPO}/git/refs/heads/main", f"POST /repos/{REPO}/git/refs",
+        "POST /user/repos",
+        f"POST /repos/{REPO}/git/trees",
+        f"POST /repos/{REPO}/git/commits",
+        f"PATCH /repos/{REPO}/git/refs/heads/main",
+        f"POST /repos/{REPO}/git/refs",
         f"POST /repos/{REPO}/git/refs",
     ]
 
@@ -137,9 +141,11 @@ def test_a_new_version_is_committed_tagged_and_re_pinned(
     assert b'version = "0.2.0"' in files["pyproject.toml"]
     assert files["action.yml"] == fake.file(REPO, "action.yml")
     assert writes(fake, start) == [
-        f"POST /repos/{REPO}/git/trees", f"POST /repos/{REPO}/git/commits",
+        f"POST /repos/{REPO}/git/trees",
+        f"POST /repos/{REPO}/git/commits",
         f"PATCH /repos/{REPO}/git/refs/heads/main",
-        f"POST /repos/{REPO}/git/refs", f"PATCH /repos/{REPO}/git/refs/tags/v0",
+        f"POST /repos/{REPO}/git/refs",
+        f"PATCH /repos/{REPO}/git/refs/tags/v0",
     ]
     # the old commit still holds the old version: repos pinned to it run what they ran
     assert repo.git.trees[repo.git.commits[old_sha][0]]["action/usage.py"]
@@ -160,17 +166,23 @@ def test_same_version_other_content_keeps_the_release_tag(
     assert "tag v0.1.0" in caplog.text and "not this build's content" in caplog.text
 
 
-def test_the_generated_workflow_pins_the_published_commit(
-    fake: FakeGitHub, tmp_path: Path
-) -> None:
+def test_the_generated_workflow_pins_the_published_commit(fake: FakeGitHub, tmp_path: Path) -> None:
     settings = settings_for(fake, LLM_API_KEY="sk-x")
     journal = Journal(tmp_path / "journal.sqlite3")
     source = ActionSource(settings)
-    request = parse_request({
-        "email": "a@example.com", "secret": "s3cret", "task": "pinned-demo", "round": 1,
-        "nonce": "n1", "brief": "Build it.", "checks": [], "evaluation_url": "https://e.example/",
-        "attachments": [],
-    })
+    request = parse_request(
+        {
+            "email": "a@example.com",
+            "secret": "s3cret",
+            "task": "pinned-demo",
+            "round": 1,
+            "nonce": "n1",
+            "brief": "Build it.",
+            "checks": [],
+            "evaluation_url": "https://e.example/",
+            "attachments": [],
+        }
+    )
     rid, _ = journal.record(request)
     Worker(settings, journal, make_forge(fake, FakeTime()), action=source.get).process(rid)
     assert journal.get(rid).state == "dispatched", journal.get(rid).error
@@ -180,7 +192,9 @@ def test_the_generated_workflow_pins_the_published_commit(
     workflow = fake.file("octo-user/pinned-demo", WORKFLOW_PATH).decode()
     steps = yaml.safe_load(workflow)["jobs"]["deploy"]["steps"]
     assert [s["uses"] for s in steps] == [
-        f"actions/checkout@{fake.pins['actions/checkout@v7']}", f"{REPO}@{head}"]
+        f"actions/checkout@{fake.pins['actions/checkout@v7']}",
+        f"{REPO}@{head}",
+    ]
     assert f"actions/checkout@{fake.pins['actions/checkout@v7']} # v7\n" in workflow
 
 
@@ -189,9 +203,16 @@ def test_rounds_do_not_publish_again(fake: FakeGitHub, tmp_path: Path) -> None:
     source = ActionSource(settings)
     journal = Journal(tmp_path / "journal.sqlite3")
     forge = make_forge(fake, FakeTime())
-    body = {"email": "a@example.com", "secret": "s3cret", "task": "twice", "nonce": "n",
-            "brief": "Build it.", "checks": [], "evaluation_url": "https://e.example/",
-            "attachments": []}
+    body = {
+        "email": "a@example.com",
+        "secret": "s3cret",
+        "task": "twice",
+        "nonce": "n",
+        "brief": "Build it.",
+        "checks": [],
+        "evaluation_url": "https://e.example/",
+        "attachments": [],
+    }
     for round_ in (1, 2, 1):
         rid, _ = journal.record(parse_request({**body, "round": round_, "nonce": f"n{round_}"}))
         Worker(settings, journal, forge, action=source.get).process(rid)
@@ -215,9 +236,16 @@ def test_a_failed_publish_fails_the_request_then_the_next_one_retries(
     assert "doctor --fix" in caplog.text and REPO in caplog.text
     journal = Journal(tmp_path / "journal.sqlite3")
     forge = make_forge(fake, FakeTime())
-    body = {"email": "a@example.com", "secret": "s3cret", "round": 1, "nonce": "n1",
-            "brief": "Build it.", "checks": [], "evaluation_url": "https://e.example/",
-            "attachments": []}
+    body = {
+        "email": "a@example.com",
+        "secret": "s3cret",
+        "round": 1,
+        "nonce": "n1",
+        "brief": "Build it.",
+        "checks": [],
+        "evaluation_url": "https://e.example/",
+        "attachments": [],
+    }
     fake.inject(403, "Resource not accessible by personal access token", **refused)
     first, _ = journal.record(parse_request({**body, "task": "fails-first"}))
     Worker(settings, journal, forge, action=source.get).process(first)
@@ -228,13 +256,16 @@ def test_a_failed_publish_fails_the_request_then_the_next_one_retries(
     Worker(settings, journal, forge, action=source.get).process(second)
     assert journal.get(second).state == "dispatched"
     journal.close()
-    assert fake.repo(REPO).branches["main"] in fake.file(
-        "octo-user/works-next", WORKFLOW_PATH).decode()
+    assert (
+        fake.repo(REPO).branches["main"]
+        in fake.file("octo-user/works-next", WORKFLOW_PATH).decode()
+    )
 
 
 def test_an_organisation_owner_gets_the_repo(fake: FakeGitHub, http: httpx.Client) -> None:
-    choice = ensure_action(settings_for(fake, GITHUB_OWNER="octo-org",
-                                        LLM_DEPLOY_ACTION_REPO="our-action"), http=http)
+    choice = ensure_action(
+        settings_for(fake, GITHUB_OWNER="octo-org", LLM_DEPLOY_ACTION_REPO="our-action"), http=http
+    )
     assert choice.ref.startswith("octo-org/our-action@")
     assert "POST /orgs/octo-org/repos" in writes(fake)
     assert not fake.calls("GET", "/user")  # the owner is known, no lookup
@@ -275,9 +306,14 @@ def test_a_dry_run_reports_without_writing(fake: FakeGitHub, http: httpx.Client)
 def test_the_override_is_used_as_is(
     ref: str, warns: bool, caplog: pytest.LogCaptureFixture
 ) -> None:
-    settings = Settings.from_environ({"DEPLOY_SECRET": "s", "GITHUB_TOKEN": "ghp_x",
-                                      "GITHUB_API_URL": "http://127.0.0.1:9",
-                                      "LLM_DEPLOY_ACTION_REF": ref})
+    settings = Settings.from_environ(
+        {
+            "DEPLOY_SECRET": "s",
+            "GITHUB_TOKEN": "ghp_x",
+            "GITHUB_API_URL": "http://127.0.0.1:9",
+            "LLM_DEPLOY_ACTION_REF": ref,
+        }
+    )
     source = ActionSource(settings)
     with caplog.at_level(logging.INFO, logger="llm_deploy.action"):
         source.start()
@@ -303,8 +339,10 @@ def test_the_receiver_says_at_start_which_action_new_repos_use(
         asyncio.run(start_then_stop())
     head = fake.repo(REPO).branches["main"]
     lines = [r.getMessage() for r in caplog.records if "new repos will use" in r.getMessage()]
-    assert lines == [f"new repos will use the Action {REPO}@{head} "
-                     f"(published v0.1.0 into {REPO}, tagged v0.1.0, v0)"]
+    assert lines == [
+        f"new repos will use the Action {REPO}@{head} "
+        f"(published v0.1.0 into {REPO}, tagged v0.1.0, v0)"
+    ]
 
 
 def test_local_mode_names_the_local_forges_action(caplog: pytest.LogCaptureFixture) -> None:

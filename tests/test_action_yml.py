@@ -152,8 +152,11 @@ def test_expressions_stay_simple_for_the_local_runner(spec: dict[str, Any]) -> N
 
 def when(cond: str, *, generated: dict[str, str], **inputs: str) -> bool:
     """An `if:` of action.yml as the runner evaluates it, for these inputs and generate outputs."""
-    ctx = {"inputs": {"deploy": "true", "verify": "true", **inputs},
-           "steps": {"generate": {"outputs": generated}}, "job": {"status": "success"}}
+    ctx = {
+        "inputs": {"deploy": "true", "verify": "true", **inputs},
+        "steps": {"generate": {"outputs": generated}},
+        "job": {"status": "success"},
+    }
     return evaluate_if(cond, ctx)
 
 
@@ -247,7 +250,11 @@ def test_example_workflow_structure() -> None:
     assert wf["permissions"] == {}
     job = wf["jobs"]["build"]
     assert job["permissions"] == {
-        "actions": "read", "contents": "write", "pages": "write", "id-token": "write"}
+        "actions": "read",
+        "contents": "write",
+        "pages": "write",
+        "id-token": "write",
+    }
     assert job["environment"]["name"] == "github-pages"
     assert [s.get("uses") for s in job["steps"]][:2] == [
         "actions/checkout@v7",

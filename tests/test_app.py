@@ -25,9 +25,14 @@ AUTH = {"authorization": f"Bearer {SECRET}"}
 
 
 def settings_for(tmp_path: Path, **changes: Any) -> Settings:
-    base = Settings.from_environ({"DEPLOY_SECRET": SECRET, "GITHUB_TOKEN": "ghp_test",
-                                  "LLM_DEPLOY_DATA": str(tmp_path / "data"),
-                                  "LLM_DEPLOY_ACTION_REF": "octo/llm-deploy-action@" + "d4" * 20})
+    base = Settings.from_environ(
+        {
+            "DEPLOY_SECRET": SECRET,
+            "GITHUB_TOKEN": "ghp_test",
+            "LLM_DEPLOY_DATA": str(tmp_path / "data"),
+            "LLM_DEPLOY_ACTION_REF": "octo/llm-deploy-action@" + "d4" * 20,
+        }
+    )
     return dataclasses.replace(base, **changes)
 
 
@@ -49,8 +54,9 @@ class Harness:
         self.journal = Journal(tmp_path / "journal.sqlite3")
         self.worker = Worker(self.settings, self.journal, self.forge)
         if inject:
-            self.app = create_app(self.settings, forge=self.forge, journal=self.journal,
-                                  worker=self.worker)
+            self.app = create_app(
+                self.settings, forge=self.forge, journal=self.journal, worker=self.worker
+            )
         else:
             self.app = create_app(self.settings)
         self.served = ServerThread(self.app, sock)
@@ -136,15 +142,27 @@ def test_duplicate_delivery_does_no_new_work(harness: Harness) -> None:
         (json.dumps(body(secret="wröng-ünicode")).encode(), 403, "secret"),
         (json.dumps(body(secret=7)).encode(), 400, "secret"),
     ],
-    ids=["bad-json", "bad-utf8", "not-object", "round-zero", "round-string", "file-url",
-         "attachment-no-url", "bad-check", "wrong-secret", "unicode-secret", "int-secret"],
+    ids=[
+        "bad-json",
+        "bad-utf8",
+        "not-object",
+        "round-zero",
+        "round-string",
+        "file-url",
+        "attachment-no-url",
+        "bad-check",
+        "wrong-secret",
+        "unicode-secret",
+        "int-secret",
+    ],
 )
 def test_every_4xx_is_json_and_leaves_nothing(
     harness: Harness, payload: bytes, status: int, field: str | None
 ) -> None:
     with harness as client:
-        answer = client.post("/api-deploy", content=payload,
-                             headers={"content-type": "application/json"})
+        answer = client.post(
+            "/api-deploy", content=payload, headers={"content-type": "application/json"}
+        )
         assert harness.worker.drain(5)
     assert answer.status_code == status
     assert answer.headers["content-type"] == "application/json"
@@ -166,10 +184,11 @@ def test_the_secret_is_checked_before_the_fields(harness: Harness) -> None:
 def test_over_limit_body_is_413(make_harness: Callable[..., Harness], chunked: bool) -> None:
     h = make_harness(max_body_bytes=1024 * 1024)
     big = json.dumps(body(brief="x" * (1024 * 1024 + 10))).encode()
-    content: Any = iter([big[i:i + 65536] for i in range(0, len(big), 65536)]) if chunked else big
+    content: Any = iter([big[i : i + 65536] for i in range(0, len(big), 65536)]) if chunked else big
     with h as client:
-        answer = client.post("/api-deploy", content=content,
-                             headers={"content-type": "application/json"})
+        answer = client.post(
+            "/api-deploy", content=content, headers={"content-type": "application/json"}
+        )
         assert (answer.status_code, answer.json()["field"]) == (413, None)
         assert "1 MB" in answer.json()["error"]
         small = client.post("/api-deploy", json=body())
@@ -190,14 +209,19 @@ def test_other_errors_are_json(harness: Harness, method: str, path: str, status:
 
 def test_round_two_reuses_and_repeated_round_one_gets_a_suffix(harness: Harness) -> None:
     with harness as client:
-        for name, nonce in [("sum-of-sales-601-r1", None), ("sum-of-sales-601-r1", "again"),
-                            ("sum-of-sales-601-r2a", None)]:
+        for name, nonce in [
+            ("sum-of-sales-601-r1", None),
+            ("sum-of-sales-601-r1", "again"),
+            ("sum-of-sales-601-r2a", None),
+        ]:
             data = body(name) if nonce is None else body(name, nonce=nonce)
             assert client.post("/api-deploy", json=data).status_code == 200
         assert harness.worker.drain(10)
         rounds = client.get("/api-deploy/sum-of-sales-601", headers=AUTH).json()["rounds"]
     assert [r["repo"] for r in rounds] == [
-        "octo/sum-of-sales-601", "octo/sum-of-sales-601-2", "octo/sum-of-sales-601-2"
+        "octo/sum-of-sales-601",
+        "octo/sum-of-sales-601-2",
+        "octo/sum-of-sales-601-2",
     ]
     assert harness.forge.count("dispatch") == 3
 

@@ -52,8 +52,11 @@ def test_conversions_follow_the_brief(brief: str, expected: dict[str, str]) -> N
     ("name", "text", "found"),
     [
         ("ci.yml", PAGES_CI, True),
-        ("ci.yaml", "on: [push, pull_request]\n"
-                    "jobs: {d: {steps: [{uses: actions/deploy-pages@v4}]}}", True),
+        (
+            "ci.yaml",
+            "on: [push, pull_request]\njobs: {d: {steps: [{uses: actions/deploy-pages@v4}]}}",
+            True,
+        ),
         ("pages.yml", "on: push\nsteps:\n  - uses: 'actions/deploy-pages@v5'\n", True),
         ("manual.yml", "on: workflow_dispatch\n  - uses: actions/deploy-pages@v5\n", False),
         ("lint.yml", "on: push\njobs: {}\n", False),
@@ -80,17 +83,23 @@ def _xlsx_rows(data: bytes) -> list[list[str]]:
     sheet = openpyxl.load_workbook(io.BytesIO(data), read_only=True).worksheets[0]
     rows = []
     for row in sheet.iter_rows(values_only=True):
-        cells = ["" if v is None else (str(int(v)) if isinstance(v, float) and v.is_integer()
-                                       else str(v)) for v in row]
+        cells = [
+            ""
+            if v is None
+            else (str(int(v)) if isinstance(v, float) and v.is_integer() else str(v))
+            for v in row
+        ]
         rows.append(cells)
     return rows
 
 
 def _analyze_answer(request: dict[str, Any]) -> str:
     # A model that also retypes data.csv (badly) and writes the CI workflow the brief asks for.
-    return (default_app_answer(request)
-            + '<file path="data.csv">month,revenue\nJan,1\n</file>\n'
-            + f'<file path=".github/workflows/ci.yml">{PAGES_CI}</file>\n')
+    return (
+        default_app_answer(request)
+        + '<file path="data.csv">month,revenue\nJan,1\n</file>\n'
+        + f'<file path=".github/workflows/ci.yml">{PAGES_CI}</file>\n'
+    )
 
 
 @pytest.mark.parametrize("push_token", ["", "ghp_fake_push_token_789"], ids=["no-push", "push"])

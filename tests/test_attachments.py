@@ -45,8 +45,21 @@ B64 = base64.b64encode(b"hello, world!\n").decode()
         ("data:text/plain,caf\u00e9", "caf\u00e9".encode()),
         ("data:;base64,", b""),
     ],
-    ids=["plain", "odd-mime", "no-mime", "upper", "charset", "no-padding", "whitespace",
-         "percent-padding", "urlsafe", "percent-text", "newline", "utf8-text", "empty"],
+    ids=[
+        "plain",
+        "odd-mime",
+        "no-mime",
+        "upper",
+        "charset",
+        "no-padding",
+        "whitespace",
+        "percent-padding",
+        "urlsafe",
+        "percent-text",
+        "newline",
+        "utf8-text",
+        "empty",
+    ],
 )
 def test_decode_data_uri(url: str, expected: bytes) -> None:
     assert decode_data_uri("a.txt", url) == expected
@@ -54,8 +67,13 @@ def test_decode_data_uri(url: str, expected: bytes) -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["https://example.com/a.csv", "", "data:text/plain;base64", "data:;base64,abcde",
-     "data:;base64,ab!d"],
+    [
+        "https://example.com/a.csv",
+        "",
+        "data:text/plain;base64",
+        "data:;base64,abcde",
+        "data:;base64,ab!d",
+    ],
     ids=["http", "empty", "no-comma", "bad-length", "bad-char"],
 )
 def test_decode_data_uri_errors_name_the_attachment_not_the_url(url: str) -> None:
@@ -87,9 +105,25 @@ def test_decode_data_uri_errors_name_the_attachment_not_the_url(url: str) -> Non
         ("x" * 300 + ".csv", "x" * 96 + ".csv"),
         ("é" * 200 + ".png", "é" * 96 + ".png"),
     ],
-    ids=["plain", "traversal", "dirs", "windows", "dotdot", "empty", "dots", "git", "github",
-         "hidden", "control", "reserved-char", "windows-reserved", "spaces", "trailing-dot",
-         "long", "long-unicode"],
+    ids=[
+        "plain",
+        "traversal",
+        "dirs",
+        "windows",
+        "dotdot",
+        "empty",
+        "dots",
+        "git",
+        "github",
+        "hidden",
+        "control",
+        "reserved-char",
+        "windows-reserved",
+        "spaces",
+        "trailing-dot",
+        "long",
+        "long-unicode",
+    ],
 )
 def test_safe_name(name: str, expected: str) -> None:
     assert safe_name(name) == expected
@@ -125,8 +159,11 @@ def _png(width: int, height: int) -> bytes:
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
     raw = b"".join(b"\x00" + b"\x00" * width for _ in range(height))
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw)) + chunk(
-        b"IEND", b""
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
     )
 
 
@@ -156,9 +193,14 @@ def _xlsx(rows: list[list[object]]) -> bytes:
 
 
 GIF = b"GIF89a" + struct.pack("<HH", 31, 17) + b"\x00" * 20
-WEBP = b"RIFF" + b"\x00" * 4 + b"WEBPVP8X" + b"\x00" * 8 + (99).to_bytes(3, "little") + (
-    49
-).to_bytes(3, "little")
+WEBP = (
+    b"RIFF"
+    + b"\x00" * 4
+    + b"WEBPVP8X"
+    + b"\x00" * 8
+    + (99).to_bytes(3, "little")
+    + (49).to_bytes(3, "little")
+)
 
 
 @pytest.mark.parametrize(
@@ -185,9 +227,28 @@ WEBP = b"RIFF" + b"\x00" * 4 + b"WEBPVP8X" + b"\x00" * 8 + (99).to_bytes(3, "lit
         (b"\x00\x01\x02\xff\xfe", "blob", "binary"),
         (b"", "empty.txt", "text"),
     ],
-    ids=["png", "jpeg-misnamed", "gif", "webp", "pdf", "zip", "xlsx-misnamed", "gzip", "svg",
-         "svg-xml", "json", "broken-json", "csv", "csv-by-content", "csv-in-md", "csv-by-name",
-         "bom", "markdown", "binary", "empty"],
+    ids=[
+        "png",
+        "jpeg-misnamed",
+        "gif",
+        "webp",
+        "pdf",
+        "zip",
+        "xlsx-misnamed",
+        "gzip",
+        "svg",
+        "svg-xml",
+        "json",
+        "broken-json",
+        "csv",
+        "csv-by-content",
+        "csv-in-md",
+        "csv-by-name",
+        "bom",
+        "markdown",
+        "binary",
+        "empty",
+    ],
 )
 def test_sniff(data: bytes, name: str, expected: str) -> None:
     assert sniff(data, name) == expected
@@ -195,8 +256,14 @@ def test_sniff(data: bytes, name: str, expected: str) -> None:
 
 @pytest.mark.parametrize(
     ("data", "size"),
-    [(_png(220, 70), (220, 70)), (_jpeg(640, 480), (640, 480)), (GIF, (31, 17)),
-     (WEBP, (100, 50)), (b"\xff\xd8\xff", None), (b"nope", None)],
+    [
+        (_png(220, 70), (220, 70)),
+        (_jpeg(640, 480), (640, 480)),
+        (GIF, (31, 17)),
+        (WEBP, (100, 50)),
+        (b"\xff\xd8\xff", None),
+        (b"nope", None),
+    ],
     ids=["png", "jpeg", "gif", "webp", "truncated-jpeg", "not-image"],
 )
 def test_image_size(data: bytes, size: tuple[int, int] | None) -> None:
@@ -212,8 +279,16 @@ def _task_attachments() -> list[Attachment]:
 
 def test_real_task_attachments_decode_and_describe() -> None:
     atts = {a.name: a for a in _task_attachments()}
-    assert {"data.csv", "sales.csv", "input.md", "rates.json", "sample.png", "data.xlsx",
-            "execute.py", "uid.txt"} <= set(atts)
+    assert {
+        "data.csv",
+        "sales.csv",
+        "input.md",
+        "rates.json",
+        "sample.png",
+        "data.xlsx",
+        "execute.py",
+        "uid.txt",
+    } <= set(atts)
     kinds = {name: sniff(a.data, name) for name, a in atts.items()}
     assert kinds["data.xlsx"] == "xlsx" and kinds["sample.png"] == "png"
     assert kinds["rates.json"] == "json" and kinds["sales.csv"] == "csv"
@@ -258,30 +333,36 @@ REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 def test_excel_style_workbook_with_shared_strings_and_a_renamed_first_sheet() -> None:
     # Excel itself writes shared strings (openpyxl writes inline ones), rich-text runs with
     # phonetic hints, and may number sheets in any order.
-    data = _zip({
-        "xl/workbook.xml": f'<workbook xmlns="{MAIN}" xmlns:r="{REL}"><sheets>'
-        '<sheet name="Data" sheetId="2" r:id="rId7"/><sheet name="Other" sheetId="1" r:id="rId1"/>'
-        "</sheets></workbook>".encode(),
-        "xl/_rels/workbook.xml.rels": b'<Relationships xmlns="http://schemas.openxmlformats.org/'
-        b'package/2006/relationships"><Relationship Id="rId1" Target="worksheets/sheet1.xml"/>'
-        b'<Relationship Id="rId7" Target="/xl/worksheets/sheet9.xml"/></Relationships>',
-        "xl/sharedStrings.xml": f'<sst xmlns="{MAIN}"><si><t>city</t></si><si><r><t>Del</t></r>'
-        "<r><t>hi</t></r><rPh><t>DERI</t></rPh></si></sst>".encode(),
-        "xl/worksheets/sheet1.xml": f'<worksheet xmlns="{MAIN}"><sheetData><row><c t="s">'
-        "<v>0</v></c></row></sheetData></worksheet>".encode(),
-        "xl/worksheets/sheet9.xml": f'<worksheet xmlns="{MAIN}"><sheetData>'
-        '<row r="1"><c r="A1" t="s"><v>0</v></c><c r="C1" t="str"><v>x</v></c></row>'
-        '<row r="3"><c r="B3" t="s"><v>1</v></c><c r="C3"><v>1.5E3</v></c></row>'
-        "</sheetData></worksheet>".encode(),
-    })
+    data = _zip(
+        {
+            "xl/workbook.xml": f'<workbook xmlns="{MAIN}" xmlns:r="{REL}"><sheets>'
+            '<sheet name="Data" sheetId="2" r:id="rId7"/>'
+            '<sheet name="Other" sheetId="1" r:id="rId1"/>'
+            "</sheets></workbook>".encode(),
+            "xl/_rels/workbook.xml.rels": b'<Relationships xmlns="http://schemas.openxmlformats.org/'
+            b'package/2006/relationships"><Relationship Id="rId1" Target="worksheets/sheet1.xml"/>'
+            b'<Relationship Id="rId7" Target="/xl/worksheets/sheet9.xml"/></Relationships>',
+            "xl/sharedStrings.xml": f'<sst xmlns="{MAIN}"><si><t>city</t></si><si><r><t>Del</t></r>'
+            "<r><t>hi</t></r><rPh><t>DERI</t></rPh></si></sst>".encode(),
+            "xl/worksheets/sheet1.xml": f'<worksheet xmlns="{MAIN}"><sheetData><row><c t="s">'
+            "<v>0</v></c></row></sheetData></worksheet>".encode(),
+            "xl/worksheets/sheet9.xml": f'<worksheet xmlns="{MAIN}"><sheetData>'
+            '<row r="1"><c r="A1" t="s"><v>0</v></c><c r="C1" t="str"><v>x</v></c></row>'
+            '<row r="3"><c r="B3" t="s"><v>1</v></c><c r="C3"><v>1.5E3</v></c></row>'
+            "</sheetData></worksheet>".encode(),
+        }
+    )
     assert sniff(data, "book") == "xlsx"
     assert xlsx_to_csv(data).splitlines() == ["city,,x", ",Delhi,1500"]
 
 
 @pytest.mark.parametrize(
     "data",
-    [_zip({"xl/workbook.xml": b"<not xml"}), _zip({"xl/other.xml": b"<a/>"}),
-     _zip({"xl/worksheets/sheet1.xml": b'<!DOCTYPE x [<!ENTITY a "b">]><x/>'})],
+    [
+        _zip({"xl/workbook.xml": b"<not xml"}),
+        _zip({"xl/other.xml": b"<a/>"}),
+        _zip({"xl/worksheets/sheet1.xml": b'<!DOCTYPE x [<!ENTITY a "b">]><x/>'}),
+    ],
     ids=["broken-xml", "no-sheet", "dtd"],
 )
 def test_unreadable_xlsx_is_described_not_raised(data: bytes) -> None:
@@ -293,8 +374,11 @@ def test_unreadable_xlsx_is_described_not_raised(data: bytes) -> None:
 @pytest.mark.parametrize(
     ("att", "present", "absent"),
     [
-        (Attachment("big.txt", "\n".join(f"line {i}" for i in range(500)).encode()),
-         ["line 19", "truncated"], ["line 20\n"]),
+        (
+            Attachment("big.txt", "\n".join(f"line {i}" for i in range(500)).encode()),
+            ["line 19", "truncated"],
+            ["line 20\n"],
+        ),
         (Attachment("wide.txt", b"x" * 50_000), ["truncated"], []),
         (Attachment("fence.md", b"```js\ncode\n```\n"), ["````\n```js"], []),
         (Attachment("blob.bin", bytes(range(256)) * 40), ["binary data", "10240 bytes"], ["\n"]),

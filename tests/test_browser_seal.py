@@ -198,8 +198,12 @@ def listeners() -> Iterator[dict[str, tuple[int, Heard]]]:
 
 def hostile_site(root: Path, ports: dict[str, int]) -> Path:
     root.mkdir()
-    for name, text in [("index.html", PAGE), ("worker.js", WORKER), ("shared.js", SHARED),
-                       ("sw.js", SW)]:
+    for name, text in [
+        ("index.html", PAGE),
+        ("worker.js", WORKER),
+        ("shared.js", SHARED),
+        ("sw.js", SW),
+    ]:
         (root / name).write_text(text.format(**ports), "utf-8")
     return root
 
@@ -216,7 +220,10 @@ def test_hostile_page_reaches_nothing_but_its_own_site(
     result = chromium.run(site, checks, settle_ms=6000, per_check_timeout_ms=4000)
     assert [r.status for r in result.checks] == ["pass", "pass"], result.checks
     assert {name: heard.lines for name, (_, heard) in listeners.items()} == {
-        "http": [], "other": [], "ws": [], "udp": []
+        "http": [],
+        "other": [],
+        "ws": [],
+        "udp": [],
     }
     # Control: unsealed, the same page really reaches every listener.
     with serve_site(site) as open_site:
@@ -333,8 +340,9 @@ def test_webrtc_udp_needs_the_flag(
     flag = "--webrtc-ip-handling-policy=disable_non_proxied_udp"
     assert flag in browser_module.BASE_ARGS
     if not with_flag:
-        monkeypatch.setattr(browser_module, "BASE_ARGS", [a for a in browser_module.BASE_ARGS
-                                                          if a != flag])
+        monkeypatch.setattr(
+            browser_module, "BASE_ARGS", [a for a in browser_module.BASE_ARGS if a != flag]
+        )
     with udp_listener() as (port, heard):
         (tmp_path / "index.html").write_text(STUN_PAGE.replace("PORT", str(port)))
         # Playwright's sync API allows one driver per thread; the module's browser holds this one.

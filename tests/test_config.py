@@ -35,8 +35,11 @@ def test_defaults_are_local_and_safe() -> None:
         ({"LLM_DEPLOY_MAX_BODY_MB": "2"}, "max_body_bytes", 2 * 1024 * 1024),
         ({"HOST": "0.0.0.0", "PORT": "7860"}, "public_url", "http://127.0.0.1:7860"),
         ({"LLM_DEPLOY_PUBLIC_URL": "https://x.example/"}, "public_url", "https://x.example"),
-        ({"GITHUB_API_URL": "http://127.0.0.1:9/api/v3/"}, "github_api_url",
-         "http://127.0.0.1:9/api/v3"),
+        (
+            {"GITHUB_API_URL": "http://127.0.0.1:9/api/v3/"},
+            "github_api_url",
+            "http://127.0.0.1:9/api/v3",
+        ),
         ({"LLM_DEPLOY_DATA": "/tmp/d"}, "data_dir", Path("/tmp/d")),
         ({"LLM_DEPLOY_WORKFLOW_TIMEOUT": "30"}, "workflow_timeout", 30.0),
         ({"LLM_DEPLOY_ACTION_REF": "me/fork@v1"}, "action_ref", "me/fork@v1"),
@@ -46,10 +49,23 @@ def test_defaults_are_local_and_safe() -> None:
         ({"LLM_DEPLOY_TRUST_PROXY": "off"}, "trust_proxy", 0),
         ({"LLM_DEPLOY_TRUST_PROXY": "2"}, "trust_proxy", 2),
     ],
-    ids=["token-means-github", "aipipe-token", "llm-key-wins", "body-mb", "public-from-port",
-         "public-url-trimmed", "api-url", "data-dir", "workflow-timeout", "action-ref",
-         "action-repo", "trust-proxy-default", "trust-proxy-on", "trust-proxy-off",
-         "trust-proxy-two"],
+    ids=[
+        "token-means-github",
+        "aipipe-token",
+        "llm-key-wins",
+        "body-mb",
+        "public-from-port",
+        "public-url-trimmed",
+        "api-url",
+        "data-dir",
+        "workflow-timeout",
+        "action-ref",
+        "action-repo",
+        "trust-proxy-default",
+        "trust-proxy-on",
+        "trust-proxy-off",
+        "trust-proxy-two",
+    ],
 )
 def test_environment_values(env: dict[str, str], attr: str, expected: object) -> None:
     assert getattr(Settings.from_environ({**BASE, **env}), attr) == expected
@@ -66,8 +82,15 @@ def test_environment_values(env: dict[str, str], attr: str, expected: object) ->
         ({**BASE, "LLM_DEPLOY_ACTION_REPO": "action.git"}, "LLM_DEPLOY_ACTION_REPO"),
         ({**BASE, "LLM_DEPLOY_TRUST_PROXY": "maybe"}, "LLM_DEPLOY_TRUST_PROXY"),
     ],
-    ids=["missing-secret", "blank-secret", "bad-port", "zero-body",
-         "action-repo-slash", "action-repo-dot-git", "bad-trust-proxy"],
+    ids=[
+        "missing-secret",
+        "blank-secret",
+        "bad-port",
+        "zero-body",
+        "action-repo-slash",
+        "action-repo-dot-git",
+        "bad-trust-proxy",
+    ],
 )
 def test_bad_settings_fail_with_one_sentence(env: dict[str, str], mentions: str) -> None:
     with pytest.raises(ConfigError) as info:
@@ -82,8 +105,14 @@ def test_no_setting_derives_a_key_from_the_secret() -> None:
 
 
 def test_repr_hides_secrets() -> None:
-    s = Settings.from_environ({**BASE, "GITHUB_TOKEN": "ghp_tok", "LLM_API_KEY": "sk-llm",
-                               "GITHUB_WORKFLOW_TOKEN": "ghp_wf"})
+    s = Settings.from_environ(
+        {
+            **BASE,
+            "GITHUB_TOKEN": "ghp_tok",
+            "LLM_API_KEY": "sk-llm",
+            "GITHUB_WORKFLOW_TOKEN": "ghp_wf",
+        }
+    )
     text = repr(s) + str(s)
     for secret in ("s3cret-value", "ghp_tok", "sk-llm", "ghp_wf"):
         assert secret not in text

@@ -42,40 +42,66 @@ class _Outcomes(RunOutcomes):
         super().__init__(lambda *a, **k: {}, httpx.Client(), api_url="", token="")
 
     def outcome(self, run_url: str) -> dict[str, Any] | None:
-        report = {"commit_sha": "abcdef1" + "0" * 33, "tokens": {"prompt": 1000, "completion": 234},
-                  "cost_usd": 0.0123, "checks": [{"result": "pass"}, {"result": "fail"}],
-                  "notify": {"status": 200, "accepted_at": 1_700_000_000.0}}
+        report = {
+            "commit_sha": "abcdef1" + "0" * 33,
+            "tokens": {"prompt": 1000, "completion": 234},
+            "cost_usd": 0.0123,
+            "checks": [{"result": "pass"}, {"result": "fail"}],
+            "notify": {"status": 200, "accepted_at": 1_700_000_000.0},
+        }
         return round_outcome("success", report, started_at=120.0, ended_at=190.0)
 
 
 def _row(**changes: Any) -> dict[str, Any]:
-    base = {"id": 1, "task": "t", "round": 1, "state": "dispatched", "repo": "o/t",
-            "repo_url": "https://github.com/o/t", "pages_url": "https://o.github.io/t/",
-            "run_url": "https://github.com/o/t/actions/runs/1", "error": None,
-            "received_at": 100.0, "updated_at": 130.0, "last_step": "dispatched"}
+    base = {
+        "id": 1,
+        "task": "t",
+        "round": 1,
+        "state": "dispatched",
+        "repo": "o/t",
+        "repo_url": "https://github.com/o/t",
+        "pages_url": "https://o.github.io/t/",
+        "run_url": "https://github.com/o/t/actions/runs/1",
+        "error": None,
+        "received_at": 100.0,
+        "updated_at": 130.0,
+        "last_step": "dispatched",
+    }
     return {**base, **changes}
 
 
 ROW_CASES = [
     ("final-uses-updated-at", _row(), {"elapsed_s": 30.0, "running": False}),
-    ("running-uses-now", _row(state="working", updated_at=101.0),
-     {"elapsed_s": 900.0, "running": True}),
+    (
+        "running-uses-now",
+        _row(state="working", updated_at=101.0),
+        {"elapsed_s": 900.0, "running": True},
+    ),
     ("clock-skew-never-negative", _row(updated_at=90.0), {"elapsed_s": 0.0}),
     ("local-clone-path-is-no-link", _row(repo_url="/data/repos/t.git"), {"repo_url": None}),
     ("script-url-is-no-link", _row(pages_url="javascript:alert(1)"), {"pages_url": None}),
-    ("failed-reason-scrubbed", _row(state="failed", error=FAILURE),
-     {"error": "Bad credentials for [token] (owner [email])"}),
+    (
+        "failed-reason-scrubbed",
+        _row(state="failed", error=FAILURE),
+        {"error": "Bad credentials for [token] (owner [email])"},
+    ),
     ("stale-error-hidden-once-dispatched", _row(error="transient"), {"error": None}),
-    ("run-going-on-counts-to-now", _row(outcome=round_outcome(None, None, started_at=120.0)),
-     {"elapsed_s": 900.0, "running": True}),
-    ("run-ended-counts-to-its-end",
-     _row(outcome=round_outcome("success", None, started_at=120.0, ended_at=190.0)),
-     {"elapsed_s": 90.0, "running": False}),
+    (
+        "run-going-on-counts-to-now",
+        _row(outcome=round_outcome(None, None, started_at=120.0)),
+        {"elapsed_s": 900.0, "running": True},
+    ),
+    (
+        "run-ended-counts-to-its-end",
+        _row(outcome=round_outcome("success", None, started_at=120.0, ended_at=190.0)),
+        {"elapsed_s": 90.0, "running": False},
+    ),
 ]
 
 
-@pytest.mark.parametrize(("row", "expected"), [c[1:] for c in ROW_CASES],
-                         ids=[c[0] for c in ROW_CASES])
+@pytest.mark.parametrize(
+    ("row", "expected"), [c[1:] for c in ROW_CASES], ids=[c[0] for c in ROW_CASES]
+)
 def test_dashboard_rows(row: dict[str, Any], expected: dict[str, Any]) -> None:
     [out] = dashboard_rows([row], now=1000.0)
     assert {k: out[k] for k in expected} == expected
@@ -83,26 +109,49 @@ def test_dashboard_rows(row: dict[str, Any], expected: dict[str, Any]) -> None:
 
 
 LOCAL_RUN_CASES = [
-    ("running", {"state": "running", "started_at": 950.0, "steps": [
-        {"name": "action: Install", "state": "success", "elapsed": 1.0},
-        {"name": "action: Generate", "state": "running", "elapsed": 0.0}]},
-     {"state": "running", "running": True, "step": "action: Generate", "elapsed_s": 900.0}),
-    ("success", {"state": "success", "elapsed": 4.0, "steps": []},
-     {"state": "deployed", "running": False, "step": "dispatched", "error": None}),
-    ("failure", {"state": "failure", "error": "", "steps": [
-        {"name": "action: Generate", "state": "failure", "elapsed": 2.0}]},
-     {"state": "failed", "running": False,
-      "error": "The run failed at the step 'action: Generate'."}),
+    (
+        "running",
+        {
+            "state": "running",
+            "started_at": 950.0,
+            "steps": [
+                {"name": "action: Install", "state": "success", "elapsed": 1.0},
+                {"name": "action: Generate", "state": "running", "elapsed": 0.0},
+            ],
+        },
+        {"state": "running", "running": True, "step": "action: Generate", "elapsed_s": 900.0},
+    ),
+    (
+        "success",
+        {"state": "success", "elapsed": 4.0, "steps": []},
+        {"state": "deployed", "running": False, "step": "dispatched", "error": None},
+    ),
+    (
+        "failure",
+        {
+            "state": "failure",
+            "error": "",
+            "steps": [{"name": "action: Generate", "state": "failure", "elapsed": 2.0}],
+        },
+        {
+            "state": "failed",
+            "running": False,
+            "error": "The run failed at the step 'action: Generate'.",
+        },
+    ),
     ("no-record-yet", None, {"state": "dispatched", "running": False}),
     # A round that ran a minute reads a minute, not the seconds until its dispatch.
-    ("success-lasts-as-its-run", {"state": "success", "started_at": 130.0, "elapsed": 60.0,
-                                  "steps": []},
-     {"state": "deployed", "running": False, "elapsed_s": 90.0}),
+    (
+        "success-lasts-as-its-run",
+        {"state": "success", "started_at": 130.0, "elapsed": 60.0, "steps": []},
+        {"state": "deployed", "running": False, "elapsed_s": 90.0},
+    ),
 ]
 
 
-@pytest.mark.parametrize(("record", "expected"), [c[1:] for c in LOCAL_RUN_CASES],
-                         ids=[c[0] for c in LOCAL_RUN_CASES])
+@pytest.mark.parametrize(
+    ("record", "expected"), [c[1:] for c in LOCAL_RUN_CASES], ids=[c[0] for c in LOCAL_RUN_CASES]
+)
 def test_local_rows_show_their_run(
     tmp_path: Path, record: dict[str, Any] | None, expected: dict[str, Any]
 ) -> None:
@@ -126,13 +175,17 @@ SCRUB_CASES = [
     ("bearer", "Authorization: Bearer abc.def", "Authorization: Bearer [hidden]"),
     ("signed-url", "POST https://e.example/n?token=abc failed", "POST [url] failed"),
     ("plain-sentence-kept", "The secret does not match.", "The secret does not match."),
-    ("repo-name-kept", "Every name from sum-of-sales-2 on is taken; delete old repos.",
-     "Every name from sum-of-sales-2 on is taken; delete old repos."),
+    (
+        "repo-name-kept",
+        "Every name from sum-of-sales-2 on is taken; delete old repos.",
+        "Every name from sum-of-sales-2 on is taken; delete old repos.",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("text", "expected"), [c[1:] for c in SCRUB_CASES],
-                         ids=[c[0] for c in SCRUB_CASES])
+@pytest.mark.parametrize(
+    ("text", "expected"), [c[1:] for c in SCRUB_CASES], ids=[c[0] for c in SCRUB_CASES]
+)
 def test_scrub(text: str, expected: str) -> None:
     assert scrub(text) == expected
 
@@ -148,8 +201,9 @@ AUTH_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("header", "ok"), [c[1:] for c in AUTH_CASES],
-                         ids=[c[0] for c in AUTH_CASES])
+@pytest.mark.parametrize(
+    ("header", "ok"), [c[1:] for c in AUTH_CASES], ids=[c[0] for c in AUTH_CASES]
+)
 def test_authorized(header: str | None, ok: bool) -> None:
     assert authorized(header, SECRET) is ok
 
@@ -161,16 +215,22 @@ class Served:
         sock = free_socket()
         self.port = int(sock.getsockname()[1])
         self.url = f"http://127.0.0.1:{self.port}"
-        base = Settings.from_environ({"DEPLOY_SECRET": SECRET, "GITHUB_TOKEN": "ghp_test",
-                                      "LLM_DEPLOY_DATA": str(tmp_path / "data"),
-                                      "LLM_DEPLOY_ACTION_REF": "octo/a@" + "d4" * 20})
+        base = Settings.from_environ(
+            {
+                "DEPLOY_SECRET": SECRET,
+                "GITHUB_TOKEN": "ghp_test",
+                "LLM_DEPLOY_DATA": str(tmp_path / "data"),
+                "LLM_DEPLOY_ACTION_REF": "octo/a@" + "d4" * 20,
+            }
+        )
         settings = dataclasses.replace(base, port=self.port, public_url=self.url)
         self.forge = MemoryForge()
         self.journal = Journal(tmp_path / "journal.sqlite3")
         self.worker = Worker(settings, self.journal, self.forge)
         mode = GitHubMode(settings, outcomes=_Outcomes())
-        app = create_app(settings, mode=mode, forge=self.forge, journal=self.journal,
-                         worker=self.worker)
+        app = create_app(
+            settings, mode=mode, forge=self.forge, journal=self.journal, worker=self.worker
+        )
         self.served = ServerThread(app, sock)
 
     def start(self) -> httpx.Client:
@@ -179,8 +239,13 @@ class Served:
         return self.client
 
     def send(self, name: str, **changes: Any) -> None:
-        body = {**load_task(name), "secret": SECRET, "email": EMAIL,
-                "evaluation_url": EVAL_URL, **changes}
+        body = {
+            **load_task(name),
+            "secret": SECRET,
+            "email": EMAIL,
+            "evaluation_url": EVAL_URL,
+            **changes,
+        }
         assert self.client.post("/api-deploy", json=body).status_code == 200
         assert self.worker.drain(10)
 
@@ -233,12 +298,16 @@ def test_dashboard_json_rows_are_safe(served: Served) -> None:
 
 @pytest.mark.parametrize(
     ("path", "media"),
-    [("/", "text/html"), ("/static/dashboard.js", "text/javascript"),
-     ("/static/dashboard.css", "text/css")],
+    [
+        ("/", "text/html"),
+        ("/static/dashboard.js", "text/javascript"),
+        ("/static/dashboard.css", "text/css"),
+    ],
     ids=["page", "script", "style"],
 )
 def test_page_and_assets_are_served_with_a_strict_policy(
-        served: Served, path: str, media: str) -> None:
+    served: Served, path: str, media: str
+) -> None:
     res = served.client.get(path)
     assert res.status_code == 200 and res.headers["content-type"].startswith(media)
     assert "script-src 'self'" in res.headers["content-security-policy"]
@@ -253,8 +322,16 @@ def test_unknown_asset_is_404(served: Served) -> None:
 
 
 CHROMIUM = shutil.which("chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def _png_size(data: bytes) -> tuple[int, int]:
@@ -292,18 +369,29 @@ def test_dashboard_in_chromium(served: Served, tmp_path: Path) -> None:
             expect(ok.locator(".state")).to_have_text("dispatched")
             expect(bad.locator(".state")).to_have_text("failed")
             assert ok.locator("td").nth(1).inner_text() == "1"
-            hrefs = {a.inner_text(): a.get_attribute("href")
-                     for a in ok.locator("td.links a").all()}
+            hrefs = {
+                a.inner_text(): a.get_attribute("href") for a in ok.locator("td.links a").all()
+            }
             repo = served.forge.repos["sum-of-sales-601"].repo
-            assert hrefs == {"repo": repo.html_url, "page": repo.pages_url,
-                             "run": f"{repo.html_url}/actions/runs/1"}
+            assert hrefs == {
+                "repo": repo.html_url,
+                "page": repo.pages_url,
+                "run": f"{repo.html_url}/actions/runs/1",
+            }
             assert bad.locator("td.links").inner_text() == "—"
             expect(bad.locator("td.detail")).to_have_text(
-                "Bad credentials for [token] (owner [email])")
+                "Bad credentials for [token] (owner [email])"
+            )
             assert ok.locator("td.elapsed").inner_text().endswith("s")
             # How the round's run ended, from the run itself.
-            for part in ("run: success", "commit abcdef1", "checks 1 passed, 1 failed",
-                         "1234 tokens", "$0.0123", "evaluator 200 at "):
+            for part in (
+                "run: success",
+                "commit abcdef1",
+                "checks 1 passed, 1 failed",
+                "1234 tokens",
+                "$0.0123",
+                "evaluator 200 at ",
+            ):
                 expect(ok.locator("td.detail")).to_contain_text(part)
             expect(page.locator("#mode")).to_have_text("github mode")
 
@@ -330,11 +418,23 @@ def test_dashboard_in_chromium(served: Served, tmp_path: Path) -> None:
 def _doctor_report() -> Report:
     return Report(
         mode="github",
-        checks=[ok("GitHub token", "valid classic token of octo-user"),
-                fail("LLM key and model", f"rejected ghp_abcdef1234567 of {EMAIL}",
-                     "Get a new key and export it as LLM_API_KEY.")],
-        rounds=[RoundTiming(1, [Phase("repository created", 1.5, 1.5),
-                                Phase("notification received", 0.0, 0.0, "skipped: no listener")])],
+        checks=[
+            ok("GitHub token", "valid classic token of octo-user"),
+            fail(
+                "LLM key and model",
+                f"rejected ghp_abcdef1234567 of {EMAIL}",
+                "Get a new key and export it as LLM_API_KEY.",
+            ),
+        ],
+        rounds=[
+            RoundTiming(
+                1,
+                [
+                    Phase("repository created", 1.5, 1.5),
+                    Phase("notification received", 0.0, 0.0, "skipped: no listener"),
+                ],
+            )
+        ],
     )
 
 
@@ -346,11 +446,15 @@ def test_dashboard_json_carries_the_last_doctor_result(served: Served, tmp_path:
     doctor = res.json()["doctor"]
     assert doctor["ok"] is False and doctor["mode"] == "github"
     assert [(c["name"], c["status"]) for c in doctor["checks"]] == [
-        ("GitHub token", "ok"), ("LLM key and model", "fail")]
+        ("GitHub token", "ok"),
+        ("LLM key and model", "fail"),
+    ]
     assert doctor["checks"][1]["detail"] == "rejected [token] of [email]"
     assert doctor["checks"][1]["fix"] == "Get a new key and export it as LLM_API_KEY."
     assert [p["name"] for p in doctor["rounds"][0]["phases"]] == [
-        "repository created", "notification received"]
+        "repository created",
+        "notification received",
+    ]
     assert _leaks(res.text) == []
 
 
@@ -376,6 +480,7 @@ def test_dashboard_shows_the_last_doctor_result(served: Served, tmp_path: Path) 
             expect(checks.nth(1)).to_contain_text("fix: Get a new key")
             expect(page.locator("#doctor-when")).to_contain_text("problems found")
             expect(page.locator("#doctor-rounds li")).to_have_text(
-                "round 1: repository created +1.5s, notification received (skipped: no listener)")
+                "round 1: repository created +1.5s, notification received (skipped: no listener)"
+            )
         finally:
             browser.close()

@@ -264,8 +264,14 @@ def test_image_steps_in_a_venv_start_the_entry_point(tmp_path: Path) -> None:
     }
     for args in installs:
         proc = subprocess.run(
-            [str(bin_dir / "python"), "-m", "pip", "install", "-q",
-             *(a.replace("/src", str(src)) for a in args)],
+            [
+                str(bin_dir / "python"),
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                *(a.replace("/src", str(src)) for a in args),
+            ],
             cwd=app,
             env=base_env,
             capture_output=True,

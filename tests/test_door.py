@@ -42,18 +42,21 @@ AUTH = {"authorization": f"Bearer {SECRET}"}
 class Door:
     """The receiver (memory forge, or local mode) under uvicorn on an ephemeral loopback port."""
 
-    def __init__(self, tmp_path: Path, *, local: bool = False, journal: Journal | None = None,
-                 **changes: Any) -> None:
+    def __init__(
+        self, tmp_path: Path, *, local: bool = False, journal: Journal | None = None, **changes: Any
+    ) -> None:
         env = {"DEPLOY_SECRET": SECRET, "LLM_DEPLOY_DATA": str(tmp_path / "data")}
         if not local:
             env["GITHUB_TOKEN"] = "ghp_door"
-        self.settings = dataclasses.replace(Settings.from_environ(env), action_ref="octo/llm-deploy-action@" + "d4" * 20,
-                                            **changes)
+        self.settings = dataclasses.replace(
+            Settings.from_environ(env), action_ref="octo/llm-deploy-action@" + "d4" * 20, **changes
+        )
         self.forge = MemoryForge()
         self.journal = journal or Journal(tmp_path / "journal.sqlite3")
         self.worker = Worker(self.settings, self.journal, self.forge)
-        self.app = create_app(self.settings, forge=self.forge, journal=self.journal,
-                              worker=self.worker)
+        self.app = create_app(
+            self.settings, forge=self.forge, journal=self.journal, worker=self.worker
+        )
         self.served = ServerThread(self.app)
         self.url, self.port = self.served.url, self.served.port
 
@@ -69,9 +72,17 @@ class Door:
 
 
 def body(**changes: Any) -> dict[str, Any]:
-    data = {"email": "student@example.com", "secret": SECRET, "task": "door-task", "round": 1,
-            "nonce": "door-nonce-1", "brief": "Make a page.", "checks": ["js: 1 === 1"],
-            "evaluation_url": "https://eval.example/notify", "attachments": []}
+    data = {
+        "email": "student@example.com",
+        "secret": SECRET,
+        "task": "door-task",
+        "round": 1,
+        "nonce": "door-nonce-1",
+        "brief": "Make a page.",
+        "checks": ["js: 1 === 1"],
+        "evaluation_url": "https://eval.example/notify",
+        "attachments": [],
+    }
     data.update(changes)
     return data
 
@@ -80,11 +91,14 @@ def mime_attachment(megabytes: int) -> dict[str, str]:
     """A data URI in MIME line-wrapped base64: not strict, so it needs the tolerant decoder."""
     line = "QUJD" * 19  # 76 characters, like MIME
     lines = (megabytes * 1024 * 1024) // 77
-    return {"name": "big.bin", "url": "data:application/octet-stream;base64,"
-            + "\n".join([line] * lines)}
+    return {
+        "name": "big.bin",
+        "url": "data:application/octet-stream;base64," + "\n".join([line] * lines),
+    }
 
 
 # ----- work before authentication ---------------------------------------------------------------
+
 
 def test_wrong_secret_with_24_mb_attachments_is_refused_before_any_decoding(
     tmp_path: Path, reliability: Recorder
@@ -108,16 +122,20 @@ def test_wrong_secret_with_24_mb_attachments_is_refused_before_any_decoding(
         elapsed = time.monotonic() - start
         assert door.journal.pending() == [] and door.forge.calls == []
     assert [a.status_code for a in answers] == [403] * 8
-    assert all(a.json() == {"error": "The secret does not match.", "field": "secret"}
-               for a in answers)
+    assert all(
+        a.json() == {"error": "The secret does not match.", "field": "secret"} for a in answers
+    )
     assert health and all(code == 200 for code, _ in health)
     worst = max(t for _, t in health)
     reliability.record(
-        "Hostile input", "8 concurrent 24 MB bodies, wrong secret, undecodable MIME-wrapped "
+        "Hostile input",
+        "8 concurrent 24 MB bodies, wrong secret, undecodable MIME-wrapped "
         "attachment and a bad round",
         f"all 403 (secret compared right after the parse: no decoding, no field checks) in "
         f"{elapsed:.1f} s; /health answered {len(health)} times meanwhile, slowest "
-        f"{worst * 1000:.0f} ms (timings under the machine's load, not asserted)", sent=8)
+        f"{worst * 1000:.0f} ms (timings under the machine's load, not asserted)",
+        sent=8,
+    )
 
 
 @pytest.mark.parametrize(
@@ -133,12 +151,24 @@ def test_wrong_secret_with_24_mb_attachments_is_refused_before_any_decoding(
         (json.dumps(body(checks=[[[[["deep"]]]]])).encode(), "checks[0]"),
         (json.dumps(body(extra=[[]] * 200_000)).encode(), "ok"),
         (json.dumps(body(checks=["x"] * 200_000)).encode(), "checks"),
-        (json.dumps(body(attachments=[{"name": "a", "url": "data:,x"}] * 300_000)).encode(),
-         "attachments"),
+        (
+            json.dumps(body(attachments=[{"name": "a", "url": "data:,x"}] * 300_000)).encode(),
+            "attachments",
+        ),
     ],
-    ids=["deep-arrays", "deep-objects", "round-2**63", "round-2**31", "round-minus-2**63",
-         "5000-digit-round", "round-1e400", "nested-check", "huge-extra-array", "200k-checks",
-         "300k-attachments-one-name"],
+    ids=[
+        "deep-arrays",
+        "deep-objects",
+        "round-2**63",
+        "round-2**31",
+        "round-minus-2**63",
+        "5000-digit-round",
+        "round-1e400",
+        "nested-check",
+        "huge-extra-array",
+        "200k-checks",
+        "300k-attachments-one-name",
+    ],
 )
 def test_hostile_json_is_a_json_400_never_a_500(
     tmp_path: Path, payload: bytes, field: str | None
@@ -162,18 +192,23 @@ def test_an_unexpected_failure_is_a_json_500(tmp_path: Path) -> None:
         answer = client.post("/api-deploy", json=body())
     assert answer.status_code == 500
     assert answer.headers["content-type"] == "application/json"
-    assert answer.json() == {"error": "The receiver failed on this request; see its log.",
-                             "field": None}
+    assert answer.json() == {
+        "error": "The receiver failed on this request; see its log.",
+        "field": None,
+    }
     assert str(tmp_path) not in answer.text
 
 
 # ----- throttling -----------------------------------------------------------------------------
 
+
 def _send_headers_only(port: int, headers: dict[str, str], length: int) -> bytes:
     """POST headers announcing ``length`` body bytes, send none, and read what comes back."""
     head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-    request = (f"POST /api-deploy HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-               f"Content-Length: {length}\r\n{head}\r\n").encode()
+    request = (
+        f"POST /api-deploy HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {length}\r\n{head}\r\n"
+    ).encode()
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         sock.sendall(request)
         answer = b""
@@ -207,17 +242,21 @@ def test_repeated_wrong_secrets_are_throttled_before_the_body_is_read(
     assert right.status_code == 429 and 1 <= retry <= 60
     assert status.status_code == dashboard.status_code == 429
     reliability.record(
-        "Hostile input", f"{BURST} wrong secrets from one address, then a 24 MB body announced "
-                         "and never sent",
+        "Hostile input",
+        f"{BURST} wrong secrets from one address, then a 24 MB body announced and never sent",
         f"403 ×{BURST}, then 429 with Retry-After {retry} s answered from the headers alone "
-        "(the body was never waited for); status and dashboard refused alike", sent=BURST + 2)
+        "(the body was never waited for); status and dashboard refused alike",
+        sent=BURST + 2,
+    )
 
 
 def test_wrong_bearer_tokens_count_as_wrong_secrets(tmp_path: Path) -> None:
     with Door(tmp_path) as client:
         client.post("/api-deploy", json=body())
-        wrong = [client.get("/api-deploy/door-task", headers={"authorization": f"Bearer g{i}"})
-                 for i in range(BURST)]
+        wrong = [
+            client.get("/api-deploy/door-task", headers={"authorization": f"Bearer g{i}"})
+            for i in range(BURST)
+        ]
         after = client.get("/api-deploy/door-task")
     assert [w.status_code for w in wrong] == [401] * BURST
     assert wrong[0].headers["www-authenticate"].startswith("Bearer")
@@ -225,17 +264,21 @@ def test_wrong_bearer_tokens_count_as_wrong_secrets(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("trust", [0, 1], ids=["no-proxy", "behind-one-proxy"])
-def test_forwarded_addresses_count_only_behind_a_trusted_proxy(tmp_path: Path,
-                                                               trust: int) -> None:
+def test_forwarded_addresses_count_only_behind_a_trusted_proxy(tmp_path: Path, trust: int) -> None:
     door = Door(tmp_path, trust_proxy=trust)
     with door as client:
         for i in range(BURST):  # one attacker, who also forges the left of the header
-            client.post("/api-deploy", json=body(secret=f"g{i}"),
-                        headers={"x-forwarded-for": f"10.0.0.{i}, 203.0.113.7"})
-        evaluator = client.post("/api-deploy", json=body(),
-                                headers={"x-forwarded-for": "198.51.100.2"})
-        attacker = client.post("/api-deploy", json=body(nonce="n2"),
-                               headers={"x-forwarded-for": "203.0.113.7"})
+            client.post(
+                "/api-deploy",
+                json=body(secret=f"g{i}"),
+                headers={"x-forwarded-for": f"10.0.0.{i}, 203.0.113.7"},
+            )
+        evaluator = client.post(
+            "/api-deploy", json=body(), headers={"x-forwarded-for": "198.51.100.2"}
+        )
+        attacker = client.post(
+            "/api-deploy", json=body(nonce="n2"), headers={"x-forwarded-for": "203.0.113.7"}
+        )
     if trust:  # the proxy's entry (the rightmost) is the client: the attacker alone is throttled
         assert (evaluator.status_code, attacker.status_code) == (200, 429)
     else:  # the header is anyone's to write: every request is 127.0.0.1's, all throttled
@@ -258,11 +301,22 @@ def test_the_bucket_refills_and_stays_bounded() -> None:
 
 @pytest.mark.parametrize(
     ("peer", "forwarded", "trust", "expected"),
-    [("1.1.1.1", "9.9.9.9", 0, "1.1.1.1"), ("1.1.1.1", "", 1, "1.1.1.1"),
-     ("1.1.1.1", "6.6.6.6, 9.9.9.9", 1, "9.9.9.9"), ("1.1.1.1", "6.6.6.6, 9.9.9.9", 2, "6.6.6.6"),
-     ("1.1.1.1", "9.9.9.9", 3, "9.9.9.9"), (None, "", 0, "unknown")],
-    ids=["ignored-without-proxy", "no-header", "one-proxy", "two-proxies", "fewer-than-said",
-         "no-peer"],
+    [
+        ("1.1.1.1", "9.9.9.9", 0, "1.1.1.1"),
+        ("1.1.1.1", "", 1, "1.1.1.1"),
+        ("1.1.1.1", "6.6.6.6, 9.9.9.9", 1, "9.9.9.9"),
+        ("1.1.1.1", "6.6.6.6, 9.9.9.9", 2, "6.6.6.6"),
+        ("1.1.1.1", "9.9.9.9", 3, "9.9.9.9"),
+        (None, "", 0, "unknown"),
+    ],
+    ids=[
+        "ignored-without-proxy",
+        "no-header",
+        "one-proxy",
+        "two-proxies",
+        "fewer-than-said",
+        "no-peer",
+    ],
 )
 def test_client_address(peer: str | None, forwarded: str, trust: int, expected: str) -> None:
     headers = {"x-forwarded-for": forwarded} if forwarded else {}
@@ -270,6 +324,7 @@ def test_client_address(peer: str | None, forwarded: str, trust: int, expected: 
 
 
 # ----- the status endpoint ----------------------------------------------------------------------
+
 
 @pytest.fixture
 def failed_local_round(tmp_path: Path) -> Iterator[tuple[Door, httpx.Client]]:
@@ -280,8 +335,12 @@ def failed_local_round(tmp_path: Path) -> Iterator[tuple[Door, httpx.Client]]:
         assert door.worker.drain(10)
         (request_id,) = [r["id"] for r in door.journal.recent()]
         data = door.settings.data_dir
-        door.journal.mark(request_id, "failed", repo_url=(data / "repos" / "door-task").as_uri(),
-                          error=f"git push failed in {data}/repos/door-task: token=abc123")
+        door.journal.mark(
+            request_id,
+            "failed",
+            repo_url=(data / "repos" / "door-task").as_uri(),
+            error=f"git push failed in {data}/repos/door-task: token=abc123",
+        )
         yield door, client
 
 

@@ -62,8 +62,9 @@ def _round(http: httpx.Client, status_url: str, nonce: str) -> dict[str, Any] | 
     return next((r for r in rounds if r["nonce"] == nonce), None)
 
 
-def _drive_one(stem: str, base: str, ev: FakeEvaluator, work: Path, http: httpx.Client,
-               outcome: Outcome) -> None:
+def _drive_one(
+    stem: str, base: str, ev: FakeEvaluator, work: Path, http: httpx.Client, outcome: Outcome
+) -> None:
     request = load_request(stem)
     nonce = request["nonce"]
     body = {**request, "secret": SECRET, "evaluation_url": ev.url}
@@ -97,8 +98,9 @@ def _drive_one(stem: str, base: str, ev: FakeEvaluator, work: Path, http: httpx.
     outcome.status = wait_for(final, 60, "the final state", every=0.2)
 
 
-def _drive(stems: list[str], base: str, ev: FakeEvaluator, work: Path,
-           out: dict[str, Outcome]) -> None:
+def _drive(
+    stems: list[str], base: str, ev: FakeEvaluator, work: Path, out: dict[str, Outcome]
+) -> None:
     """POST each round of one task in order, waiting for its notification and checking it."""
     with httpx.Client(timeout=30) as http:
         for stem in stems:
@@ -130,11 +132,16 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Corpus]:
     sock = free_socket()
     port = sock.getsockname()[1]
     with FakeLLM(default=corpus_answer) as llm, FakeEvaluator() as ev:
-        settings = Settings.from_environ({
-            "DEPLOY_SECRET": SECRET, "LLM_API_KEY": llm.api_key, "LLM_BASE_URL": llm.base_url,
-            "LLM_DEPLOY_DATA": str(data), "PORT": str(port),
-            "LLM_DEPLOY_WORKERS": str(len(SEQUENCES)),
-        })
+        settings = Settings.from_environ(
+            {
+                "DEPLOY_SECRET": SECRET,
+                "LLM_API_KEY": llm.api_key,
+                "LLM_BASE_URL": llm.base_url,
+                "LLM_DEPLOY_DATA": str(data),
+                "PORT": str(port),
+                "LLM_DEPLOY_WORKERS": str(len(SEQUENCES)),
+            }
+        )
         with serve(create_app(settings), sock) as base:
             out: dict[str, Outcome] = {}
             with ThreadPoolExecutor(len(SEQUENCES)) as pool:
@@ -185,8 +192,9 @@ def test_request_is_deployed_and_notified(corpus: Corpus, stem: str) -> None:
     assert "email" not in outcome.status and request["email"] not in str(outcome.status)
 
 
-@pytest.mark.parametrize("seq", [s for s in SEQUENCES if len(s) > 1],
-                         ids=[s[0][:-3] for s in SEQUENCES if len(s) > 1])
+@pytest.mark.parametrize(
+    "seq", [s for s in SEQUENCES if len(s) > 1], ids=[s[0][:-3] for s in SEQUENCES if len(s) > 1]
+)
 def test_round_two_updates_the_same_repo(corpus: Corpus, seq: list[str]) -> None:
     first = _outcome(corpus, seq[0])
     assert first.note is not None and first.deployed is not None
@@ -203,8 +211,9 @@ def test_round_two_updates_the_same_repo(corpus: Corpus, seq: list[str]) -> None
         previous = later
 
 
-@pytest.mark.parametrize("seq", [s for s in SEQUENCES if len(s) > 1],
-                         ids=[s[0][:-3] for s in SEQUENCES if len(s) > 1])
+@pytest.mark.parametrize(
+    "seq", [s for s in SEQUENCES if len(s) > 1], ids=[s[0][:-3] for s in SEQUENCES if len(s) > 1]
+)
 def test_later_rounds_are_held_to_round_one_checks(corpus: Corpus, seq: list[str]) -> None:
     """The journal's round-1 checks reach the round-2 Action, which lists them for the model."""
     first, held = load_request(seq[0]), 0
@@ -241,8 +250,9 @@ NOTIFY_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("change", "code", "reason"), NOTIFY_CASES,
-                         ids=["match", "nonce", "email", "round", "missing"])
+@pytest.mark.parametrize(
+    ("change", "code", "reason"), NOTIFY_CASES, ids=["match", "nonce", "email", "round", "missing"]
+)
 def test_local_notify_answers_like_the_evaluator(
     corpus: Corpus, change: dict[str, Any], code: int, reason: str
 ) -> None:
@@ -253,8 +263,11 @@ def test_local_notify_answers_like_the_evaluator(
     answer = httpx.post(f"{corpus.base}/local/notify", json=note, timeout=10)
     assert answer.status_code == code, answer.text
     assert reason in answer.text
-    status = httpx.get(f"{corpus.base}/api-deploy/sum-of-sales-601", timeout=10,
-                       headers={"authorization": f"Bearer {SECRET}"}).json()
+    status = httpx.get(
+        f"{corpus.base}/api-deploy/sum-of-sales-601",
+        timeout=10,
+        headers={"authorization": f"Bearer {SECRET}"},
+    ).json()
     entry = next(r for r in status["rounds"] if r["nonce"] == load_request(stem)["nonce"])
     if code == 200:
         assert entry["notified"] and entry["state"] == "notified"

@@ -38,7 +38,7 @@ STEM = "Analyze-r1"
 # The corpus app installs pandas from PyPI in its CI; this one reads the CSV with the standard
 # library, so the test needs no network. ruff comes from the test venv (setup-python's stand-in
 # puts the receiver's interpreter first on PATH).
-EXECUTE = '''import csv
+EXECUTE = """import csv
 import json
 
 
@@ -53,7 +53,7 @@ def main():
 
 if __name__ == "__main__":
     main()
-'''
+"""
 
 
 def _offline_app(gate: Path) -> dict[str, str]:
@@ -124,11 +124,16 @@ def test_analyze_is_notified_only_once_its_own_workflow_serves_result_json(
     port = sock.getsockname()[1]
     gate = tmp_path / "gate"
     with FakeLLM(default=_answer_with(gate)) as llm, LookingEvaluator() as ev:
-        settings = Settings.from_environ({
-            "DEPLOY_SECRET": SECRET, "LLM_API_KEY": llm.api_key, "LLM_BASE_URL": llm.base_url,
-            "LLM_DEPLOY_DATA": str(data), "PORT": str(port),
-            "GITHUB_WORKFLOW_TOKEN": "local-push-token-0123456789",
-        })
+        settings = Settings.from_environ(
+            {
+                "DEPLOY_SECRET": SECRET,
+                "LLM_API_KEY": llm.api_key,
+                "LLM_BASE_URL": llm.base_url,
+                "LLM_DEPLOY_DATA": str(data),
+                "PORT": str(port),
+                "GITHUB_WORKFLOW_TOKEN": "local-push-token-0123456789",
+            }
+        )
         app = create_app(settings)
         with serve(app, sock) as base, httpx.Client(timeout=30) as http:
             sites = app.state.mode.pages_url  # the sites' own origin (a listener of their own)
@@ -157,10 +162,10 @@ def test_analyze_is_notified_only_once_its_own_workflow_serves_result_json(
     assert status == 200, served
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "--quiet", note["repo_url"], str(clone)], check=True)
-    subprocess.run(["git", "-C", str(clone), "checkout", "--quiet", note["commit_sha"]],
-                   check=True)
-    expected = subprocess.run([sys.executable, "execute.py"], cwd=clone, capture_output=True,
-                              check=True).stdout
+    subprocess.run(["git", "-C", str(clone), "checkout", "--quiet", note["commit_sha"]], check=True)
+    expected = subprocess.run(
+        [sys.executable, "execute.py"], cwd=clone, capture_output=True, check=True
+    ).stdout
     assert json.loads(served) == json.loads(expected) and json.loads(served)
     assert not (clone / "result.json").exists()
     # The app's workflow ran ruff and execute.py for that commit, and deployed it.

@@ -49,8 +49,9 @@ def _mirror_server(mirror_dir: Path, pages_url: str) -> Starlette:
     """The mirror's sites and run pages, and the local GitHub API its runs name (their
     ``GITHUB_API_URL`` is ``<public url>/local/github``): the Pages reads and the run listing."""
     app = Starlette(routes=[*github_api.routes(), Mount("/", pages_app(mirror_dir))])
-    app.state.mode = SimpleNamespace(settings=SimpleNamespace(data_dir=mirror_dir),
-                                     pages_url=pages_url)
+    app.state.mode = SimpleNamespace(
+        settings=SimpleNamespace(data_dir=mirror_dir), pages_url=pages_url
+    )
     return app
 
 
@@ -65,8 +66,13 @@ def test_github_mode_end_to_end(tmp_path: Path) -> None:
         repo = fake.repo(f"{fake.user}/{name}")
         return {key: fake.secret(repo.full_name, key) for key in repo.secrets}
 
-    runner = LocalRunner(mirror_dir, action_path=default_action_path(), public_url=pages_url,
-                         secrets_for=secrets_for, tool_cache=TOOL_CACHE)
+    runner = LocalRunner(
+        mirror_dir,
+        action_path=default_action_path(),
+        public_url=pages_url,
+        secrets_for=secrets_for,
+        tool_cache=TOOL_CACHE,
+    )
     mirror = LocalForge(mirror_dir, public_url=pages_url)
 
     def run_job(full_name: str, workflow: str, inputs: dict[str, str]) -> None:
@@ -77,8 +83,13 @@ def test_github_mode_end_to_end(tmp_path: Path) -> None:
             mirror.commit_files(repo, files, "Files stored through the Contents API")
         result = runner.run(name, workflow, inputs)
         # The run ends on "GitHub" with its conclusion and the report artifact it uploaded.
-        kept = (mirror_dir / "runs" / f"{result.run_id}.artifacts" / str(result.attempt)
-                / "llm-deploy-report-deploy")
+        kept = (
+            mirror_dir
+            / "runs"
+            / f"{result.run_id}.artifacts"
+            / str(result.attempt)
+            / "llm-deploy-report-deploy"
+        )
         report = json.loads((kept / "report.json").read_text("utf-8"))
         finish_run(fake, fake.dispatches[-1].run_id, result.state, report)
 
@@ -89,19 +100,32 @@ def test_github_mode_end_to_end(tmp_path: Path) -> None:
         thread.start()
 
     request = load_request(STEM)
-    with (FakeGitHub(registration_lag=2, on_dispatch=on_dispatch) as fake,
-          FakeLLM(default=corpus_answer) as llm, FakeEvaluator() as ev,
-          serve(_mirror_server(mirror_dir, pages_url), pages_sock),
-          httpx.Client(timeout=30) as http):
-        settings = Settings.from_environ({
-            "DEPLOY_SECRET": SECRET, "GITHUB_TOKEN": fake.token, "GITHUB_API_URL": fake.url,
-            "LLM_API_KEY": llm.api_key, "LLM_BASE_URL": llm.base_url,
-            "LLM_DEPLOY_DATA": str(tmp_path / "receiver"),
-        })
+    with (
+        FakeGitHub(registration_lag=2, on_dispatch=on_dispatch) as fake,
+        FakeLLM(default=corpus_answer) as llm,
+        FakeEvaluator() as ev,
+        serve(_mirror_server(mirror_dir, pages_url), pages_sock),
+        httpx.Client(timeout=30) as http,
+    ):
+        settings = Settings.from_environ(
+            {
+                "DEPLOY_SECRET": SECRET,
+                "GITHUB_TOKEN": fake.token,
+                "GITHUB_API_URL": fake.url,
+                "LLM_API_KEY": llm.api_key,
+                "LLM_BASE_URL": llm.base_url,
+                "LLM_DEPLOY_DATA": str(tmp_path / "receiver"),
+            }
+        )
         forge = GitHubForge.from_settings(settings, seconds_between_writes=0)
         # Outcomes read on every view here (GitHub mode waits 30 s between reads of a run).
-        outcomes = RunOutcomes(GitHubForge.from_settings(settings, max_retries=0).read, http,
-                               api_url=fake.url, token=fake.token, every=0)
+        outcomes = RunOutcomes(
+            GitHubForge.from_settings(settings, max_retries=0).read,
+            http,
+            api_url=fake.url,
+            token=fake.token,
+            every=0,
+        )
         mode = GitHubMode(settings, outcomes=outcomes)
         with serve(create_app(settings, forge=forge, mode=mode)) as base:
             assert http.get(f"{base}/health").json()["mode"] == "github"

@@ -218,8 +218,7 @@ def test_scopes_header_and_denied_permissions(fake: FakeGitHub, gh: httpx.Client
     fake.denied = {"secrets", "pages"}
     assert gh.get(f"/repos/{full}/actions/secrets/public-key").status_code == 403
     assert gh.get(f"/repos/{full}/pages").json()["message"].startswith("Resource not accessible")
-    assert gh.get(f"/repos/{full}/actions/workflows").json() == {"total_count": 0,
-                                                                 "workflows": []}
+    assert gh.get(f"/repos/{full}/actions/workflows").json() == {"total_count": 0, "workflows": []}
 
 
 def test_actions_permissions_of_repo_and_org(fake: FakeGitHub, gh: httpx.Client) -> None:
@@ -249,8 +248,10 @@ def test_simulated_runs_commit_deploy_and_complete(fake: FakeGitHub, gh: httpx.C
     full = make_repo(gh)
     gh.get(f"/repos/{full}/actions/workflows/llm-deploy.yml")  # the registration lag
     gh.get(f"/repos/{full}/actions/workflows/llm-deploy.yml")
-    answer = gh.post(f"/repos/{full}/actions/workflows/llm-deploy.yml/dispatches",
-                     json={"ref": "main", "inputs": {}, "return_run_details": True})
+    answer = gh.post(
+        f"/repos/{full}/actions/workflows/llm-deploy.yml/dispatches",
+        json={"ref": "main", "inputs": {}, "return_run_details": True},
+    )
     run = f"/repos/{full}/actions/runs/{answer.json()['workflow_run_id']}"
     before = gh.get(f"/repos/{full}/commits/main").json()["sha"]
     assert gh.get(run).json()["status"] == "queued"
@@ -260,13 +261,16 @@ def test_simulated_runs_commit_deploy_and_complete(fake: FakeGitHub, gh: httpx.C
     assert after != before
     page = gh.get(f"/repos/{full}/contents/index.html", params={"ref": after}).json()
     assert b"<title>round trip</title>" in base64.b64decode(page["content"])
-    (deployment,) = gh.get(f"/repos/{full}/deployments",
-                           params={"environment": "github-pages"}).json()
+    (deployment,) = gh.get(
+        f"/repos/{full}/deployments", params={"environment": "github-pages"}
+    ).json()
     assert deployment["sha"] == after
     (status,) = gh.get(f"/repos/{full}/deployments/{deployment['id']}/statuses").json()
     assert status["state"] == "success"
     done = gh.get(run).json()
     assert (done["status"], done["conclusion"]) == ("completed", "success")
+
+
 def test_git_data_api_refuses_an_empty_repo_then_commits_and_tags(
     fake: FakeGitHub, gh: httpx.Client
 ) -> None:
@@ -277,15 +281,19 @@ def test_git_data_api_refuses_an_empty_repo_then_commits_and_tags(
     seeded = gh.post("/user/repos", json={"name": "seeded", "auto_init": True}).json()
     full = seeded["full_name"]
     head = gh.get(f"/repos/{full}/commits/HEAD").json()
-    listing = gh.get(f"/repos/{full}/git/trees/{head['commit']['tree']['sha']}",
-                     params={"recursive": "1"}).json()["tree"]
+    listing = gh.get(
+        f"/repos/{full}/git/trees/{head['commit']['tree']['sha']}", params={"recursive": "1"}
+    ).json()["tree"]
     assert [e["path"] for e in listing] == ["README.md"]
     tree = gh.post(f"/repos/{full}/git/trees", json={"tree": [entry]}).json()
     assert [(e["path"], e["type"]) for e in tree["tree"]] == [("a", "tree")]  # top level only
-    commit = gh.post(f"/repos/{full}/git/commits", json={
-        "message": "m", "tree": tree["sha"], "parents": [head["sha"]]}).json()["sha"]
-    stray = gh.post(f"/repos/{full}/git/commits", json={"message": "x", "tree": tree["sha"],
-                                                        "parents": []}).json()["sha"]
+    commit = gh.post(
+        f"/repos/{full}/git/commits",
+        json={"message": "m", "tree": tree["sha"], "parents": [head["sha"]]},
+    ).json()["sha"]
+    stray = gh.post(
+        f"/repos/{full}/git/commits", json={"message": "x", "tree": tree["sha"], "parents": []}
+    ).json()["sha"]
     refs = f"/repos/{full}/git/refs"
     assert gh.patch(f"{refs}/heads/main", json={"sha": stray}).status_code == 422  # not ff
     assert gh.patch(f"{refs}/heads/main", json={"sha": commit}).status_code == 200

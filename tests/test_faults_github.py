@@ -48,18 +48,31 @@ def fake(github: FakeGitHub) -> FakeGitHub:
 
 def request(task: str, round_: int = 1) -> DeployRequest:
     return DeployRequest(
-        email="student@example.com", secret="s3cret", task=task, round=round_, nonce=f"n-{task}",
-        brief="A page that shows hello.", evaluation_url="https://eval.example/notify",
+        email="student@example.com",
+        secret="s3cret",
+        task=task,
+        round=round_,
+        nonce=f"n-{task}",
+        brief="A page that shows hello.",
+        evaluation_url="https://eval.example/notify",
     )
 
 
-def run_one(fake: FakeGitHub, tmp_path: Path, t: FakeTime, task: str,
-            round_: int = 1) -> tuple[str, str | None]:
-    settings = Settings(deploy_secret="s3cret", github_token=TOKEN, github_api_url=fake.url,
-                        llm_api_key="sk-llm-key", data_dir=tmp_path, workflow_timeout=20.0,
-                        action_ref="octo/llm-deploy-action@" + "d4" * 20)
-    forge = GitHubForge(token=TOKEN, api_url=fake.url, sleep=t.sleep, clock=t.clock,
-                        seconds_between_writes=0.0)
+def run_one(
+    fake: FakeGitHub, tmp_path: Path, t: FakeTime, task: str, round_: int = 1
+) -> tuple[str, str | None]:
+    settings = Settings(
+        deploy_secret="s3cret",
+        github_token=TOKEN,
+        github_api_url=fake.url,
+        llm_api_key="sk-llm-key",
+        data_dir=tmp_path,
+        workflow_timeout=20.0,
+        action_ref="octo/llm-deploy-action@" + "d4" * 20,
+    )
+    forge = GitHubForge(
+        token=TOKEN, api_url=fake.url, sleep=t.sleep, clock=t.clock, seconds_between_writes=0.0
+    )
     journal = Journal(tmp_path / "journal.sqlite3", clock=t.clock)
     try:
         request_id, _ = journal.record(request(task, round_))
@@ -87,8 +100,13 @@ def _secondary_403(fake: FakeGitHub, t: FakeTime) -> None:
 
 
 def _secondary_429(fake: FakeGitHub, t: FakeTime) -> None:
-    fake.inject(429, "Too many requests", headers={"retry-after": "11"}, method="POST",
-                path_contains="/dispatches")
+    fake.inject(
+        429,
+        "Too many requests",
+        headers={"retry-after": "11"},
+        method="POST",
+        path_contains="/dispatches",
+    )
 
 
 def _primary(fake: FakeGitHub, t: FakeTime) -> None:
@@ -120,8 +138,12 @@ def _pages_409(fake: FakeGitHub, t: FakeTime) -> None:
 
 def _name_taken(fake: FakeGitHub, t: FakeTime) -> None:
     # Someone creates the name after our listing (round 2 looked, found nothing) and before ours.
-    fake.inject(422, "Repository creation failed: name already exists on this account",
-                method="POST", path_contains="/user/repos")
+    fake.inject(
+        422,
+        "Repository creation failed: name already exists on this account",
+        method="POST",
+        path_contains="/user/repos",
+    )
 
 
 def _no_workflow_scope(fake: FakeGitHub, t: FakeTime) -> None:
@@ -149,39 +171,100 @@ class Case:
 
 
 CASES = [
-    Case("5xx-burst", "5xx bursts (3×502 on workflow checks, 2×503 on secret writes)", _burst,
-         "dispatched", "idempotent calls retried after 1, 2, 4 s backoff; one dispatch",
-         sleeps=lambda s: s.count(1.0) >= 2 and 2.0 in s),
-    Case("secondary-403", "secondary rate limit: 403 + retry-after 37 on repo creation",
-         _secondary_403, "dispatched", "waited exactly retry-after (37 s), created once",
-         sleeps=lambda s: 37.0 in s),
-    Case("secondary-429", "secondary rate limit: 429 + retry-after 11 on the dispatch",
-         _secondary_429, "dispatched",
-         "rate-limited dispatch is provably not started: waited 11 s and resent once",
-         sleeps=lambda s: 11.0 in s),
-    Case("primary-exhausted", "primary limit exhausted (x-ratelimit-remaining: 0)", _primary,
-         "dispatched", "waited until x-ratelimit-reset (+1 s), then continued",
-         sleeps=lambda s: any(119.0 <= x <= 122.0 for x in s)),
-    Case("registration-slow", "workflow registration slow (4 × 404)", _slow_registration,
-         "dispatched", "polled with 2, 3, 4.5 … s backoff until active; one dispatch",
-         sleeps=lambda s: s[:2] == [2.0, 3.0]),
-    Case("registration-recovered", "workflow never registers until a recovery commit",
-         _registers_after_recovery_commit, "dispatched",
-         "after the timeout, re-committed the workflow file; it registered; one dispatch"),
-    Case("registration-never", "workflow never registers, even after the recovery commit",
-         _never_registers, "failed", "recovery commit made, then gave up with a clear error",
-         error="has not registered"),
-    Case("pages-409", "Pages 409 (already enabled)", _pages_409, "dispatched",
-         "409 counted as success"),
-    Case("name-taken", "repo name taken between check and create (round 2, empty forge)",
-         _name_taken, "dispatched", "422 'already exists' → next free name (-2)", round_=2),
-    Case("no-workflow-scope", "token missing the workflow scope", _no_workflow_scope, "failed",
-         "stopped before any dispatch; error names the missing scope", error="'workflow' scope"),
-    Case("dispatch-5xx", "5xx answer to the dispatch itself", _dispatch_5xx, "failed",
-         "not resent (the run may have started); error says so", error="not resent"),
-    Case("create-5xx", "5xx answer to repo creation (non-idempotent)", _create_5xx, "failed",
-         "not resent (a retry could make a second repo); error says to try later",
-         error="GitHub kept failing"),
+    Case(
+        "5xx-burst",
+        "5xx bursts (3×502 on workflow checks, 2×503 on secret writes)",
+        _burst,
+        "dispatched",
+        "idempotent calls retried after 1, 2, 4 s backoff; one dispatch",
+        sleeps=lambda s: s.count(1.0) >= 2 and 2.0 in s,
+    ),
+    Case(
+        "secondary-403",
+        "secondary rate limit: 403 + retry-after 37 on repo creation",
+        _secondary_403,
+        "dispatched",
+        "waited exactly retry-after (37 s), created once",
+        sleeps=lambda s: 37.0 in s,
+    ),
+    Case(
+        "secondary-429",
+        "secondary rate limit: 429 + retry-after 11 on the dispatch",
+        _secondary_429,
+        "dispatched",
+        "rate-limited dispatch is provably not started: waited 11 s and resent once",
+        sleeps=lambda s: 11.0 in s,
+    ),
+    Case(
+        "primary-exhausted",
+        "primary limit exhausted (x-ratelimit-remaining: 0)",
+        _primary,
+        "dispatched",
+        "waited until x-ratelimit-reset (+1 s), then continued",
+        sleeps=lambda s: any(119.0 <= x <= 122.0 for x in s),
+    ),
+    Case(
+        "registration-slow",
+        "workflow registration slow (4 × 404)",
+        _slow_registration,
+        "dispatched",
+        "polled with 2, 3, 4.5 … s backoff until active; one dispatch",
+        sleeps=lambda s: s[:2] == [2.0, 3.0],
+    ),
+    Case(
+        "registration-recovered",
+        "workflow never registers until a recovery commit",
+        _registers_after_recovery_commit,
+        "dispatched",
+        "after the timeout, re-committed the workflow file; it registered; one dispatch",
+    ),
+    Case(
+        "registration-never",
+        "workflow never registers, even after the recovery commit",
+        _never_registers,
+        "failed",
+        "recovery commit made, then gave up with a clear error",
+        error="has not registered",
+    ),
+    Case(
+        "pages-409",
+        "Pages 409 (already enabled)",
+        _pages_409,
+        "dispatched",
+        "409 counted as success",
+    ),
+    Case(
+        "name-taken",
+        "repo name taken between check and create (round 2, empty forge)",
+        _name_taken,
+        "dispatched",
+        "422 'already exists' → next free name (-2)",
+        round_=2,
+    ),
+    Case(
+        "no-workflow-scope",
+        "token missing the workflow scope",
+        _no_workflow_scope,
+        "failed",
+        "stopped before any dispatch; error names the missing scope",
+        error="'workflow' scope",
+    ),
+    Case(
+        "dispatch-5xx",
+        "5xx answer to the dispatch itself",
+        _dispatch_5xx,
+        "failed",
+        "not resent (the run may have started); error says so",
+        error="not resent",
+    ),
+    Case(
+        "create-5xx",
+        "5xx answer to repo creation (non-idempotent)",
+        _create_5xx,
+        "failed",
+        "not resent (a retry could make a second repo); error says to try later",
+        error="GitHub kept failing",
+    ),
 ]
 
 
@@ -207,8 +290,13 @@ def test_github_fault_ends_in_one_dispatch_or_a_clear_final_state(
         written = fake.calls("PUT", "/contents/.github/workflows/")
         assert len([c for c in written if c.status < 300]) == 2  # first commit + recovery
     reliability.record(
-        "GitHub", case.fault, case.behaviour, sent=1, dispatched=dispatched(fake),
-        lost=0, duplicated=max(0, dispatched(fake) - 1),
+        "GitHub",
+        case.fault,
+        case.behaviour,
+        sent=1,
+        dispatched=dispatched(fake),
+        lost=0,
+        duplicated=max(0, dispatched(fake) - 1),
         final="" if state == "dispatched" else f"{state}: {error}",
     )
 
@@ -221,6 +309,10 @@ def test_resumed_request_after_a_fault_is_not_dispatched_twice(
     run_one(fake, tmp_path, t, "fault-twice")
     state, _ = run_one(fake, tmp_path, t, "fault-twice")  # same journal: same record, final
     assert state == "dispatched" and dispatched(fake) == 1
-    reliability.record("GitHub", "the worker runs a finished request again",
-                       "final states are skipped; no second dispatch", sent=1,
-                       dispatched=dispatched(fake))
+    reliability.record(
+        "GitHub",
+        "the worker runs a finished request again",
+        "final states are skipped; no second dispatch",
+        sent=1,
+        dispatched=dispatched(fake),
+    )

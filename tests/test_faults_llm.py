@@ -72,15 +72,24 @@ def checkout(tmp_path: Path) -> Iterator[Checkout]:
 def fast_llm(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """Short per-call timeouts and recorded (not slept) retry delays; returns the delays."""
     slept: list[float] = []
-    monkeypatch.setattr(generate, "LLMClient",
-                        functools.partial(LLMClient, timeout=0.4, sleep=slept.append))
+    monkeypatch.setattr(
+        generate, "LLMClient", functools.partial(LLMClient, timeout=0.4, sleep=slept.append)
+    )
     return slept
 
 
 def make_job(brief: str = BRIEF, evaluation_url: str = EVAL_URL, task: str = "fault-app") -> Job:
-    return Job(task=task, round=1, brief=brief, nonce="nonce-fault", email=EMAIL,
-               evaluation_url=evaluation_url, checks=["js: document.title === 'Fault test'"],
-               attachments=[], received_at=time.time())
+    return Job(
+        task=task,
+        round=1,
+        brief=brief,
+        nonce="nonce-fault",
+        email=EMAIL,
+        evaluation_url=evaluation_url,
+        checks=["js: document.title === 'Fault test'"],
+        attachments=[],
+        received_at=time.time(),
+    )
 
 
 def environ(co: Checkout, job: Job, llm: FakeLLM | None, **inputs: str) -> dict[str, str]:
@@ -112,8 +121,9 @@ class StepRun:
     env: dict[str, str]
 
 
-def run_generate(co: Checkout, job: Job, llm: FakeLLM | None,
-                 capsys: pytest.CaptureFixture[str], **inputs: str) -> StepRun:
+def run_generate(
+    co: Checkout, job: Job, llm: FakeLLM | None, capsys: pytest.CaptureFixture[str], **inputs: str
+) -> StepRun:
     """Run ``python -m action generate`` in-process; logs are what the runner would show."""
     env = environ(co, job, llm, **inputs)
     code = generate.main(["generate"], env)
@@ -131,8 +141,12 @@ def committed(co: Checkout, path: str) -> str | None:
 
 
 def secrets_of(llm: FakeLLM | None, job: Job) -> dict[str, str]:
-    found = {"email": EMAIL, "evaluation_url": job.evaluation_url, "github token": GITHUB_TOKEN,
-             "payload key": encode_key(KEY)}
+    found = {
+        "email": EMAIL,
+        "evaluation_url": job.evaluation_url,
+        "github token": GITHUB_TOKEN,
+        "payload key": encode_key(KEY),
+    }
     if llm is not None:
         found["llm key"] = llm.api_key
     return found
@@ -157,38 +171,103 @@ class Case:
 
 
 CASES = [
-    Case("timeout", "LLM timeouts (every call)", [], Reply(200, "late", delay=3.0), "offline",
-         "no answer within", "each call timed out; 4 attempts with backoff; offline page"),
-    Case("5xx", "LLM 5xx (every call)", [], Reply(502, {"error": {"message": "bad gateway"}}),
-         "offline", "502", "retried after 1, 2, 4 s; offline page"),
-    Case("429-transient", "LLM 429 transient, then fine",
-         [Reply(429, {"error": {"message": "slow down"}}, headers={"retry-after": "7"})],
-         default_app_answer, "llm", "", "waited retry-after (7 s), then used the answer"),
-    Case("budget", "LLM 429 budget exhausted", [], budget_reply(), "offline", "budget",
-         "no retry, no fallback (same account); offline page"),
-    Case("empty", "LLM empty answer", [], "   ", "offline", "empty answer",
-         "no usable answer; offline page"),
-    Case("no-protocol", "LLM answer in no protocol", [],
-         "Sure! Here is a lovely app. Enjoy.", "offline", "the model failed",
-         "one corrective retry, still no blocks; offline page"),
-    Case("truncated", "LLM truncated answer", [], TRUNCATED, "offline", "the model failed",
-         "asked again, more concisely; still cut; offline page"),
-    Case("nothing-valid", "LLM answer that writes nothing valid", [], NOTHING_VALID, "offline",
-         "no usable file", "every path refused and reported; offline page"),
+    Case(
+        "timeout",
+        "LLM timeouts (every call)",
+        [],
+        Reply(200, "late", delay=3.0),
+        "offline",
+        "no answer within",
+        "each call timed out; 4 attempts with backoff; offline page",
+    ),
+    Case(
+        "5xx",
+        "LLM 5xx (every call)",
+        [],
+        Reply(502, {"error": {"message": "bad gateway"}}),
+        "offline",
+        "502",
+        "retried after 1, 2, 4 s; offline page",
+    ),
+    Case(
+        "429-transient",
+        "LLM 429 transient, then fine",
+        [Reply(429, {"error": {"message": "slow down"}}, headers={"retry-after": "7"})],
+        default_app_answer,
+        "llm",
+        "",
+        "waited retry-after (7 s), then used the answer",
+    ),
+    Case(
+        "budget",
+        "LLM 429 budget exhausted",
+        [],
+        budget_reply(),
+        "offline",
+        "budget",
+        "no retry, no fallback (same account); offline page",
+    ),
+    Case(
+        "empty",
+        "LLM empty answer",
+        [],
+        "   ",
+        "offline",
+        "empty answer",
+        "no usable answer; offline page",
+    ),
+    Case(
+        "no-protocol",
+        "LLM answer in no protocol",
+        [],
+        "Sure! Here is a lovely app. Enjoy.",
+        "offline",
+        "the model failed",
+        "one corrective retry, still no blocks; offline page",
+    ),
+    Case(
+        "truncated",
+        "LLM truncated answer",
+        [],
+        TRUNCATED,
+        "offline",
+        "the model failed",
+        "asked again, more concisely; still cut; offline page",
+    ),
+    Case(
+        "nothing-valid",
+        "LLM answer that writes nothing valid",
+        [],
+        NOTHING_VALID,
+        "offline",
+        "no usable file",
+        "every path refused and reported; offline page",
+    ),
 ]
+
+
 @pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in CASES])
 def test_llm_fault_still_commits_and_reports_why(
-    checkout: Checkout, fast_llm: list[float], case: Case,
-    capsys: pytest.CaptureFixture[str], reliability: Recorder,
+    checkout: Checkout,
+    fast_llm: list[float],
+    case: Case,
+    capsys: pytest.CaptureFixture[str],
+    reliability: Recorder,
 ) -> None:
     job = make_job()
     with FakeLLM(script=list(case.script), default=case.default) as llm:
         run = run_generate(checkout, job, llm, capsys)
     sha = run.outputs.get("commit-sha", "")
     reason = run.report.get("offline_reason") or "model answer used"
-    reliability.record("LLM", case.fault, case.behaviour, sent=1, lost=0,
-                       final=f"committed {sha[:7]} after {len(llm.requests)} LLM calls "
-                             f"({run.report.get('generator')}: {reason[:90]})")
+    reliability.record(
+        "LLM",
+        case.fault,
+        case.behaviour,
+        sent=1,
+        lost=0,
+        final=f"committed {sha[:7]} after {len(llm.requests)} LLM calls "
+        f"({run.report.get('generator')}: {reason[:90]})",
+    )
     assert run.code == 0, run.logs
     assert sha == git(checkout.bare, "rev-parse", "main")
     assert committed(checkout, "index.html"), "the commit has no index.html"
@@ -205,5 +284,11 @@ def test_llm_fault_still_commits_and_reports_why(
         assert not (checkout.work.parent / "escape.html").exists()
     from tests.test_leaks import scan_for_leaks
 
-    assert scan_for_leaks([run.logs, run.summary, json.dumps(run.outputs), checkout.bare],
-                          secrets_of(llm, job), allow_masks=True) == []
+    assert (
+        scan_for_leaks(
+            [run.logs, run.summary, json.dumps(run.outputs), checkout.bare],
+            secrets_of(llm, job),
+            allow_masks=True,
+        )
+        == []
+    )

@@ -51,8 +51,13 @@ def serve() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
     settings = Settings.from_environ()
     forge = GitHubForge.from_settings(settings, seconds_between_writes=0.0)
-    uvicorn.run(create_app(settings, forge=forge), host=settings.host, port=settings.port,
-                log_config=None, log_level="warning")
+    uvicorn.run(
+        create_app(settings, forge=forge),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        log_level="warning",
+    )
 
 
 class Receiver:
@@ -61,16 +66,26 @@ class Receiver:
     def __init__(self, data: Path, github: FakeGitHub, log: Path) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = dict(os.environ, DEPLOY_SECRET=DEPLOY_SECRET, GITHUB_TOKEN=TOKEN,
-                   GITHUB_API_URL=github.url, LLM_DEPLOY_DATA=str(data), PORT=str(self.port),
-                   LLM_API_KEY="sk-receiver-llm-key-42", LLM_DEPLOY_WORKFLOW_TIMEOUT="20",
-                   LLM_DEPLOY_SETTLE_SECONDS="2",  # how long GitHub may take to show a run
-                   PYTHONPATH=str(ROOT))
+        env = dict(
+            os.environ,
+            DEPLOY_SECRET=DEPLOY_SECRET,
+            GITHUB_TOKEN=TOKEN,
+            GITHUB_API_URL=github.url,
+            LLM_DEPLOY_DATA=str(data),
+            PORT=str(self.port),
+            LLM_API_KEY="sk-receiver-llm-key-42",
+            LLM_DEPLOY_WORKFLOW_TIMEOUT="20",
+            LLM_DEPLOY_SETTLE_SECONDS="2",  # how long GitHub may take to show a run
+            PYTHONPATH=str(ROOT),
+        )
         env.pop("GITHUB_OWNER", None)
         self._log = log.open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-c", "from tests.test_faults_receiver import serve; serve()"],
-            cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 60
         while True:
@@ -101,9 +116,17 @@ class Receiver:
 
 
 def body(task: str, round_: int = 1, nonce: str = "n1") -> dict[str, Any]:
-    return {"email": EMAIL, "secret": DEPLOY_SECRET, "task": task, "round": round_,
-            "nonce": nonce, "brief": BRIEF, "checks": ["js: 1 === 1"],
-            "evaluation_url": EVAL_URL, "attachments": []}
+    return {
+        "email": EMAIL,
+        "secret": DEPLOY_SECRET,
+        "task": task,
+        "round": round_,
+        "nonce": nonce,
+        "brief": BRIEF,
+        "checks": ["js: 1 === 1"],
+        "evaluation_url": EVAL_URL,
+        "attachments": [],
+    }
 
 
 def query(data: Path, sql: str) -> list[sqlite3.Row]:
@@ -171,10 +194,17 @@ def fake(github: FakeGitHub) -> FakeGitHub:
 def leak_free(log: Path, fake: FakeGitHub) -> None:
     from tests.test_leaks import scan_for_leaks
 
-    private = {"deploy secret": DEPLOY_SECRET, "token": TOKEN, "email": EMAIL,
-               "evaluation url": EVAL_URL, "brief": BRIEF, "llm key": "sk-receiver-llm-key-42"}
-    files = [f"{p}: {c!r}" for r in fake.repos.values() for b in r.files.values()
-             for p, c in b.items()]
+    private = {
+        "deploy secret": DEPLOY_SECRET,
+        "token": TOKEN,
+        "email": EMAIL,
+        "evaluation url": EVAL_URL,
+        "brief": BRIEF,
+        "llm key": "sk-receiver-llm-key-42",
+    }
+    files = [
+        f"{p}: {c!r}" for r in fake.repos.values() for b in r.files.values() for p, c in b.items()
+    ]
     inputs = [json.dumps(d.inputs) for d in fake.dispatches]
     assert scan_for_leaks([log, *files, *inputs], private) == []
 
@@ -209,14 +239,20 @@ def test_sigkill_at_each_step_then_restart_dispatches_once(
         behaviour = (
             "dispatch outcome unknown at the kill: the restarted receiver found the run by its "
             "run-name (llm-deploy <dispatch id>) and recorded it, without resending"
-            if sent_before_restart else
-            "dispatch outcome unknown at the kill: no run by its run-name, even after the settle "
-            "wait, so it was sent once"
+            if sent_before_restart
+            else "dispatch outcome unknown at the kill: no run by its run-name, even after the "
+            "settle wait, so it was sent once"
         )
     reliability.record(
-        "Receiver", f"SIGKILL after step '{step}' (journal showed {seen}), restart on same data",
-        behaviour, sent=1, dispatched=count, duplicated=max(0, count - 1), lost=0,
-        final="" if final == "dispatched" else f"{final}: {error}")
+        "Receiver",
+        f"SIGKILL after step '{step}' (journal showed {seen}), restart on same data",
+        behaviour,
+        sent=1,
+        dispatched=count,
+        duplicated=max(0, count - 1),
+        lost=0,
+        final="" if final == "dispatched" else f"{final}: {error}",
+    )
     assert final == "dispatched", error
     assert count == 1  # a kill mid-dispatch never makes a second run
     leak_free(log, fake)
@@ -234,8 +270,9 @@ def test_restart_on_an_empty_data_folder_recovers_the_repo_for_round_2(
         first.stop()
     second = Receiver(tmp_path / "disk-2", fake, log)  # a host that lost its disk
     try:
-        answer = httpx.post(second.url + "/api-deploy", json=body("fresh-disk", 2, "n2"),
-                            timeout=10)
+        answer = httpx.post(
+            second.url + "/api-deploy", json=body("fresh-disk", 2, "n2"), timeout=10
+        )
         assert answer.status_code == 200
         wait_for(lambda: states(tmp_path / "disk-2") == ["dispatched"])
     finally:
@@ -245,9 +282,13 @@ def test_restart_on_an_empty_data_folder_recovers_the_repo_for_round_2(
     assert sorted(fake.repos) == ["octo-user/fresh-disk", "octo-user/llm-deploy-action"]
     leak_free(log, fake)
     reliability.record(
-        "Receiver", "restart on an EMPTY data folder, then round 2",
+        "Receiver",
+        "restart on an EMPTY data folder, then round 2",
         "task → repo recovered from GitHub (repo listing + description marker); round 2 "
-        "dispatched to the round-1 repo; no new repo", sent=2, dispatched=len(fake.dispatches))
+        "dispatched to the round-1 repo; no new repo",
+        sent=2,
+        dispatched=len(fake.dispatches),
+    )
 
 
 def test_racing_deliveries_of_one_request_make_one_record_and_one_dispatch(
@@ -278,5 +319,9 @@ def test_racing_deliveries_of_one_request_make_one_record_and_one_dispatch(
     assert len(query(data, "SELECT id FROM requests")) == 1
     assert len(fake.dispatches) == 1
     reliability.record(
-        "Receiver", "8 deliveries of one request racing", "all answered 200 (7 marked "
-        "duplicate); one journal record; one dispatch", sent=1, dispatched=len(fake.dispatches))
+        "Receiver",
+        "8 deliveries of one request racing",
+        "all answered 200 (7 marked duplicate); one journal record; one dispatch",
+        sent=1,
+        dispatched=len(fake.dispatches),
+    )

@@ -50,12 +50,20 @@ def _mode(path: Path) -> int:
 def test_journal_runs_logs_and_notifications_are_private(tmp_path: Path, open_umask: None) -> None:
     data = tmp_path / "data"
     journal = Journal(data / "journal.sqlite3")
-    request = DeployRequest(email="s@example.com", secret="s", task="t", round=1, nonce="n",
-                            brief="b", evaluation_url="https://eval.example/n")
+    request = DeployRequest(
+        email="s@example.com",
+        secret="s",
+        task="t",
+        round=1,
+        nonce="n",
+        brief="b",
+        evaluation_url="https://eval.example/n",
+    )
     journal.record(request)
     done: list[object] = []
-    runner = LocalRunner(data, action_path=tmp_path, public_url=URL, secrets_for=lambda n: {},
-                         on_finish=done.append)
+    runner = LocalRunner(
+        data, action_path=tmp_path, public_url=URL, secrets_for=lambda n: {}, on_finish=done.append
+    )
     forge = LocalForge(data, public_url=URL, runner=runner)
     repo = forge.create_repo("t", "d")
     forge.commit_files(repo, {".github/workflows/llm-deploy.yml": WORKFLOW}, "init")
@@ -63,14 +71,30 @@ def test_journal_runs_logs_and_notifications_are_private(tmp_path: Path, open_um
     forge.dispatch(repo, "llm-deploy.yml", {"who": "you"})
     wait_for(lambda: done, 60, "the run")
     notes = LocalNotifications(data)
-    code, _ = notes.receive({"email": "s@example.com", "task": "t", "round": 1, "nonce": "n",
-                             "repo_url": repo.html_url, "commit_sha": "0" * 40,
-                             "pages_url": repo.pages_url}, journal)
+    code, _ = notes.receive(
+        {
+            "email": "s@example.com",
+            "task": "t",
+            "round": 1,
+            "nonce": "n",
+            "repo_url": repo.html_url,
+            "commit_sha": "0" * 40,
+            "pages_url": repo.pages_url,
+        },
+        journal,
+    )
     assert code == 200
-    files = [data / "journal.sqlite3", data / "journal.sqlite3-wal", data / "journal.sqlite3-shm",
-             data / "runs" / "1.json", data / "runs" / "1.log", data / "runs" / "1.dispatch.json",
-             data / "local-notifications.jsonl", data / "secrets" / "t.json",
-             data / "repos" / "t.git" / "llm-deploy.json"]
+    files = [
+        data / "journal.sqlite3",
+        data / "journal.sqlite3-wal",
+        data / "journal.sqlite3-shm",
+        data / "runs" / "1.json",
+        data / "runs" / "1.log",
+        data / "runs" / "1.dispatch.json",
+        data / "local-notifications.jsonl",
+        data / "secrets" / "t.json",
+        data / "repos" / "t.git" / "llm-deploy.json",
+    ]
     try:
         modes = {p.relative_to(data).as_posix(): oct(_mode(p)) for p in files}
     finally:

@@ -57,14 +57,25 @@ class Served:
     def __init__(self, tmp_path: Path) -> None:
         sock = free_socket()
         self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        self.settings = Settings(deploy_secret=SECRET, data_dir=tmp_path, max_body_bytes=LIMIT,
-                                 action_ref="octo/llm-deploy-action@" + "d4" * 20, public_url=self.url, github_token="ghp_f")
+        self.settings = Settings(
+            deploy_secret=SECRET,
+            data_dir=tmp_path,
+            max_body_bytes=LIMIT,
+            action_ref="octo/llm-deploy-action@" + "d4" * 20,
+            public_url=self.url,
+            github_token="ghp_f",
+        )
         self.journal = Journal(tmp_path / "journal.sqlite3")
         self.forge = MemoryForge()
         worker = Worker(self.settings, self.journal, self.forge, threads=1)
         # Thousands of wrong secrets from one address on purpose: a bucket they never empty.
-        app = create_app(self.settings, forge=self.forge, journal=self.journal, worker=worker,
-                         throttle=Throttle(burst=10**9))
+        app = create_app(
+            self.settings,
+            forge=self.forge,
+            journal=self.journal,
+            worker=worker,
+            throttle=Throttle(burst=10**9),
+        )
         self.server = ServerThread(app, sock)
 
 
@@ -91,8 +102,14 @@ def assert_clean(status: int, content_type: str, text: str) -> None:
 
 def fuzz_settings(cases: int) -> settings:
     """Same cases every run (derandomized), no example database, no deadline on a busy machine."""
-    return settings(max_examples=cases, deadline=None, database=None, derandomize=True,
-                    suppress_health_check=list(HealthCheck), print_blob=True)
+    return settings(
+        max_examples=cases,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+        print_blob=True,
+    )
 
 
 def test_schemathesis_from_the_served_openapi(served: Served) -> None:
@@ -101,13 +118,17 @@ def test_schemathesis_from_the_served_openapi(served: Served) -> None:
     session = requests.Session()
 
     for mode, cases in SCHEMA_CASES.items():
+
         @fuzz_settings(cases)
         @given(case=operation.as_strategy(generation_mode=mode))
         def one(case: schemathesis.Case) -> None:
             _COUNT["schemathesis"] += 1
             body = case.body
-            if isinstance(body, dict) and isinstance(body.get("secret"), str) and (
-                    len(body["secret"]) % 2 == 0):
+            if (
+                isinstance(body, dict)
+                and isinstance(body.get("secret"), str)
+                and (len(body["secret"]) % 2 == 0)
+            ):
                 body["secret"] = SECRET
             response = case.call(session=session)
             content_type = response.headers.get("content-type") or [""]  # a list per header
@@ -122,6 +143,7 @@ def test_schemathesis_from_the_served_openapi(served: Served) -> None:
 
 # ----- hand-written hostile shapes -------------------------------------------------------------
 
+
 def _nested(depth: int, kind: str) -> bytes:
     if kind == "array":
         return b"[" * depth + b"]" * depth
@@ -131,8 +153,15 @@ def _nested(depth: int, kind: str) -> bytes:
 
 
 def _good(**changes: Any) -> dict[str, Any]:
-    body = {"email": "e@example.com", "secret": SECRET, "task": "fuzz-hostile", "round": 1,
-            "nonce": "n", "brief": "Make a page.", "evaluation_url": "https://e.example/n"}
+    body = {
+        "email": "e@example.com",
+        "secret": SECRET,
+        "task": "fuzz-hostile",
+        "round": 1,
+        "nonce": "n",
+        "brief": "Make a page.",
+        "evaluation_url": "https://e.example/n",
+    }
     body.update(changes)
     return body
 
@@ -143,56 +172,118 @@ def _with_raw(field: str, raw: str, secret: str) -> bytes:
     return text.replace('"@@RAW@@"', raw).encode("utf-8", "surrogatepass")
 
 
-NUMBERS = st.sampled_from([
-    "9223372036854775808", "-9223372036854775809", "18446744073709551616", "2147483648",
-    "1e400", "-1e400", "1e-400", "-0", "0.0", "1.0", "1E2", "NaN", "Infinity", "-Infinity",
-    "9" * 4300, "9" * 4301, "1" + "0" * 100, "1." + "0" * 10000, "0x10", "01", "+1",
-]) | st.integers(min_value=-(2**200), max_value=2**200).map(str)
-ODD = st.sampled_from([
-    "\\ud800", "\\udfff", "\\ud83d\\ude00", "\\u0000", "\\ufeff", "\\u202e", "\\u200b",
-    "\\uffff", "\\ud800\\ud800", "a\\u0000b", "\\\\ud800",
-]) | st.text(alphabet=st.characters(codec="utf-8"), max_size=30).map(
-    lambda t: json.dumps(t)[1:-1])
-FIELD = st.sampled_from(["secret", "task", "round", "nonce", "brief", "email", "evaluation_url",
-                         "checks", "attachments", "extra"])
+NUMBERS = st.sampled_from(
+    [
+        "9223372036854775808",
+        "-9223372036854775809",
+        "18446744073709551616",
+        "2147483648",
+        "1e400",
+        "-1e400",
+        "1e-400",
+        "-0",
+        "0.0",
+        "1.0",
+        "1E2",
+        "NaN",
+        "Infinity",
+        "-Infinity",
+        "9" * 4300,
+        "9" * 4301,
+        "1" + "0" * 100,
+        "1." + "0" * 10000,
+        "0x10",
+        "01",
+        "+1",
+    ]
+) | st.integers(min_value=-(2**200), max_value=2**200).map(str)
+ODD = st.sampled_from(
+    [
+        "\\ud800",
+        "\\udfff",
+        "\\ud83d\\ude00",
+        "\\u0000",
+        "\\ufeff",
+        "\\u202e",
+        "\\u200b",
+        "\\uffff",
+        "\\ud800\\ud800",
+        "a\\u0000b",
+        "\\\\ud800",
+    ]
+) | st.text(alphabet=st.characters(codec="utf-8"), max_size=30).map(lambda t: json.dumps(t)[1:-1])
+FIELD = st.sampled_from(
+    [
+        "secret",
+        "task",
+        "round",
+        "nonce",
+        "brief",
+        "email",
+        "evaluation_url",
+        "checks",
+        "attachments",
+        "extra",
+    ]
+)
 SECRET_CHOICE = st.sampled_from([SECRET, "wrong"])
-RAW_BYTES = st.sampled_from([
-    b"\xef\xbb\xbf" + json.dumps(_good()).encode(),  # a UTF-8 BOM in front
-    json.dumps(_good()).encode("utf-16"), b"\xc0\xaf", b"\xed\xa0\x80", b"\xf4\x90\x80\x80",
-    b"", b" ", b"null", b"[]", b'"str"', b"1e999", b"{}" * 1000, b'{"a":1}{"b":2}',
-    b'{"secret":"' + SECRET.encode() + b'","secret":"wrong"}',
-    b'{"secret": "' + SECRET.encode() + b'", "round": 1, "round": 2}',
-]) | st.binary(max_size=200)
+RAW_BYTES = st.sampled_from(
+    [
+        b"\xef\xbb\xbf" + json.dumps(_good()).encode(),  # a UTF-8 BOM in front
+        json.dumps(_good()).encode("utf-16"),
+        b"\xc0\xaf",
+        b"\xed\xa0\x80",
+        b"\xf4\x90\x80\x80",
+        b"",
+        b" ",
+        b"null",
+        b"[]",
+        b'"str"',
+        b"1e999",
+        b"{}" * 1000,
+        b'{"a":1}{"b":2}',
+        b'{"secret":"' + SECRET.encode() + b'","secret":"wrong"}',
+        b'{"secret": "' + SECRET.encode() + b'", "round": 1, "round": 2}',
+    ]
+) | st.binary(max_size=200)
 
 HOSTILE = st.one_of(
     st.tuples(st.integers(1, 5000), st.sampled_from(["array", "object", "checks"])).map(
-        lambda t: _nested(*t)),
-    st.tuples(NUMBERS, st.sampled_from(["round", "secret", "checks", "extra"]), SECRET_CHOICE)
-    .map(lambda t: _with_raw(t[1], t[0], t[2])),
+        lambda t: _nested(*t)
+    ),
+    st.tuples(NUMBERS, st.sampled_from(["round", "secret", "checks", "extra"]), SECRET_CHOICE).map(
+        lambda t: _with_raw(t[1], t[0], t[2])
+    ),
     st.tuples(ODD, FIELD, SECRET_CHOICE).map(lambda t: _with_raw(t[1], f'"{t[0]}"', t[2])),
-    st.tuples(st.integers(0, 3000), st.sampled_from(["checks", "attachments", "extra"]),
-              st.sampled_from(['"x"', "[]", "{}", "null", "1", '{"js":"1"}',
-                               '{"name":"a","url":"data:,x"}'])).map(
-        lambda t: _with_raw(t[1], "[" + ",".join([t[2]] * t[0]) + "]", SECRET)),
+    st.tuples(
+        st.integers(0, 3000),
+        st.sampled_from(["checks", "attachments", "extra"]),
+        st.sampled_from(
+            ['"x"', "[]", "{}", "null", "1", '{"js":"1"}', '{"name":"a","url":"data:,x"}']
+        ),
+    ).map(lambda t: _with_raw(t[1], "[" + ",".join([t[2]] * t[0]) + "]", SECRET)),
     RAW_BYTES,
 )
 
 
 def test_hostile_shapes(served: Served) -> None:
     with httpx.Client(base_url=served.url, timeout=60) as client:
+
         @fuzz_settings(HOSTILE_CASES)
         @given(payload=HOSTILE)
         def one(payload: bytes) -> None:
             _COUNT["hostile"] += 1
-            answer = client.post("/api-deploy", content=payload,
-                                 headers={"content-type": "application/json"})
+            answer = client.post(
+                "/api-deploy", content=payload, headers={"content-type": "application/json"}
+            )
             assert_clean(answer.status_code, answer.headers.get("content-type", ""), answer.text)
 
         one()
 
 
-def test_fuzzing_sent_enough_and_left_the_receiver_healthy(served: Served,
-                                                           reliability: Recorder) -> None:
+def test_fuzzing_sent_enough_and_left_the_receiver_healthy(
+    served: Served, reliability: Recorder
+) -> None:
     total = _COUNT["schemathesis"] + _COUNT["hostile"]
     with httpx.Client(base_url=served.url, timeout=60) as client:
         assert client.get("/health").json()["status"] == "ok"
@@ -206,4 +297,5 @@ def test_fuzzing_sent_enough_and_left_the_receiver_healthy(served: Served,
         "nesting up to 5,000 deep, 4,301-digit and 2**63 integers, 1e400, arrays of 3,000, "
         "lone surrogates, NUL, BOM, UTF-16, overlong UTF-8, duplicate keys)",
         "every answer below 500 and JSON in the one error shape; still healthy after",
-        sent=total)
+        sent=total,
+    )

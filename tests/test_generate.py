@@ -99,8 +99,12 @@ def environ(repo: Repo, job: Job, llm: FakeLLM | None, **inputs: str) -> dict[st
 
 
 def run_step(
-    repo: Repo, job: Job, llm: FakeLLM | None, capsys: pytest.CaptureFixture[str],
-    runner_env: dict[str, str] | None = None, **inputs: str
+    repo: Repo,
+    job: Job,
+    llm: FakeLLM | None,
+    capsys: pytest.CaptureFixture[str],
+    runner_env: dict[str, str] | None = None,
+    **inputs: str,
 ) -> dict[str, Any]:
     repo.temp.mkdir(exist_ok=True)
     env = {**environ(repo, job, llm, **inputs), **(runner_env or {})}
@@ -335,8 +339,9 @@ def test_notify_step_waits_for_the_page_then_posts_the_body(
     sha = run["outputs"]["commit-sha"]
     index = (repo.work / "index.html").read_bytes()
     # A 400 is retried like any answer but 200 (the evaluator's spec): two POSTs, success.
-    with FakeEvaluator([Answer(400, {"reason": f"bad nonce for {EMAIL}"}), 200],
-                       pages={"/site/": index}) as ev:
+    with FakeEvaluator(
+        [Answer(400, {"reason": f"bad nonce for {EMAIL}"}), 200], pages={"/site/": index}
+    ) as ev:
         job = replace(job_for("sum-of-sales-601-r1"), evaluation_url=ev.url)
         env = environ(repo, job, None, pages_url=ev.base + "/site/", commit_sha=sha)
         env["LLMD_DEPLOY_PAGE_URL"] = "https://ignored.example/"
@@ -427,15 +432,30 @@ def test_a_round_that_lands_while_this_one_generates_is_not_overwritten(
     def land_a_later_round(request: dict[str, Any]) -> str:
         (other / "index.html").write_text("round 2 by a later run")
         git(other, "add", "-A")
-        git(other, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "--quiet", "-m",
+        git(
+            other,
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "commit",
+            "--quiet",
+            "-m",
             "llm-deploy: t round 2\n\nLLM-Deploy-Dispatch: d-2\nLLM-Deploy-Round: 2\n"
-            "LLM-Deploy-Run: 9")
+            "LLM-Deploy-Run: 9",
+        )
         git(other, "push", "--quiet", "origin", "HEAD:main")
         return default_app_answer(request)
 
     with FakeLLM([land_a_later_round], api_key=LLM_KEY) as llm:
-        run = run_step(repo, job_for("sum-of-sales-601-r1"), llm, capsys,
-                       runner_env={"GITHUB_RUN_ID": "5"}, dispatch_id="d-1")
+        run = run_step(
+            repo,
+            job_for("sum-of-sales-601-r1"),
+            llm,
+            capsys,
+            runner_env={"GITHUB_RUN_ID": "5"},
+            dispatch_id="d-1",
+        )
     landed = git(other, "rev-parse", "HEAD")
     assert run["code"] == 0 and run["outputs"]["outcome"] == "superseded"
     assert run["outputs"]["commit-sha"] == ""

@@ -53,14 +53,16 @@ class Served:
     """The receiver app (memory forge) under uvicorn on an ephemeral loopback port."""
 
     def __init__(self, tmp_path: Path) -> None:
-        self.settings = Settings(deploy_secret=SECRET, data_dir=tmp_path, max_body_bytes=LIMIT,
-                                 body_timeout=BODY_TIMEOUT)
+        self.settings = Settings(
+            deploy_secret=SECRET, data_dir=tmp_path, max_body_bytes=LIMIT, body_timeout=BODY_TIMEOUT
+        )
         self.forge = MemoryForge()
         # Thousands of wrong secrets from 127.0.0.1 on purpose: a bucket they never empty, so
         # every fuzzed body is parsed; the throttle has its own tests (tests/test_door.py).
         unthrottled = Throttle(burst=10**9)
-        self.served = ServerThread(create_app(self.settings, forge=self.forge,
-                                              throttle=unthrottled))
+        self.served = ServerThread(
+            create_app(self.settings, forge=self.forge, throttle=unthrottled)
+        )
         self.port, self.url = self.served.port, self.served.url
 
     def __enter__(self) -> Served:
@@ -84,9 +86,17 @@ def client(served: Served) -> Iterator[httpx.Client]:
 
 
 def good_body(**changes: Any) -> dict[str, Any]:
-    body = {"email": "e@example.com", "secret": SECRET, "task": "hostile-task", "round": 1,
-            "nonce": "n-1", "brief": "Make a page.", "checks": ["js: 1 === 1"],
-            "evaluation_url": "https://eval.example/notify", "attachments": []}
+    body = {
+        "email": "e@example.com",
+        "secret": SECRET,
+        "task": "hostile-task",
+        "round": 1,
+        "nonce": "n-1",
+        "brief": "Make a page.",
+        "checks": ["js: 1 === 1"],
+        "evaluation_url": "https://eval.example/notify",
+        "attachments": [],
+    }
     body.update(changes)
     return body
 
@@ -104,8 +114,9 @@ def assert_clean_answer(response: httpx.Response) -> None:
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
-                                                                 max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
     max_leaves=12,
 )
 FIELDS = {
@@ -117,18 +128,33 @@ FIELDS = {
     "brief": st.text(max_size=200),
     "evaluation_url": st.sampled_from(["https://e.example/n", "ftp://x", "http://", ""])
     | st.text(max_size=30),
-    "checks": st.lists(st.text(max_size=20) | st.fixed_dictionaries({"js": st.text(max_size=10)})
-                       | JSON, max_size=4),
+    "checks": st.lists(
+        st.text(max_size=20) | st.fixed_dictionaries({"js": st.text(max_size=10)}) | JSON,
+        max_size=4,
+    ),
     "attachments": st.lists(
-        st.fixed_dictionaries({"name": st.text(max_size=12),
-                               "url": st.sampled_from(["data:text/plain;base64,aGk=",
-                                                       "data:@file/zip;base64,!!",
-                                                       "data:,x%zz", "http://x/y"])
-                               | st.text(max_size=20)}) | JSON, max_size=3),
+        st.fixed_dictionaries(
+            {
+                "name": st.text(max_size=12),
+                "url": st.sampled_from(
+                    [
+                        "data:text/plain;base64,aGk=",
+                        "data:@file/zip;base64,!!",
+                        "data:,x%zz",
+                        "http://x/y",
+                    ]
+                )
+                | st.text(max_size=20),
+            }
+        )
+        | JSON,
+        max_size=3,
+    ),
 }
 BODIES = st.fixed_dictionaries({}, optional={**FIELDS, "extra": JSON}) | JSON
-FUZZ_SETTINGS = settings(max_examples=900, deadline=None, database=None,
-                         suppress_health_check=list(HealthCheck))
+FUZZ_SETTINGS = settings(
+    max_examples=900, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+)
 _fuzz_count = {"json": 0, "raw": 0}
 
 
@@ -140,23 +166,29 @@ def test_fuzzed_json_bodies_never_5xx(client: httpx.Client, body: Any) -> None:
 
 
 @settings(max_examples=500, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-@given(raw=st.binary(max_size=300) | st.text(max_size=200).map(lambda t: t.encode()),
-       ctype=st.sampled_from(["application/json", "text/plain", "", "multipart/form-data"]))
+@given(
+    raw=st.binary(max_size=300) | st.text(max_size=200).map(lambda t: t.encode()),
+    ctype=st.sampled_from(["application/json", "text/plain", "", "multipart/form-data"]),
+)
 def test_fuzzed_raw_bodies_never_5xx(client: httpx.Client, raw: bytes, ctype: str) -> None:
     _fuzz_count["raw"] += 1
     headers = {"content-type": ctype} if ctype else {}
     assert_clean_answer(client.post("/api-deploy", content=raw, headers=headers))
 
 
-def test_fuzzing_left_the_receiver_healthy(client: httpx.Client, served: Served,
-                                           reliability: Recorder) -> None:
+def test_fuzzing_left_the_receiver_healthy(
+    client: httpx.Client, served: Served, reliability: Recorder
+) -> None:
     cases = _fuzz_count["json"] + _fuzz_count["raw"]
     assert client.get("/health").json()["status"] == "ok"
     answer = client.post("/api-deploy", json=good_body(nonce="after-fuzz"))
     assert answer.status_code == 200
-    reliability.record("Hostile input", f"/api-deploy fuzzed with hypothesis ({cases} bodies)",
-                       "every answer 200/400/403/413 with a JSON body; no 5xx, no hang; "
-                       "still healthy after", sent=cases)
+    reliability.record(
+        "Hostile input",
+        f"/api-deploy fuzzed with hypothesis ({cases} bodies)",
+        "every answer 200/400/403/413 with a JSON body; no 5xx, no hang; still healthy after",
+        sent=cases,
+    )
 
 
 @pytest.mark.parametrize(
@@ -165,14 +197,14 @@ def test_fuzzing_left_the_receiver_healthy(client: httpx.Client, served: Served,
     + [("checks", "\\udfff"), ("attachments", "\\ud83d")],
     ids=lambda v: str(v).replace("\\", ""),
 )
-def test_lone_surrogates_are_a_400_not_a_crash(client: httpx.Client, field: str,
-                                               raw: str) -> None:
+def test_lone_surrogates_are_a_400_not_a_crash(client: httpx.Client, field: str, raw: str) -> None:
     body = json.dumps(good_body(nonce=f"sur-{field}"))
     if field == "checks":
         body = body.replace('"js: 1 === 1"', f'"js: {raw}"')
     elif field == "attachments":
-        body = body.replace('"attachments": []',
-                            f'"attachments": [{{"name": "a{raw}.txt", "url": "data:,x"}}]')
+        body = body.replace(
+            '"attachments": []', f'"attachments": [{{"name": "a{raw}.txt", "url": "data:,x"}}]'
+        )
     else:
         old = json.dumps(good_body(nonce=f"sur-{field}")[field])
         body = body.replace(f'"{field}": {old}', f'"{field}": "x{raw}y"', 1)
@@ -183,12 +215,33 @@ def test_lone_surrogates_are_a_400_not_a_crash(client: httpx.Client, field: str,
 
 # ----- secrets ---------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     "secret",
-    ["wrong", "", " ", SECRET[:-1], SECRET + "x", SECRET.upper(), "x" * 200_000, "秘密🔑" * 50,
-     SECRET + "\u0000", "\u202e" + SECRET],
-    ids=["wrong", "empty", "space", "prefix", "longer", "upper", "very-long", "unicode", "nul",
-         "rtl"],
+    [
+        "wrong",
+        "",
+        " ",
+        SECRET[:-1],
+        SECRET + "x",
+        SECRET.upper(),
+        "x" * 200_000,
+        "秘密🔑" * 50,
+        SECRET + "\u0000",
+        "\u202e" + SECRET,
+    ],
+    ids=[
+        "wrong",
+        "empty",
+        "space",
+        "prefix",
+        "longer",
+        "upper",
+        "very-long",
+        "unicode",
+        "nul",
+        "rtl",
+    ],
 )
 def test_wrong_secrets_get_a_403_json(client: httpx.Client, secret: str) -> None:
     response = client.post("/api-deploy", json=good_body(secret=secret, nonce="wrong-secret"))
@@ -216,15 +269,21 @@ def test_secret_comparison_time_does_not_depend_on_the_matched_prefix(
         for candidate in (early, late):
             samples[candidate].append(batch(candidate))
     ratio = statistics.median(samples[late]) / statistics.median(samples[early])
-    reliability.record("Hostile input", "secret timing: 0-byte vs 4095-byte matching prefix",
-                       f"median time ratio {ratio:.3f} (constant-time compare_digest)", sent=0)
+    reliability.record(
+        "Hostile input",
+        "secret timing: 0-byte vs 4095-byte matching prefix",
+        f"median time ratio {ratio:.3f} (constant-time compare_digest)",
+        sent=0,
+    )
     assert 0.67 < ratio < 1.5, ratio
 
 
 # ----- huge, slow and truncated bodies -------------------------------------------------------
 
-def _raw_post(port: int, headers: str, chunks: Iterator[bytes], wait: float = 5.0) -> tuple[
-        bytes, int]:
+
+def _raw_post(
+    port: int, headers: str, chunks: Iterator[bytes], wait: float = 5.0
+) -> tuple[bytes, int]:
     """Send a request piece by piece until the server answers; (answer, body bytes sent)."""
     sent = 0
     with socket.create_connection(("127.0.0.1", port), timeout=wait) as sock:
@@ -264,8 +323,10 @@ def test_bodies_at_and_above_the_limit_keep_memory_bounded(
         at_peak = tracemalloc.get_traced_memory()[1]
         over = client.post("/api-deploy", content=at_limit.encode() + b" ")
         tracemalloc.reset_peak()
-        header = ("POST /api-deploy HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                  "Transfer-Encoding: chunked\r\n\r\n")
+        header = (
+            "POST /api-deploy HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            "Transfer-Encoding: chunked\r\n\r\n"
+        )
         piece = b"a" * 65536
         chunk = b"%x\r\n%s\r\n" % (len(piece), piece)
         answer, sent = _raw_post(served.port, header, iter([chunk] * 800))  # up to 50 MB
@@ -278,21 +339,27 @@ def test_bodies_at_and_above_the_limit_keep_memory_bounded(
     assert sent < 8 * LIMIT  # refused soon after the limit, not after 50 MB
     assert chunked_peak < 12 * LIMIT, chunked_peak
     reliability.record(
-        "Hostile input", "bodies at (1 MB) and above the limit (1 MB + 1 B; 50 MB chunked, no "
-        "Content-Length)",
+        "Hostile input",
+        "bodies at (1 MB) and above the limit (1 MB + 1 B; 50 MB chunked, no Content-Length)",
         f"200 at the limit (peak {at_peak / 2**20:.1f} MB traced); 413 above; the chunked one "
         f"refused after {sent / 2**20:.1f} MB sent (peak {chunked_peak / 2**20:.1f} MB traced)",
-        sent=3, dispatched=0)
+        sent=3,
+        dispatched=0,
+    )
 
 
 def test_slow_and_truncated_bodies_do_not_block_or_crash(
     served: Served, client: httpx.Client, reliability: Recorder
 ) -> None:
-    header = ("POST /api-deploy HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-              "Content-Length: 5000\r\n\r\n")
+    header = (
+        "POST /api-deploy HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        "Content-Length: 5000\r\n\r\n"
+    )
+
     def journaled() -> list[str]:
-        found = client.get("/api-deploy/hostile-task",
-                           headers={"authorization": f"Bearer {SECRET}"})
+        found = client.get(
+            "/api-deploy/hostile-task", headers={"authorization": f"Bearer {SECRET}"}
+        )
         return [r["nonce"] for r in found.json()["rounds"]] if found.status_code == 200 else []
 
     before = journaled()
@@ -323,15 +390,20 @@ def test_slow_and_truncated_bodies_do_not_block_or_crash(
     after = client.post("/api-deploy", json=good_body(nonce="after-truncated"))
     assert answers == [200] * 20 and ok.status_code == 200 and after.status_code == 200
     assert elapsed < 5.0
-    assert all(a.startswith(b"HTTP/1.1 408") and b"did not arrive within 2 s" in a
-               for a in timed_out), timed_out[:2]
+    assert all(
+        a.startswith(b"HTTP/1.1 408") and b"did not arrive within 2 s" in a for a in timed_out
+    ), timed_out[:2]
     assert BODY_TIMEOUT <= waited < BODY_TIMEOUT + 8
     assert journaled() == [*before, "during-slowloris", "after-truncated"]
     reliability.record(
-        "Hostile input", "50 slow bodies held open; 25 then truncated (client hangs up mid-body)",
+        "Hostile input",
+        "50 slow bodies held open; 25 then truncated (client hangs up mid-body)",
         f"other requests answered meanwhile (21 in {elapsed:.2f} s); the 25 still open answered "
         f"408 by the {BODY_TIMEOUT:g} s body timeout (all within {waited:.1f} s); truncated "
-        "bodies dropped; only the 2 whole requests were journaled", sent=52, dispatched=2)
+        "bodies dropped; only the 2 whole requests were journaled",
+        sent=52,
+        dispatched=2,
+    )
 
 
 # ----- model output and briefs that try to escape ---------------------------------------------
@@ -365,51 +437,79 @@ def hostile_answer(request: dict[str, Any]) -> str:
         "env.html": "<pre>" + prompt + "</pre>",  # all the model could ever see
         "notify.json": json.dumps({"evaluation_url": ATTACKER}),
         "index.html": "<!doctype html><html><head><title>Fault test</title></head>"
-                      "<body><script>fetch('" + ATTACKER + "')</script></body></html>",
+        "<body><script>fetch('" + ATTACKER + "')</script></body></html>",
     }
     return "\n".join(f'<file path="{p}">{c}</file>' for p, c in files.items())
 
 
 def test_model_output_and_brief_that_try_to_escape(
-    checkout: Checkout, capsys: pytest.CaptureFixture[str], reliability: Recorder,
+    checkout: Checkout,
+    capsys: pytest.CaptureFixture[str],
+    reliability: Recorder,
 ) -> None:
-    with FakeEvaluator() as ev, FakeEvaluator() as attacker, \
-            FakeLLM(default=hostile_answer) as llm:
+    with FakeEvaluator() as ev, FakeEvaluator() as attacker, FakeLLM(default=hostile_answer) as llm:
         job = make_job(brief=HOSTILE_BRIEF, evaluation_url=ev.url)
         run = run_generate(checkout, job, llm, capsys)
         assert run.code == 0, run.logs
         prompts = "\n".join(json.dumps(r.json) for r in llm.requests)
-        env = dict(run.env, INPUT_DEPLOY="false", INPUT_COMMIT_SHA=run.outputs["commit-sha"],
-                   INPUT_EVALUATION_URL=attacker.url, INPUT_PAGES_URL="https://o.github.io/t/")
+        env = dict(
+            run.env,
+            INPUT_DEPLOY="false",
+            INPUT_COMMIT_SHA=run.outputs["commit-sha"],
+            INPUT_EVALUATION_URL=attacker.url,
+            INPUT_PAGES_URL="https://o.github.io/t/",
+        )
         assert notify_main([], env) == 0
         notify_logs = capsys.readouterr().out
         assert len(ev.bodies) == 1 and attacker.bodies == []
     refused = dict((p, r) for p, r in run.report["files_refused"])
-    must_refuse = ["../../escape.txt", "/tmp/abs.txt", ".git/config", ".GIT/hooks/post-commit",
-                   ".github/workflows/exfil.yml", ".github/workflows/llm-deploy.yml", "huge.bin",
-                   "sub/../../up.txt"]
+    must_refuse = [
+        "../../escape.txt",
+        "/tmp/abs.txt",
+        ".git/config",
+        ".GIT/hooks/post-commit",
+        ".github/workflows/exfil.yml",
+        ".github/workflows/llm-deploy.yml",
+        "huge.bin",
+        "sub/../../up.txt",
+    ]
     assert set(must_refuse) <= set(refused), refused
     root = checkout.work
     assert not (root.parent / "escape.txt").exists() and not (root.parent / "up.txt").exists()
     assert not Path("/tmp/abs.txt").exists() or Path("/tmp/abs.txt").read_text() != "abs"
     assert "hooksPath" not in (root / ".git" / "config").read_text()
     assert not (root / ".github" / "workflows" / "exfil.yml").exists()
-    tree = json.loads(json.dumps(sorted(
-        p.relative_to(root).as_posix() for p in root.rglob("*")
-        if p.is_file() and ".git" not in p.relative_to(root).parts)))
+    tree = json.loads(
+        json.dumps(
+            sorted(
+                p.relative_to(root).as_posix()
+                for p in root.rglob("*")
+                if p.is_file() and ".git" not in p.relative_to(root).parts
+            )
+        )
+    )
     assert "huge.bin" not in tree
     # Nothing private reached the model, so nothing private could be written by it.
     private = secrets_of(llm, job)
     assert scan_for_leaks([prompts], {k: v for k, v in private.items()}) == []
     assert scan_for_leaks([checkout.bare], private) == []
-    assert scan_for_leaks([run.logs, notify_logs], {**private, "brief": HOSTILE_BRIEF},
-                          allow_masks=True) == []
-    assert scan_for_leaks([run.summary, json.dumps(run.outputs)],
-                          {**private, "brief": HOSTILE_BRIEF}) == []
+    assert (
+        scan_for_leaks(
+            [run.logs, notify_logs], {**private, "brief": HOSTILE_BRIEF}, allow_masks=True
+        )
+        == []
+    )
+    assert (
+        scan_for_leaks([run.summary, json.dumps(run.outputs)], {**private, "brief": HOSTILE_BRIEF})
+        == []
+    )
     assert EMAIL not in prompts and GITHUB_TOKEN not in prompts
     reliability.record(
-        "Hostile input", "model output and brief that try to escape (traversal, absolute path, "
+        "Hostile input",
+        "model output and brief that try to escape (traversal, absolute path, "
         ".git/, workflows incl. secrets exfiltration, 3 MB file, print env, new notify target)",
         f"{len(must_refuse)} paths refused, each with a reason in the report; prompt holds no "
         "secret; notify went only to the payload's evaluation_url (attacker got 0)",
-        sent=1, notified=len(ev.bodies))
+        sent=1,
+        notified=len(ev.bodies),
+    )

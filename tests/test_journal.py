@@ -24,8 +24,14 @@ SECRETS = ("hunter2", "student@example.com", "https://eval.example/notify", "PLA
 
 def make_request(task: str = "t", round_: int = 1, nonce: str = "n1") -> DeployRequest:
     return DeployRequest(
-        email="student@example.com", secret="hunter2", task=task, round=round_, nonce=nonce,
-        brief="PLAINTEXT BRIEF", evaluation_url="https://eval.example/notify", checks=["c"],
+        email="student@example.com",
+        secret="hunter2",
+        task=task,
+        round=round_,
+        nonce=nonce,
+        brief="PLAINTEXT BRIEF",
+        evaluation_url="https://eval.example/notify",
+        checks=["c"],
     )
 
 
@@ -172,8 +178,9 @@ def test_concurrent_records_in_batches_all_land(tmp_path: Path, writers: int) ->
 
     def work(i: int) -> tuple[int, bool]:
         gate.wait()
-        return j.record(dataclasses.replace(make_request(nonce=f"n{i}"),
-                                            attachments=[attachment(i, 50_000)]))
+        return j.record(
+            dataclasses.replace(make_request(nonce=f"n{i}"), attachments=[attachment(i, 50_000)])
+        )
 
     with ThreadPoolExecutor(writers) as pool:
         results = list(pool.map(work, range(writers)))
@@ -229,8 +236,9 @@ def test_checkpoints_keep_the_wal_small_and_the_data_in_the_database(tmp_path: P
     path = tmp_path / "j.sqlite3"
     j = Journal(path)
     for i in range(12):  # ~14 MB: past the checkpointer's 8 MB threshold
-        j.record(dataclasses.replace(make_request(nonce=f"n{i}"),
-                                     attachments=[attachment(i, 300_000)]))
+        j.record(
+            dataclasses.replace(make_request(nonce=f"n{i}"), attachments=[attachment(i, 300_000)])
+        )
     deadline = time.monotonic() + 10
     while path.stat().st_size < 8 * 1024 * 1024:  # backfilled by the checkpointer's thread
         assert time.monotonic() < deadline, "no checkpoint ran"

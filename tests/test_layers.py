@@ -34,9 +34,15 @@ def imported(module: str) -> set[str]:
         ("defaults", ("action.", "receiver")),
         ("payload", ("action.settings", "receiver")),
     ],
-    ids=["job-model-alone", "settings-decrypt-nothing", "repair-no-presentation",
-         "report-data-no-presentation", "check-data-alone", "defaults-alone",
-         "payload-no-settings"],
+    ids=[
+        "job-model-alone",
+        "settings-decrypt-nothing",
+        "repair-no-presentation",
+        "report-data-no-presentation",
+        "check-data-alone",
+        "defaults-alone",
+        "payload-no-settings",
+    ],
 )
 def test_module_does_not_import(module: str, forbidden: tuple[str, ...]) -> None:
     bad = sorted(n for n in imported(module) if n.startswith(forbidden))

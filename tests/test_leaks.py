@@ -45,18 +45,26 @@ def _git_objects(repo: Path) -> Iterator[tuple[str, bytes]]:
     """Every object of a repository (all refs, unreachable and packed ones too)."""
     listing = subprocess.run(
         ["git", "cat-file", "--batch-all-objects", "--batch-check=%(objectname)"],
-        cwd=repo, check=True, capture_output=True, text=True,
+        cwd=repo,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout.split()
     if not listing:
         return
-    out = subprocess.run(["git", "cat-file", "--batch"], cwd=repo, check=True,
-                         capture_output=True, input="\n".join(listing).encode() + b"\n").stdout
+    out = subprocess.run(
+        ["git", "cat-file", "--batch"],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+        input="\n".join(listing).encode() + b"\n",
+    ).stdout
     pos = 0
     while pos < len(out):
         header_end = out.index(b"\n", pos)
         sha, kind, size = out[pos:header_end].decode().split()
         start = header_end + 1
-        yield f"{kind} {sha[:10]}", out[start:start + int(size)]
+        yield f"{kind} {sha[:10]}", out[start : start + int(size)]
         pos = start + int(size) + 1
 
 
@@ -91,17 +99,26 @@ def scan_for_leaks(
     never the value. With ``allow_masks``, ``::add-mask::`` lines (how a runner hides a value)
     are not findings.
     """
-    labelled = dict(secrets) if isinstance(secrets, Mapping) else {
-        f"secret #{i}": v for i, v in enumerate(secrets)}
+    labelled = (
+        dict(secrets)
+        if isinstance(secrets, Mapping)
+        else {f"secret #{i}": v for i, v in enumerate(secrets)}
+    )
     wanted = {label: _forms(value) for label, value in labelled.items() if value}
     found: list[str] = []
     for index, source in enumerate(texts_or_paths):
         for where, data in _chunks(source, index):
             if allow_masks:
-                data = b"\n".join(line for line in data.split(b"\n")
-                                  if not line.lstrip().startswith(b"::add-mask::"))
-            found += [f"{label} in {where}" for label, forms in wanted.items()
-                      if any(form in data for form in forms)]
+                data = b"\n".join(
+                    line
+                    for line in data.split(b"\n")
+                    if not line.lstrip().startswith(b"::add-mask::")
+                )
+            found += [
+                f"{label} in {where}"
+                for label, forms in wanted.items()
+                if any(form in data for form in forms)
+            ]
     return found
 
 
@@ -109,15 +126,21 @@ def scan_for_leaks(
 
 
 def _git(cwd: Path, *args: str) -> None:
-    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=cwd,
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+    )
 
 
 @pytest.mark.parametrize(
     ("where", "planted"),
-    [("text", "token=ghp_SECRETVALUE1 in a log line"),
-     ("json-escaped", json.dumps({"u": "http://x/ev?a=1&b=\"ghp_SECRETVALUE1\""})),
-     ("url-encoded", "GET /?next=" + quote("ghp_SECRETVALUE1 x", safe=""))],
+    [
+        ("text", "token=ghp_SECRETVALUE1 in a log line"),
+        ("json-escaped", json.dumps({"u": 'http://x/ev?a=1&b="ghp_SECRETVALUE1"'})),
+        ("url-encoded", "GET /?next=" + quote("ghp_SECRETVALUE1 x", safe="")),
+    ],
     ids=["text", "json-escaped", "url-encoded"],
 )
 def test_scan_finds_a_secret_in_text(where: str, planted: str) -> None:
@@ -142,7 +165,9 @@ def test_scan_finds_a_secret_deleted_from_history_and_ignores_masks(tmp_path: Pa
 
 
 def test_receiver_to_action_to_evaluator_leaks_nothing(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
     reliability: Recorder,
 ) -> None:
     """Worker → fake GitHub dispatch → generate step on that payload → notify; scan it all."""
@@ -152,20 +177,38 @@ def test_receiver_to_action_to_evaluator_leaks_nothing(
     deploy_secret, github_token = "deploy-secret-e2e-0123", "ghp_e2e_token_0123456789"
     brief = "Make a page titled 'Private brief zebra-42' that shows the current UTC date."
     attachment = b"attachment-bytes-that-are-private-777"
-    with FakeGitHub(token=github_token, registration_lag=0) as fake, \
-            FakeEvaluator() as ev, FakeLLM() as llm:
-        body = {"email": "leak-check@example.com", "secret": deploy_secret, "task": "leak-e2e",
-                "round": 1, "nonce": "nonce-leak-1", "brief": brief, "checks": ["js: 1 === 1"],
-                "evaluation_url": ev.url,
-                "attachments": [{"name": "data.txt",
-                                 "url": "data:text/plain;base64," +
-                                 base64.b64encode(attachment).decode()}]}
-        settings = Settings(deploy_secret=deploy_secret, github_token=github_token,
-                            github_api_url=fake.url, llm_api_key=llm.api_key,
-                            data_dir=tmp_path,
-                            action_ref="octo/llm-deploy-action@" + "d4" * 20)
-        forge = GitHubForge(token=github_token, api_url=fake.url, seconds_between_writes=0.0,
-                            sleep=lambda s: None)
+    with (
+        FakeGitHub(token=github_token, registration_lag=0) as fake,
+        FakeEvaluator() as ev,
+        FakeLLM() as llm,
+    ):
+        body = {
+            "email": "leak-check@example.com",
+            "secret": deploy_secret,
+            "task": "leak-e2e",
+            "round": 1,
+            "nonce": "nonce-leak-1",
+            "brief": brief,
+            "checks": ["js: 1 === 1"],
+            "evaluation_url": ev.url,
+            "attachments": [
+                {
+                    "name": "data.txt",
+                    "url": "data:text/plain;base64," + base64.b64encode(attachment).decode(),
+                }
+            ],
+        }
+        settings = Settings(
+            deploy_secret=deploy_secret,
+            github_token=github_token,
+            github_api_url=fake.url,
+            llm_api_key=llm.api_key,
+            data_dir=tmp_path,
+            action_ref="octo/llm-deploy-action@" + "d4" * 20,
+        )
+        forge = GitHubForge(
+            token=github_token, api_url=fake.url, seconds_between_writes=0.0, sleep=lambda s: None
+        )
         journal = Journal(tmp_path / "journal.sqlite3")
         request_id, _ = journal.record(parse_request(body))
         Worker(settings, journal, forge).process(request_id)
@@ -184,38 +227,65 @@ def test_receiver_to_action_to_evaluator_leaks_nothing(
         co = Checkout(bare, work, temp)
         from tests.test_faults_llm import make_job
 
-        run = run_generate(co, make_job(task="leak-e2e"), llm, capsys,
-                           payload=dispatch.inputs["payload"], payload_key=payload_key)
+        run = run_generate(
+            co,
+            make_job(task="leak-e2e"),
+            llm,
+            capsys,
+            payload=dispatch.inputs["payload"],
+            payload_key=payload_key,
+        )
         assert run.code == 0, run.logs
         sha = run.outputs["commit-sha"]
-        env = dict(run.env, INPUT_PAYLOAD=dispatch.inputs["payload"],
-                   INPUT_PAYLOAD_KEY=payload_key, INPUT_DEPLOY="false", INPUT_COMMIT_SHA=sha,
-                   INPUT_PAGES_URL="https://octo-user.github.io/leak-e2e/",
-                   GITHUB_STEP_SUMMARY=str(temp / "notify-summary"))
+        env = dict(
+            run.env,
+            INPUT_PAYLOAD=dispatch.inputs["payload"],
+            INPUT_PAYLOAD_KEY=payload_key,
+            INPUT_DEPLOY="false",
+            INPUT_COMMIT_SHA=sha,
+            INPUT_PAGES_URL="https://octo-user.github.io/leak-e2e/",
+            GITHUB_STEP_SUMMARY=str(temp / "notify-summary"),
+        )
         assert notify_main([], env) == 0
         notify_logs = capsys.readouterr().out
         assert len(ev.bodies) == 1 and ev.bodies[0]["nonce"] == "nonce-leak-1"
         assert ev.bodies[0]["commit_sha"] == sha
 
-    everywhere = {"deploy secret": deploy_secret, "github token": github_token,
-                  "llm key": llm.api_key, "payload key": payload_key,
-                  "action github token": GITHUB_TOKEN, "email": body["email"],
-                  "evaluation url": ev.url}
+    everywhere = {
+        "deploy secret": deploy_secret,
+        "github token": github_token,
+        "llm key": llm.api_key,
+        "payload key": payload_key,
+        "action github token": GITHUB_TOKEN,
+        "email": body["email"],
+        "evaluation url": ev.url,
+    }
     encrypted_only = {"brief": brief, "attachment": attachment.decode()}
     # The repo may hold the attachment (committed on purpose) but nothing else private.
     assert scan_for_leaks([bare], everywhere) == []
-    files = [f"{p}: {c!r}" for r in fake.repos.values() for b in r.files.values()
-             for p, c in b.items()]
+    files = [
+        f"{p}: {c!r}" for r in fake.repos.values() for b in r.files.values() for p, c in b.items()
+    ]
     assert scan_for_leaks(files, {**everywhere, **encrypted_only}) == []
     inputs = [json.dumps(d.inputs) for d in fake.dispatches]
     assert scan_for_leaks(inputs, {**everywhere, **encrypted_only}) == []
-    step_texts = [receiver_logs, run.summary, json.dumps(run.outputs),
-                  (temp / "notify-summary").read_text()]
+    step_texts = [
+        receiver_logs,
+        run.summary,
+        json.dumps(run.outputs),
+        (temp / "notify-summary").read_text(),
+    ]
     assert scan_for_leaks(step_texts, {**everywhere, **encrypted_only}) == []
-    assert scan_for_leaks([run.logs, notify_logs], {**everywhere, **encrypted_only},
-                          allow_masks=True) == []
+    assert (
+        scan_for_leaks([run.logs, notify_logs], {**everywhere, **encrypted_only}, allow_masks=True)
+        == []
+    )
     reliability.record(
-        "Hostile input", "leak scan after receiver → Action → evaluator",
+        "Hostile input",
+        "leak scan after receiver → Action → evaluator",
         "no secret, token, email, evaluation URL or plaintext brief in any git object, dispatch "
-        "input, log line, output or step summary", sent=1, dispatched=len(fake.dispatches),
-        notified=len(ev.bodies))
+        "input, log line, output or step summary",
+        sent=1,
+        dispatched=len(fake.dispatches),
+        notified=len(ev.bodies),
+    )

@@ -22,11 +22,13 @@ def http() -> Iterator[httpx.Client]:
         yield client
 
 
-def make_client(
-    http: httpx.Client, llm: FakeLLM, sleeps: list[float], **kw: object
-) -> LLMClient:
+def make_client(http: httpx.Client, llm: FakeLLM, sleeps: list[float], **kw: object) -> LLMClient:
     return LLMClient(
-        http, base_url=llm.base_url, api_key=KEY, sleep=sleeps.append, **kw  # type: ignore[arg-type]
+        http,
+        base_url=llm.base_url,
+        api_key=KEY,
+        sleep=sleeps.append,
+        **kw,  # type: ignore[arg-type]
     )
 
 
@@ -45,8 +47,13 @@ def test_posts_chat_completion_with_bearer_key(http: httpx.Client) -> None:
 
 @pytest.mark.parametrize(
     ("model", "sends_temperature"),
-    [("gpt-5-nano", False), ("openai/gpt-5-mini", False), ("o3-mini", False),
-     ("gpt-4.1-nano", True), ("gpt-4o-mini", True)],
+    [
+        ("gpt-5-nano", False),
+        ("openai/gpt-5-mini", False),
+        ("o3-mini", False),
+        ("gpt-4.1-nano", True),
+        ("gpt-4o-mini", True),
+    ],
     ids=["gpt-5", "prefixed-gpt-5", "o-series", "gpt-4.1", "gpt-4o"],
 )
 def test_temperature_only_for_models_that_accept_it(
@@ -178,7 +185,7 @@ def test_empty_answer_is_an_error(http: httpx.Client, body: dict[str, object]) -
 
 
 def test_length_finish_reason_is_surfaced(http: httpx.Client) -> None:
-    body = completion_body("<file path=\"index.html\">cut", finish_reason="length")
+    body = completion_body('<file path="index.html">cut', finish_reason="length")
     with FakeLLM(script=[Reply(200, body)]) as llm:
         result = make_client(http, llm, []).complete(MESSAGES)
     assert result.truncated and result.finish_reason == "length"
@@ -186,10 +193,16 @@ def test_length_finish_reason_is_surfaced(http: httpx.Client) -> None:
 
 def test_usage_and_cost_accumulate(http: httpx.Client) -> None:
     script = [
-        Reply(200, completion_body("a", "gpt-4.1-mini", prompt_tokens=1_000_000,
-                                   completion_tokens=500_000)),
-        Reply(200, completion_body("b", "gpt-5-nano", prompt_tokens=10, completion_tokens=5,
-                                   cost=0.25)),
+        Reply(
+            200,
+            completion_body(
+                "a", "gpt-4.1-mini", prompt_tokens=1_000_000, completion_tokens=500_000
+            ),
+        ),
+        Reply(
+            200,
+            completion_body("b", "gpt-5-nano", prompt_tokens=10, completion_tokens=5, cost=0.25),
+        ),
         Reply(200, completion_body("c", "mystery-model", prompt_tokens=10, completion_tokens=5)),
     ]
     with FakeLLM(script=script) as llm:  # type: ignore[arg-type]

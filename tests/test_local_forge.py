@@ -61,8 +61,12 @@ def test_commit_nested_paths_is_cloneable(forge: LocalForge, tmp_path: Path) -> 
     first = forge.commit_files(repo, files, "round 1")
     second = forge.commit_files(repo, {"index.html": b"<h1>v2</h1>"}, "round 2")
     work = _clone(repo.html_url, tmp_path / "clone")
-    head = subprocess.run(["git", "-C", str(work), "log", "--format=%H %P %s"],
-                          capture_output=True, text=True, check=True).stdout.splitlines()
+    head = subprocess.run(
+        ["git", "-C", str(work), "log", "--format=%H %P %s"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
     assert head == [f"{second} {first} round 2", f"{first}  round 1"]
     assert (work / "index.html").read_bytes() == b"<h1>v2</h1>"
     for path, content in files.items():
@@ -70,8 +74,11 @@ def test_commit_nested_paths_is_cloneable(forge: LocalForge, tmp_path: Path) -> 
             assert (work / path).read_bytes() == content, path
 
 
-@pytest.mark.parametrize("path", ["../x", "/abs", "a//b", ".git/config", "a/./b", '"q'],
-                         ids=["dotdot", "absolute", "empty-part", "dot-git", "dot", "quote"])
+@pytest.mark.parametrize(
+    "path",
+    ["../x", "/abs", "a//b", ".git/config", "a/./b", '"q'],
+    ids=["dotdot", "absolute", "empty-part", "dot-git", "dot", "quote"],
+)
 def test_commit_refuses_unsafe_paths(forge: LocalForge, path: str) -> None:
     repo = forge.create_repo("safe", "d")
     with pytest.raises(ForgeError):
@@ -101,14 +108,23 @@ def test_secrets_file_is_private(forge: LocalForge) -> None:
 
 def test_task_repos_recovered_from_the_folder(tmp_path: Path) -> None:
     first = LocalForge(tmp_path / "d", public_url=URL)
-    for name, task in (("task", "task"), ("task-2", "task"), ("task-3", "task"),
-                       ("task-4", "TASK"), ("taskish", "task"), ("other", "task")):
+    for name, task in (
+        ("task", "task"),
+        ("task-2", "task"),
+        ("task-3", "task"),
+        ("task-4", "TASK"),
+        ("taskish", "task"),
+        ("other", "task"),
+    ):
         first.create_repo(name, description(task, 1))
         time.sleep(0.01)
     first.enable_pages(first.get_repo("task-2"))
     fresh = LocalForge(tmp_path / "d", public_url=URL)
     assert [r.name for r in fresh.task_repos("task", task_tag("task"))] == [
-        "task", "task-2", "task-3"]
+        "task",
+        "task-2",
+        "task-3",
+    ]
     assert fresh.pages_enabled(fresh.get_repo("task-2"))
     assert not fresh.pages_enabled(fresh.get_repo("task"))
 
@@ -146,8 +162,10 @@ def test_dispatch_hands_the_run_to_the_runner(tmp_path: Path) -> None:
 
 def test_concurrent_commits_all_land(forge: LocalForge, tmp_path: Path) -> None:
     repo = forge.create_repo("busy", "d")
-    threads = [threading.Thread(target=forge.commit_files, args=(repo, {f"f{i}": b"x"}, f"c{i}"))
-               for i in range(8)]
+    threads = [
+        threading.Thread(target=forge.commit_files, args=(repo, {f"f{i}": b"x"}, f"c{i}"))
+        for i in range(8)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -212,11 +230,25 @@ def _raw_get(base: str, path: str) -> tuple[int, dict[str, str], str]:
         ("/pages/nope/", 404, None, None),
         ("/runs/99", 404, None, None),
     ],
-    ids=["root", "index", "subdir", "js", "missing", "dot-git", "symlink", "traversal",
-         "encoded-traversal", "encoded-slash", "versions-dir", "no-site", "no-run"],
+    ids=[
+        "root",
+        "index",
+        "subdir",
+        "js",
+        "missing",
+        "dot-git",
+        "symlink",
+        "traversal",
+        "encoded-traversal",
+        "encoded-slash",
+        "versions-dir",
+        "no-site",
+        "no-run",
+    ],
 )
-def test_pages_app(server: str, path: str, status: int, body: str | None,
-                   ctype: str | None) -> None:
+def test_pages_app(
+    server: str, path: str, status: int, body: str | None, ctype: str | None
+) -> None:
     code, headers, text = _raw_get(server, path)
     assert code == status
     assert "no-cache" in headers["cache-control"]
@@ -225,8 +257,7 @@ def test_pages_app(server: str, path: str, status: int, body: str | None,
         assert text == body and ctype in headers["content-type"]
 
 
-def test_pages_redirects_to_folder_and_republishes(server: str, site: Path,
-                                                   tmp_path: Path) -> None:
+def test_pages_redirects_to_folder_and_republishes(server: str, site: Path, tmp_path: Path) -> None:
     new = tmp_path / "v2"
     new.mkdir()
     (new / "index.html").write_text("<h1>v2</h1>")

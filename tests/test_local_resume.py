@@ -48,8 +48,13 @@ def _runs(tmp_path: Path, states: dict[int, tuple[str, list[dict[str, str]], boo
     runs = tmp_path / "runs"
     runs.mkdir(parents=True)
     for run_id, (state, steps, kept) in states.items():
-        dispatch = {"run_id": run_id, "repo": f"r{run_id}", "workflow": "llm-deploy.yml",
-                    "dispatch_id": f"d{run_id}", "run_url": f"http://x/runs/{run_id}"}
+        dispatch = {
+            "run_id": run_id,
+            "repo": f"r{run_id}",
+            "workflow": "llm-deploy.yml",
+            "dispatch_id": f"d{run_id}",
+            "run_url": f"http://x/runs/{run_id}",
+        }
         if kept:
             dispatch["inputs"] = {"payload": f"sealed-{run_id}", "dispatch-id": f"d{run_id}"}
         _write(runs / f"{run_id}.dispatch.json", dispatch)
@@ -62,11 +67,17 @@ GENERATING = [{"name": "action: Generate, verify, commit and push the app", "sta
 
 
 def test_only_unfinished_runs_are_found_in_order(tmp_path: Path) -> None:
-    runs = _runs(tmp_path, {
-        10: ("success", NOTIFIED, True), 2: ("running", GENERATING, True),
-        3: ("queued", [], True), 4: ("failure", [], True), 5: ("running", NOTIFIED, True),
-        6: ("running", [], False),
-    })
+    runs = _runs(
+        tmp_path,
+        {
+            10: ("success", NOTIFIED, True),
+            2: ("running", GENERATING, True),
+            3: ("queued", [], True),
+            4: ("failure", [], True),
+            5: ("running", NOTIFIED, True),
+            6: ("running", [], False),
+        },
+    )
     found = list(interrupted_runs(runs))
     assert [r.run_id for r in found] == [2, 3, 5, 6]
     assert [r.notified for r in found] == [False, False, True, False]
@@ -92,8 +103,9 @@ class RecordingRunner:
     def allocate_run_id(self) -> int:
         raise AssertionError("a resumed run keeps its id")
 
-    def run(self, repo: str, workflow: str, inputs: dict[str, str], *,
-            run_id: int | None = None) -> Any:
+    def run(
+        self, repo: str, workflow: str, inputs: dict[str, str], *, run_id: int | None = None
+    ) -> Any:
         self.calls.append((repo, workflow, inputs, run_id))
         self.done.set()
 
@@ -102,12 +114,22 @@ def test_resume_reruns_with_the_kept_inputs_and_closes_the_rest(tmp_path: Path) 
     runner = RecordingRunner()
     forge = LocalForge(tmp_path, public_url="http://x", runner=runner)  # type: ignore[arg-type]
     _runs_dir = tmp_path / "runs"
-    for run_id, (state, steps, kept) in {7: ("running", GENERATING, True),
-                                          8: ("running", NOTIFIED, True),
-                                          9: ("running", GENERATING, False)}.items():
-        _write(_runs_dir / f"{run_id}.dispatch.json", {
-            "run_id": run_id, "repo": "r", "workflow": "llm-deploy.yml", "dispatch_id": "d",
-            "run_url": "u", **({"inputs": {"payload": "p"}} if kept else {})})
+    for run_id, (state, steps, kept) in {
+        7: ("running", GENERATING, True),
+        8: ("running", NOTIFIED, True),
+        9: ("running", GENERATING, False),
+    }.items():
+        _write(
+            _runs_dir / f"{run_id}.dispatch.json",
+            {
+                "run_id": run_id,
+                "repo": "r",
+                "workflow": "llm-deploy.yml",
+                "dispatch_id": "d",
+                "run_url": "u",
+                **({"inputs": {"payload": "p"}} if kept else {}),
+            },
+        )
         _write(_runs_dir / f"{run_id}.json", {"run_id": run_id, "state": state, "steps": steps})
     assert forge.resume_interrupted() == [7]
     assert runner.done.wait(10)
@@ -136,12 +158,22 @@ def _descendants(pid: int) -> list[int]:
 
 def _start(data: Path, port: int, llm: FakeLLM, log: Path) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if k not in ("GITHUB_TOKEN", "AIPIPE_TOKEN")}
-    env.update(DEPLOY_SECRET=SECRET, LLM_API_KEY=llm.api_key, LLM_BASE_URL=llm.base_url,
-               LLM_DEPLOY_DATA=str(data), PORT=str(port), PYTHONPATH=str(ROOT))
+    env.update(
+        DEPLOY_SECRET=SECRET,
+        LLM_API_KEY=llm.api_key,
+        LLM_BASE_URL=llm.base_url,
+        LLM_DEPLOY_DATA=str(data),
+        PORT=str(port),
+        PYTHONPATH=str(ROOT),
+    )
     with log.open("ab") as out:  # the child keeps its own copy of the descriptor
         proc = subprocess.Popen(
             [sys.executable, "-c", "from receiver.cli import main; main(['serve'])"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
 
     def up() -> bool:
         try:
@@ -164,7 +196,7 @@ def _alive(pid: int) -> bool:
 
 STOPS = {
     "sigkill-machine": "SIGKILL of the receiver and every process below it (a machine or "
-                       "container stop)",
+    "container stop)",
     "sigterm-receiver": "SIGTERM of the receiver alone (Ctrl-C, a process manager's stop)",
 }
 
@@ -191,8 +223,11 @@ def test_a_run_stopped_with_the_receiver_runs_again_after_restart(
         receiver = _start(data, port, llm, log)
         base = f"http://127.0.0.1:{port}"
         try:
-            answer = httpx.post(f"{base}/api-deploy", timeout=30,
-                                json={**request, "secret": SECRET, "evaluation_url": ev.url})
+            answer = httpx.post(
+                f"{base}/api-deploy",
+                timeout=30,
+                json={**request, "secret": SECRET, "evaluation_url": ev.url},
+            )
             assert answer.status_code == 200, answer.text
             wait_for(lambda: llm.requests, 120, "the run to ask the model")
             below = _descendants(receiver.pid)
@@ -208,26 +243,44 @@ def test_a_run_stopped_with_the_receiver_runs_again_after_restart(
         finally:
             gate.set()
         record = json.loads((data / "runs" / "1.dispatch.json").read_text())
-        assert record["inputs"]["dispatch-id"] and (data / "runs" / "1.dispatch.json").stat(
-        ).st_mode & 0o077 == 0
+        assert (
+            record["inputs"]["dispatch-id"]
+            and (data / "runs" / "1.dispatch.json").stat().st_mode & 0o077 == 0
+        )
         assert json.loads((data / "runs" / "1.json").read_text())["state"] == "running"
         receiver = _start(data, port, llm, log)
         try:
             note = wait_for(lambda: list(ev.bodies), 180, "the notification after the restart")
             status = wait_for(
-                lambda: (r := httpx.get(f"{base}/api-deploy/{request['task']}", timeout=10,
-                                        headers={"authorization": f"Bearer {SECRET}"})
-                         .json()["rounds"][0])["state"] == "deployed" and r, 120, "deployed")
+                lambda: (
+                    (
+                        r := httpx.get(
+                            f"{base}/api-deploy/{request['task']}",
+                            timeout=10,
+                            headers={"authorization": f"Bearer {SECRET}"},
+                        ).json()["rounds"][0]
+                    )["state"]
+                    == "deployed"
+                    and r
+                ),
+                120,
+                "deployed",
+            )
         finally:
             receiver.send_signal(signal.SIGTERM)
             receiver.wait(30)
     reliability.record(
-        "Receiver", f"local mode: {STOPS[stop]} while the run waits for the model, restart "
-        "on the same data",
+        "Receiver",
+        f"local mode: {STOPS[stop]} while the run waits for the model, restart on the same data",
         "no step process outlived the receiver; the restarted receiver found the run still "
         "'running' in its record and ran it again under the same id from the kept (encrypted) "
-        "dispatch inputs", sent=1, dispatched=1,
-        notified=len(note), lost=1 - len(note), duplicated=max(0, len(note) - 1))
+        "dispatch inputs",
+        sent=1,
+        dispatched=1,
+        notified=len(note),
+        lost=1 - len(note),
+        duplicated=max(0, len(note) - 1),
+    )
     assert len(note) == 1 and note[0]["nonce"] == request["nonce"]
     assert status["run"]["id"] == 1 and status["run"]["state"] == "success"
     assert len(llm.requests) == 2  # the hung call, then the rerun's

@@ -28,8 +28,19 @@ VALID = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
         ("a" * 150, "a" * 100),
         ("a" * 99 + "-b", "a" * 99),
     ],
-    ids=["plain", "camel", "punctuation", "trim-dots-dashes", "non-ascii", "dot-git",
-         "double-dot-git", "all-invalid", "empty", "too-long", "cut-at-dash"],
+    ids=[
+        "plain",
+        "camel",
+        "punctuation",
+        "trim-dots-dashes",
+        "non-ascii",
+        "dot-git",
+        "double-dot-git",
+        "all-invalid",
+        "empty",
+        "too-long",
+        "cut-at-dash",
+    ],
 )
 def test_base_name(task: str, expected: str) -> None:
     assert base_name(task) == expected
@@ -79,8 +90,11 @@ def test_tasks_sharing_a_base_name_never_share_a_tag(a: str, b: str) -> None:
 
 @pytest.mark.parametrize(
     ("task", "expected"),
-    [("plain", "plain"), ("x\nINFO forged line", "x\\nINFO forged line"),
-     ("a\rb\x00c\x1b[31m", "a\\rb\\x00c\\x1b[31m")],
+    [
+        ("plain", "plain"),
+        ("x\nINFO forged line", "x\\nINFO forged line"),
+        ("a\rb\x00c\x1b[31m", "a\\rb\\x00c\\x1b[31m"),
+    ],
     ids=["plain", "newline", "cr-nul-escape"],
 )
 def test_loggable_keeps_a_task_id_on_one_line(task: str, expected: str) -> None:

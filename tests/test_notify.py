@@ -68,7 +68,12 @@ def test_a_400_is_retried_and_a_later_200_accepted() -> None:
     with FakeEvaluator([Answer(400, {"reason": "nonce does not match"}), 200]) as ev:
         with httpx.Client() as http:
             result = notify(
-                http, ev.url, BODY, deadline=t.now + 600, clock=t.clock, sleep=t.sleep,
+                http,
+                ev.url,
+                BODY,
+                deadline=t.now + 600,
+                clock=t.clock,
+                sleep=t.sleep,
                 log=logs.append,
             )
         assert len(ev.bodies) == 2 and ev.bodies == [BODY, BODY]
@@ -90,7 +95,12 @@ def test_any_answer_but_200_is_retried_until_the_deadline(status: int, reason: s
     with FakeEvaluator([answer] * 30) as ev, httpx.Client() as http:
         with pytest.raises(NotifyError) as caught:
             notify(
-                http, ev.url, BODY, deadline=t.now + 600, clock=t.clock, sleep=t.sleep,
+                http,
+                ev.url,
+                BODY,
+                deadline=t.now + 600,
+                clock=t.clock,
+                sleep=t.sleep,
                 log=logs.append,
             )
         posts = len(ev.bodies)
@@ -107,8 +117,9 @@ def test_any_answer_but_200_is_retried_until_the_deadline(status: int, reason: s
 def test_a_long_answer_is_cut_in_the_log() -> None:
     t, logs = FakeTime(), list[str]()
     with FakeEvaluator([Answer(500, {"reason": "x" * 5000})]) as ev, httpx.Client() as http:
-        notify(http, ev.url, BODY, deadline=t.now + 600, clock=t.clock, sleep=t.sleep,
-               log=logs.append)
+        notify(
+            http, ev.url, BODY, deadline=t.now + 600, clock=t.clock, sleep=t.sleep, log=logs.append
+        )
     assert logs[0] == f"Notification attempt 1: HTTP 500: {'x' * 200}; retrying in 1 s."
 
 

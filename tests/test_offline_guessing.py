@@ -34,8 +34,9 @@ SECRET = "correct-horse-battery"  # the real DEPLOY_SECRET, and one of the guess
 def _old_key(secret: str, repo: str) -> bytes:
     """How payload keys were derived before: BLAKE2b of the secret, then of the repo name."""
     master = hashlib.blake2b(secret.encode(), person=b"llm-deploy-mk", digest_size=32).digest()
-    return hashlib.blake2b(repo.encode(), key=master, person=b"llm-deploy-key",
-                           digest_size=32).digest()
+    return hashlib.blake2b(
+        repo.encode(), key=master, person=b"llm-deploy-key", digest_size=32
+    ).digest()
 
 
 def _candidate_keys(guess: str, repo: str) -> Iterator[bytes]:
@@ -73,14 +74,24 @@ def fake() -> Iterator[FakeGitHub]:
 
 
 def _round(fake: FakeGitHub, journal: Journal, round_: int, t: FakeTime) -> None:
-    settings = Settings(deploy_secret=SECRET, github_token=TOKEN, github_api_url=fake.url,
-                        llm_api_key="sk-llm-key", workflow_timeout=20.0,
-                        action_ref="octo/llm-deploy-action@" + "d4" * 20)
-    forge = GitHubForge(token=TOKEN, api_url=fake.url, sleep=t.sleep, clock=t.clock,
-                        seconds_between_writes=0.0)
+    settings = Settings(
+        deploy_secret=SECRET,
+        github_token=TOKEN,
+        github_api_url=fake.url,
+        llm_api_key="sk-llm-key",
+        workflow_timeout=20.0,
+        action_ref="octo/llm-deploy-action@" + "d4" * 20,
+    )
+    forge = GitHubForge(
+        token=TOKEN, api_url=fake.url, sleep=t.sleep, clock=t.clock, seconds_between_writes=0.0
+    )
     request = DeployRequest(
-        email="student@example.com", secret=SECRET, task="guess-me", round=round_,
-        nonce=f"n{round_}", brief="A page that shows hello.",
+        email="student@example.com",
+        secret=SECRET,
+        task="guess-me",
+        round=round_,
+        nonce=f"n{round_}",
+        brief="A page that shows hello.",
         evaluation_url="https://eval.example/notify",
     )
     request_id, _ = journal.record(request)
@@ -126,8 +137,11 @@ def test_lost_disk_writes_a_fresh_key_that_the_next_dispatch_uses(
     finally:
         fresh.close()
     calls = fake.requests[before:]
-    writes = [i for i, r in enumerate(calls)
-              if r.method == "PUT" and r.path.endswith("/LLM_DEPLOY_PAYLOAD_KEY")]
+    writes = [
+        i
+        for i, r in enumerate(calls)
+        if r.method == "PUT" and r.path.endswith("/LLM_DEPLOY_PAYLOAD_KEY")
+    ]
     dispatches = [i for i, r in enumerate(calls) if r.path.endswith("/dispatches")]
     assert len(writes) == 1 and writes[0] < dispatches[0]  # the fresh key is set before dispatch
     latest = fake.dispatches[-1]

@@ -37,30 +37,66 @@ def _c(sha: str, dispatch: str, round_: int, run: int | None = None) -> RoundCom
 PLANS = [
     ("empty branch", [], "d1", 1, "7", "generate", None),
     ("own commit is the tip", [_c("a", "d1", 1, 7)], "d1", 1, "7", "reuse", "a"),
-    ("a newer round follows", [_c("b", "d2", 2, 9), _c("a", "d1", 1, 7)], "d1", 1, "7",
-     "superseded", "b"),
-    ("not committed, a later round exists", [_c("b", "d2", 2, 9)], "d1", 1, "7",
-     "superseded", "b"),
-    ("not committed, a later run of the same round", [_c("b", "d2", 1, 9)], "d1", 1, "7",
-     "superseded", "b"),
-    ("not committed, earlier rounds only", [_c("a", "d0", 1, 3)], "d1", 2, "7", "generate",
-     None),
-    ("round 1 again by a later manual run", [_c("a", "run-3", 1, 3)], "run-8", 1, "8",
-     "generate", None),
+    (
+        "a newer round follows",
+        [_c("b", "d2", 2, 9), _c("a", "d1", 1, 7)],
+        "d1",
+        1,
+        "7",
+        "superseded",
+        "b",
+    ),
+    ("not committed, a later round exists", [_c("b", "d2", 2, 9)], "d1", 1, "7", "superseded", "b"),
+    (
+        "not committed, a later run of the same round",
+        [_c("b", "d2", 1, 9)],
+        "d1",
+        1,
+        "7",
+        "superseded",
+        "b",
+    ),
+    ("not committed, earlier rounds only", [_c("a", "d0", 1, 3)], "d1", 2, "7", "generate", None),
+    (
+        "round 1 again by a later manual run",
+        [_c("a", "run-3", 1, 3)],
+        "run-8",
+        1,
+        "8",
+        "generate",
+        None,
+    ),
     ("old commits without a run trailer", [_c("a", "d0", 1)], "d1", 1, "7", "generate", None),
-    ("a higher round without a run trailer", [_c("b", "d0", 2)], "d1", 1, "7", "superseded",
-     "b"),
-    ("manual round 1 started after round 2", [_c("b", "d2", 2, 5), _c("a", "d1", 1, 4)],
-     "run-8", 1, "8", "generate", None),
-    ("re-run of round 1 never committed, round 2 landed", [_c("b", "d2", 2, 5)], "d1", 1, "4",
-     "superseded", "b"),
+    ("a higher round without a run trailer", [_c("b", "d0", 2)], "d1", 1, "7", "superseded", "b"),
+    (
+        "manual round 1 started after round 2",
+        [_c("b", "d2", 2, 5), _c("a", "d1", 1, 4)],
+        "run-8",
+        1,
+        "8",
+        "generate",
+        None,
+    ),
+    (
+        "re-run of round 1 never committed, round 2 landed",
+        [_c("b", "d2", 2, 5)],
+        "d1",
+        1,
+        "4",
+        "superseded",
+        "b",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("history", "dispatch", "round_", "run", "action", "sha"),
-                         [p[1:] for p in PLANS], ids=[p[0] for p in PLANS])
-def test_plan(history: list[RoundCommit], dispatch: str, round_: int, run: str, action: str,
-              sha: str | None) -> None:
+@pytest.mark.parametrize(
+    ("history", "dispatch", "round_", "run", "action", "sha"),
+    [p[1:] for p in PLANS],
+    ids=[p[0] for p in PLANS],
+)
+def test_plan(
+    history: list[RoundCommit], dispatch: str, round_: int, run: str, action: str, sha: str | None
+) -> None:
     decided = rounds.plan(history, dispatch, round_, run)
     assert decided.action == action
     assert (decided.commit.sha[0] if decided.commit else None) == sha
@@ -68,8 +104,11 @@ def test_plan(history: list[RoundCommit], dispatch: str, round_: int, run: str, 
         assert decided.reason
 
 
-@pytest.mark.parametrize(("given", "run", "expected"), [
-    ("d-1", "42", "d-1"), ("", "42", "run-42"), ("", "", "")], ids=["input", "run", "neither"])
+@pytest.mark.parametrize(
+    ("given", "run", "expected"),
+    [("d-1", "42", "d-1"), ("", "42", "run-42"), ("", "", "")],
+    ids=["input", "run", "neither"],
+)
 def test_dispatch_identity(given: str, run: str, expected: str) -> None:
     assert rounds.dispatch_identity(given, run) == expected
 
@@ -80,8 +119,9 @@ def test_trailer_lines_need_a_dispatch() -> None:
 
 
 def _git(root: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True,
-                          check=True).stdout.strip()
+    return subprocess.run(
+        ["git", "-C", str(root), *args], capture_output=True, text=True, check=True
+    ).stdout.strip()
 
 
 def _commit(root: Path, name: str, message: str) -> str:
@@ -95,19 +135,27 @@ def test_trailers_survive_real_git_and_the_history_finds_them(tmp_path: Path) ->
     origin, work = tmp_path / "origin.git", tmp_path / "work"
     _git(tmp_path, "init", "-q", "--bare", "-b", "main", str(origin))
     _git(tmp_path, "clone", "-q", str(origin), str(work))
-    first = _commit(work, "a", rounds.with_trailers(
-        "llm-deploy: t round 1", rounds.trailer_lines("d1", 1, "")))  # no run id: no trailer
+    first = _commit(
+        work, "a", rounds.with_trailers("llm-deploy: t round 1", rounds.trailer_lines("d1", 1, ""))
+    )  # no run id: no trailer
     _commit(work, "b", "a human fix, no trailers")
-    third = _commit(work, "c", rounds.with_trailers(
-        "llm-deploy: t round 2\n\nBody text: not a trailer block", rounds.trailer_lines(
-            "run-9", 2, "9")))
+    third = _commit(
+        work,
+        "c",
+        rounds.with_trailers(
+            "llm-deploy: t round 2\n\nBody text: not a trailer block",
+            rounds.trailer_lines("run-9", 2, "9"),
+        ),
+    )
     _git(work, "push", "-q", "origin", "HEAD:main")
     clone = tmp_path / "shallow"
     _git(tmp_path, "clone", "-q", "--depth=1", origin.as_uri(), str(clone))
     tip = gitops.fetch_branch(clone, "main")
     assert tip == third
     assert gitops.round_history(clone, tip) == [
-        RoundCommit(third, "run-9", 2, 9), RoundCommit(first, "d1", 1, None)]
+        RoundCommit(third, "run-9", 2, 9),
+        RoundCommit(first, "d1", 1, None),
+    ]
     assert gitops.fetch_branch(clone, "no-such-branch") is None
     gitops.check_out(clone, first)
     assert (clone / "a").is_file() and not (clone / "c").exists()
@@ -120,19 +168,33 @@ class _Mode:
 
 
 def _listing_app(data_dir: Path) -> Starlette:
-    app = Starlette(routes=[Route(
-        f"{LOCAL_API_PREFIX}/repos/{{owner}}/{{repo}}/actions/workflows/{{workflow}}/runs",
-        workflow_runs)])
+    app = Starlette(
+        routes=[
+            Route(
+                f"{LOCAL_API_PREFIX}/repos/{{owner}}/{{repo}}/actions/workflows/{{workflow}}/runs",
+                workflow_runs,
+            )
+        ]
+    )
     app.state.mode = _Mode(data_dir)
     return app
 
 
-def _record(runs: Path, run_id: int, state: str, repo: str = "app",
-            workflow: str = "llm-deploy.yml") -> None:
+def _record(
+    runs: Path, run_id: int, state: str, repo: str = "app", workflow: str = "llm-deploy.yml"
+) -> None:
     runs.mkdir(parents=True, exist_ok=True)
-    (runs / f"{run_id}.json").write_text(json.dumps(
-        {"run_id": run_id, "repo": repo, "workflow": workflow, "state": state,
-         "started_at": 1_700_000_000.0 + run_id}))
+    (runs / f"{run_id}.json").write_text(
+        json.dumps(
+            {
+                "run_id": run_id,
+                "repo": repo,
+                "workflow": workflow,
+                "state": state,
+                "started_at": 1_700_000_000.0 + run_id,
+            }
+        )
+    )
 
 
 def test_the_local_listing_has_githubs_shape(tmp_path: Path) -> None:
@@ -141,13 +203,26 @@ def test_the_local_listing_has_githubs_shape(tmp_path: Path) -> None:
         _record(runs, run_id, state)
     _record(runs, 5, "running", repo="other")
     (runs / "6.dispatch.json").write_text("{}")
-    body = list_workflow_runs(runs, base_url="http://h", owner="o", repo="app",
-                              workflow="llm-deploy.yml", status="in_progress")
+    body = list_workflow_runs(
+        runs,
+        base_url="http://h",
+        owner="o",
+        repo="app",
+        workflow="llm-deploy.yml",
+        status="in_progress",
+    )
     assert [r["id"] for r in body["workflow_runs"]] == [4, 2] and body["total_count"] == 2
     raw = json.dumps(body).encode()
     problems = openapi_check.check_exchange(
-        "GET", "/repos/o/app/actions/workflows/llm-deploy.yml/runs", {"status": "in_progress"},
-        {}, b"", 200, {"content-type": "application/json"}, raw)
+        "GET",
+        "/repos/o/app/actions/workflows/llm-deploy.yml/runs",
+        {"status": "in_progress"},
+        {},
+        b"",
+        200,
+        {"content-type": "application/json"},
+        raw,
+    )
     assert problems == []
 
 
@@ -169,10 +244,17 @@ def test_a_round_waits_until_earlier_runs_end(tmp_path: Path) -> None:
 
     with serve(_listing_app(tmp_path)) as base, httpx.Client() as http:
         outcome = earlier_runs.wait_for_earlier_runs(
-            http, api_url=f"{base}{LOCAL_API_PREFIX}", repository="o/app",
-            workflow_ref="o/app/.github/workflows/llm-deploy.yml@refs/heads/main", run_id="4",
-            token="t", deadline=clock.now + 600, clock=clock.clock, sleep=sleep,
-            log=lines.append)
+            http,
+            api_url=f"{base}{LOCAL_API_PREFIX}",
+            repository="o/app",
+            workflow_ref="o/app/.github/workflows/llm-deploy.yml@refs/heads/main",
+            run_id="4",
+            token="t",
+            deadline=clock.now + 600,
+            clock=clock.clock,
+            sleep=sleep,
+            log=lines.append,
+        )
     assert outcome.runs == [2, 3] and outcome.note == ""
     assert outcome.waited_s > 10 and any("Waiting for earlier run(s) 2, 3" in x for x in lines)
 
@@ -183,13 +265,29 @@ def test_the_wait_ends_at_the_deadline_and_when_the_api_refuses(tmp_path: Path) 
     ref = "o/app/.github/workflows/llm-deploy.yml@refs/heads/main"
     with serve(_listing_app(tmp_path)) as base, httpx.Client() as http:
         late = earlier_runs.wait_for_earlier_runs(
-            http, api_url=f"{base}{LOCAL_API_PREFIX}", repository="o/app", workflow_ref=ref,
-            run_id="2", token="", deadline=clock.now + 60, clock=clock.clock,
-            sleep=clock.sleep, log=lambda _: None)
+            http,
+            api_url=f"{base}{LOCAL_API_PREFIX}",
+            repository="o/app",
+            workflow_ref=ref,
+            run_id="2",
+            token="",
+            deadline=clock.now + 60,
+            clock=clock.clock,
+            sleep=clock.sleep,
+            log=lambda _: None,
+        )
         refused = earlier_runs.wait_for_earlier_runs(
-            http, api_url=f"{base}/nowhere", repository="o/app", workflow_ref=ref, run_id="2",
-            token="", deadline=clock.now + 60, clock=clock.clock, sleep=clock.sleep,
-            log=lambda _: None)
+            http,
+            api_url=f"{base}/nowhere",
+            repository="o/app",
+            workflow_ref=ref,
+            run_id="2",
+            token="",
+            deadline=clock.now + 60,
+            clock=clock.clock,
+            sleep=clock.sleep,
+            log=lambda _: None,
+        )
     assert late.runs == [1] and "still in flight at the deadline" in late.note
     assert 60 <= late.waited_s < 80
     assert refused.runs == [] and "HTTP 404" in refused.note and "actions: read" in refused.note
@@ -201,9 +299,17 @@ def _state(tmp_path: Path, attempt: int) -> RunState:
     workspace.mkdir()
     temp.mkdir()
     (workspace / "index.html").write_text(f"attempt {attempt}")
-    return RunState(RunResult(7, "app", "llm-deploy.yml", attempt=attempt), Masker([]),
-                    io.StringIO(), {},
-                    {"run_attempt": str(attempt)}, {}, workspace, temp, "")
+    return RunState(
+        RunResult(7, "app", "llm-deploy.yml", attempt=attempt),
+        Masker([]),
+        io.StringIO(),
+        {},
+        {"run_attempt": str(attempt)},
+        {},
+        workspace,
+        temp,
+        "",
+    )
 
 
 @pytest.mark.parametrize("per_attempt", [False, True], ids=["one-name", "per-attempt-name"])
@@ -212,12 +318,16 @@ def test_deploy_refuses_a_name_two_attempts_uploaded(tmp_path: Path, per_attempt
     for attempt in (1, 2):
         run = _state(tmp_path, attempt)
         name = {"name": f"github-pages-7-{attempt}"} if per_attempt else {}
-        run_builtin(run, "upload-pages-artifact", {"path": ".", **name}, data_dir=data,
-                    pages_url="http://h")
+        run_builtin(
+            run, "upload-pages-artifact", {"path": ".", **name}, data_dir=data, pages_url="http://h"
+        )
     deploy = {"artifact_name": "github-pages-7-2"} if per_attempt else {}
     if not per_attempt:
-        with pytest.raises(StepFailed, match='Multiple artifacts named "github-pages" were '
-                           "unexpectedly found for this workflow run"):
+        with pytest.raises(
+            StepFailed,
+            match='Multiple artifacts named "github-pages" were '
+            "unexpectedly found for this workflow run",
+        ):
             run_builtin(run, "deploy-pages", deploy, data_dir=data, pages_url="http://h")
         return
     out = run_builtin(run, "deploy-pages", deploy, data_dir=data, pages_url="http://h")
@@ -237,15 +347,20 @@ def test_action_yml_names_the_artifact_per_attempt_and_skips_superseded_rounds()
 
 # -- local re-runs ------------------------------------------------------------------------------
 def _runner(tmp_path: Path) -> LocalRunner:
-    return LocalRunner(tmp_path, action_path=tmp_path, public_url="http://h",
-                       secrets_for=lambda _: {})
+    return LocalRunner(
+        tmp_path, action_path=tmp_path, public_url="http://h", secrets_for=lambda _: {}
+    )
 
 
-@pytest.mark.parametrize(("record", "dispatch", "message"), [
-    ({"state": "running"}, {"inputs": {}}, "still running"),
-    ({"state": "success"}, None, "no dispatch record"),
-    ({"state": "failure"}, {"repo": "r", "workflow": "w"}, "inputs were not kept"),
-], ids=["in-flight", "not-dispatched", "no-inputs"])
+@pytest.mark.parametrize(
+    ("record", "dispatch", "message"),
+    [
+        ({"state": "running"}, {"inputs": {}}, "still running"),
+        ({"state": "success"}, None, "no dispatch record"),
+        ({"state": "failure"}, {"repo": "r", "workflow": "w"}, "inputs were not kept"),
+    ],
+    ids=["in-flight", "not-dispatched", "no-inputs"],
+)
 def test_a_rerun_is_refused_when_it_cannot_repeat_the_run(
     tmp_path: Path, record: dict[str, Any], dispatch: dict[str, Any] | None, message: str
 ) -> None:
@@ -261,8 +376,9 @@ def test_a_rerun_claims_the_next_attempt_once(tmp_path: Path) -> None:
     runner = _runner(tmp_path)
     runs = runner.runs_dir
     (runs / "3.json").write_text(json.dumps({"run_id": 3, "state": "failure", "attempt": 1}))
-    (runs / "3.dispatch.json").write_text(json.dumps(
-        {"repo": "r", "workflow": "llm-deploy.yml", "inputs": {"round": "2"}}))
+    (runs / "3.dispatch.json").write_text(
+        json.dumps({"repo": "r", "workflow": "llm-deploy.yml", "inputs": {"round": "2"}})
+    )
     assert runner.start_rerun(3) == ("r", "llm-deploy.yml", {"round": "2"}, 2)
     assert json.loads((runs / "3.json").read_text())["state"] == "queued"
     assert json.loads((runs / "3.attempt-1.json").read_text())["state"] == "failure"

@@ -14,11 +14,19 @@ from tests.e2e_support import ROOT, link_tool_cache, load_request, prebuild_acti
 
 
 def _run(args: list[str], data: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("GITHUB_TOKEN", "LLM_API_KEY", "AIPIPE_TOKEN", "LLM_DEPLOY_DATA")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("GITHUB_TOKEN", "LLM_API_KEY", "AIPIPE_TOKEN", "LLM_DEPLOY_DATA")
+    }
     return subprocess.run(
         [sys.executable, "-m", "receiver.cli", "run", *args, "--data", str(data)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
 
 
@@ -37,9 +45,17 @@ def test_run_prints_the_notification_and_exits_zero(tmp_path: Path) -> None:
     assert "/pages/sum-of-sales-601/" in note["pages_url"]
     assert "local mode" in proc.stderr and "notified" in proc.stderr
     site = tmp_path / "data" / "sites" / "sum-of-sales-601" / "index.html"
-    shown = subprocess.run(["git", "-C", str(tmp_path / "data" / "repos" / "sum-of-sales-601.git"),
-                            "show", f"{note['commit_sha']}:index.html"], capture_output=True,
-                           check=True).stdout
+    shown = subprocess.run(
+        [
+            "git",
+            "-C",
+            str(tmp_path / "data" / "repos" / "sum-of-sales-601.git"),
+            "show",
+            f"{note['commit_sha']}:index.html",
+        ],
+        capture_output=True,
+        check=True,
+    ).stdout
     assert site.read_bytes() == shown
 
 

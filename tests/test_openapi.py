@@ -40,7 +40,8 @@ def _settings(tmp_path: Path, *, local: bool) -> Settings:
 def _validator(spec: dict[str, Any], schema: str) -> jsonschema.Draft202012Validator:
     """A JSON Schema 2020-12 validator (OpenAPI 3.1's dialect) for one component schema."""
     registry: Registry[Any] = Registry().with_resource(
-        SPEC_URI, Resource.from_contents(spec, default_specification=DRAFT202012))
+        SPEC_URI, Resource.from_contents(spec, default_specification=DRAFT202012)
+    )
     ref = {"$ref": f"{SPEC_URI}#/components/schemas/{schema}"}
     return jsonschema.Draft202012Validator(ref, registry=registry)
 
@@ -88,8 +89,10 @@ def _attachment(**changes: Any) -> Any:
 
 
 MUTATIONS = [
-    *[(f"missing-{f}", _without(f), f) for f in
-      ("email", "secret", "task", "round", "nonce", "brief", "evaluation_url")],
+    *[
+        (f"missing-{f}", _without(f), f)
+        for f in ("email", "secret", "task", "round", "nonce", "brief", "evaluation_url")
+    ],
     ("email-number", _set("email", 7), "email"),
     ("secret-null", _set("secret", None), "secret"),
     ("task-empty", _set("task", ""), "task"),
@@ -118,8 +121,9 @@ MUTATIONS = [
 ]
 
 
-@pytest.mark.parametrize(("mutate", "field"), [m[1:] for m in MUTATIONS],
-                         ids=[m[0] for m in MUTATIONS])
+@pytest.mark.parametrize(
+    ("mutate", "field"), [m[1:] for m in MUTATIONS], ids=[m[0] for m in MUTATIONS]
+)
 def test_schema_and_parser_reject_the_same_field(mutate: Any, field: str) -> None:
     body = mutate(copy.deepcopy(load_task("sum-of-sales-601-r1")))
     errors = list(REQUEST.iter_errors(body))
@@ -142,8 +146,9 @@ ACCEPTED_VARIANTS = [
 ]
 
 
-@pytest.mark.parametrize("mutate", [m[1] for m in ACCEPTED_VARIANTS],
-                         ids=[m[0] for m in ACCEPTED_VARIANTS])
+@pytest.mark.parametrize(
+    "mutate", [m[1] for m in ACCEPTED_VARIANTS], ids=[m[0] for m in ACCEPTED_VARIANTS]
+)
 def test_schema_and_parser_accept_the_same_variants(mutate: Any) -> None:
     body = mutate(copy.deepcopy(load_task("sum-of-sales-601-r1")))
     assert list(REQUEST.iter_errors(body)) == []
@@ -157,12 +162,20 @@ class Served:
         sock = free_socket()
         port = int(sock.getsockname()[1])
         self.url = f"http://127.0.0.1:{port}"
-        settings = dataclasses.replace(_settings(tmp_path, local=local), port=port,
-                                       public_url=self.url, max_body_bytes=64 * 1024)
+        settings = dataclasses.replace(
+            _settings(tmp_path, local=local),
+            port=port,
+            public_url=self.url,
+            max_body_bytes=64 * 1024,
+        )
         self.journal = Journal(tmp_path / "journal.sqlite3")
         forge = MemoryForge()
-        self.app = create_app(settings, forge=forge, journal=self.journal,
-                              worker=Worker(settings, self.journal, forge))
+        self.app = create_app(
+            settings,
+            forge=forge,
+            journal=self.journal,
+            worker=Worker(settings, self.journal, forge),
+        )
         self.served = ServerThread(self.app, sock)
         self.served.start()
         self.client = httpx.Client(base_url=self.url, timeout=10)
@@ -182,10 +195,16 @@ def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Served]:
 
 def test_every_mounted_route_is_documented(served: Served) -> None:
     mounted = route_paths(list(served.app.routes))
-    documented = {**operations(Settings.from_environ({"DEPLOY_SECRET": SECRET})),
-                  **served.app.state.mode.openapi_paths()}
-    missing = {f"{m.upper()} {p}" for p, ms in mounted.items() for m in ms
-               if m not in documented.get(p, {})}
+    documented = {
+        **operations(Settings.from_environ({"DEPLOY_SECRET": SECRET})),
+        **served.app.state.mode.openapi_paths(),
+    }
+    missing = {
+        f"{m.upper()} {p}"
+        for p, ms in mounted.items()
+        for m in ms
+        if m not in documented.get(p, {})
+    }
     assert missing == set(), f"routes without an OpenAPI description: {sorted(missing)}"
     served_spec = served.client.get("/openapi.json").json()
     validate(served_spec)
@@ -194,8 +213,9 @@ def test_every_mounted_route_is_documented(served: Served) -> None:
 
 def _deploy_body(**changes: Any) -> dict[str, Any]:
     body = load_task("sum-of-sales-601-r1")
-    body.update({"secret": SECRET, "evaluation_url": "https://eval.example/n", "attachments": [],
-                 **changes})
+    body.update(
+        {"secret": SECRET, "evaluation_url": "https://eval.example/n", "attachments": [], **changes}
+    )
     return body
 
 
@@ -208,8 +228,7 @@ EXCHANGES: list[tuple[str, str, str, dict[str, Any], int]] = [
     ("unknown-task", "get", "/api-deploy/nothing-here", {}, 404),
     ("health", "get", "/health", {}, 200),
     ("dashboard-anonymous", "get", "/api/dashboard", {}, 401),
-    ("dashboard", "get", "/api/dashboard", {"headers": {"authorization": f"Bearer {SECRET}"}},
-     200),
+    ("dashboard", "get", "/api/dashboard", {"headers": {"authorization": f"Bearer {SECRET}"}}, 200),
 ]
 
 
@@ -219,12 +238,14 @@ def test_answers_match_their_documented_schemas(served: Served) -> None:
         res = served.client.request(method, path, **kwargs)
         assert res.status_code == status, name
         content = spec["paths"][path if "nothing" not in path else "/api-deploy/{task}"][method][
-            "responses"][str(status)]["content"]["application/json"]["schema"]
+            "responses"
+        ][str(status)]["content"]["application/json"]["schema"]
         schema = content["$ref"].rsplit("/", 1)[1]
         errors = list(_validator(spec, schema).iter_errors(res.json()))
         assert errors == [], f"{name}: {errors[0].message if errors else ''}"
-    status = served.client.get("/api-deploy/sum-of-sales-601",
-                               headers={"authorization": f"Bearer {SECRET}"}).json()
+    status = served.client.get(
+        "/api-deploy/sum-of-sales-601", headers={"authorization": f"Bearer {SECRET}"}
+    ).json()
     assert list(_validator(spec, "TaskStatus").iter_errors(status)) == []
     public = served.client.get("/api-deploy/sum-of-sales-601").json()
     assert list(_validator(spec, "PublicTaskStatus").iter_errors(public)) == []

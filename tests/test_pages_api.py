@@ -37,18 +37,24 @@ def test_site_url_is_the_pages_html_url(fake: FakeGitHub) -> None:
         assert pages_api.site_url(http, fake.url, full, fake.token) is None  # Pages is off
         fake.repo(full).pages = True
         assert pages_api.site_url(http, fake.url, full, fake.token) == (
-            f"https://{fake.user.lower()}.github.io/app/")
+            f"https://{fake.user.lower()}.github.io/app/"
+        )
         assert pages_api.site_url(http, "", full, fake.token) is None  # not on a runner
     assert fake.violations == []
 
 
-@pytest.mark.parametrize(("statuses", "expected", "polls"), [
-    ([None, None, "succeed"], "succeed", 3),
-    ([None, "deployment_in_progress", "deployment_failed"], "deployment_failed", 3),
-    ([None] * 10, pages_api.TIMED_OUT, 5),
-], ids=["succeeds", "fails", "never"])
-def test_wait_for_deployment(fake: FakeGitHub, statuses: list[str | None], expected: str,
-                             polls: int) -> None:
+@pytest.mark.parametrize(
+    ("statuses", "expected", "polls"),
+    [
+        ([None, None, "succeed"], "succeed", 3),
+        ([None, "deployment_in_progress", "deployment_failed"], "deployment_failed", 3),
+        ([None] * 10, pages_api.TIMED_OUT, 5),
+    ],
+    ids=["succeeds", "fails", "never"],
+)
+def test_wait_for_deployment(
+    fake: FakeGitHub, statuses: list[str | None], expected: str, polls: int
+) -> None:
     full = f"{fake.user}/app"
     t = FakeTime()
     pending = list(statuses)
@@ -60,8 +66,9 @@ def test_wait_for_deployment(fake: FakeGitHub, statuses: list[str | None], expec
 
     t.on_sleep = next_status
     with httpx.Client() as http:
-        found = pages_api.wait_for_deployment(http, fake.url, full, fake.token, SHA, t.now + 20,
-                                              sleep=t.sleep, clock=t.clock, poll=5)
+        found = pages_api.wait_for_deployment(
+            http, fake.url, full, fake.token, SHA, t.now + 20, sleep=t.sleep, clock=t.clock, poll=5
+        )
     assert found == expected
     assert len(fake.calls("GET", f"/pages/deployments/{SHA}")) == polls
     assert fake.violations == []
@@ -75,8 +82,9 @@ def _repo(tmp_path: Path) -> tuple[Path, str]:
     subprocess.run([*git, "init", "-q", "-b", "main"], check=True)
     subprocess.run([*git, "add", "."], check=True)
     subprocess.run([*git, "commit", "-qm", "app"], check=True)
-    sha = subprocess.run([*git, "rev-parse", "HEAD"], check=True, capture_output=True,
-                         text=True).stdout.strip()
+    sha = subprocess.run(
+        [*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True
+    ).stdout.strip()
     return work, sha
 
 
@@ -94,9 +102,17 @@ def test_notify_waits_for_the_app_workflows_deployment(fake: FakeGitHub, tmp_pat
     t.on_sleep = deploy_later
     with FakeEvaluator() as ev, httpx.Client() as http:
         settings = ActionSettings(
-            workspace=str(work), repository=full, api_url=fake.url, github_token=fake.token,
-            brief="A page", task="app", evaluation_url=ev.url, email="s@example.com",
-            nonce="n1", commit_sha=sha, site_by_action=False,
+            workspace=str(work),
+            repository=full,
+            api_url=fake.url,
+            github_token=fake.token,
+            brief="A page",
+            task="app",
+            evaluation_url=ev.url,
+            email="s@example.com",
+            nonce="n1",
+            commit_sha=sha,
+            site_by_action=False,
             generated_page_url="https://pages.example/app/",
         )
         result = notify_step(settings, http=http, clock=t.clock, sleep=t.sleep)

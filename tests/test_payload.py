@@ -81,8 +81,15 @@ def _sealed_raw(doc_bytes: bytes, key: bytes) -> str:
             "version 99",
         ),
     ],
-    ids=["wrong-key", "truncated-half", "truncated-short", "not-base64", "altered", "not-zlib",
-         "unknown-version"],
+    ids=[
+        "wrong-key",
+        "truncated-half",
+        "truncated-short",
+        "not-base64",
+        "altered",
+        "not-zlib",
+        "unknown-version",
+    ],
 )
 def test_each_failure_has_one_clear_error(mutate, message) -> None:
     key = KEY
@@ -125,9 +132,7 @@ def test_a_document_from_an_older_receiver_has_no_previous_checks() -> None:
     assert from_document(doc).previous_checks == []
 
 
-@pytest.mark.parametrize(
-    "bad", ["js: 1", [1, 2], {"js": "1"}], ids=["string", "numbers", "object"]
-)
+@pytest.mark.parametrize("bad", ["js: 1", [1, 2], {"js": "1"}], ids=["string", "numbers", "object"])
 def test_malformed_previous_checks_are_a_payload_error(bad: object) -> None:
     doc = {**to_document(ROUND_TWO), "previous_checks": bad}
     with pytest.raises(PayloadError, match="previous_checks"):
@@ -143,11 +148,17 @@ def _first_payload_module() -> str:
     try:
         first = subprocess.run(
             ["git", "log", "--diff-filter=A", "--format=%H", "--", "action/payload.py"],
-            cwd=root, capture_output=True, text=True, check=True,
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.split()[-1]
         return subprocess.run(
             ["git", "show", f"{first}:action/payload.py"],
-            cwd=root, capture_output=True, text=True, check=True,
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout
     except (OSError, subprocess.CalledProcessError, IndexError):
         pytest.skip("not a git checkout with history")

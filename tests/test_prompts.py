@@ -20,7 +20,7 @@ from tests.conftest import load_task, task_names
 
 ROUND1_FILES = {
     "index.html": '<!doctype html>\n<html><head><title>Old</title><script>fetch("data.csv")'
-    "</script></head><body><div id=\"total-sales\"></div></body></html>\n",
+    '</script></head><body><div id="total-sales"></div></body></html>\n',
     "README.md": "# Old app\n\n## Summary\nSums sales.\n",
     "LICENSE": "MIT License\n\nPermission is hereby granted…\n",
     "data.csv": "product,sales\nA,1\n",

@@ -14,7 +14,7 @@ from action.protocol import (
     parse_report,
 )
 
-REALISTIC = '''Sure! Here is the app.
+REALISTIC = """Sure! Here is the app.
 
 <file path="index.html">
 <!DOCTYPE html>
@@ -47,7 +47,7 @@ body { margin: 0; }
 Shows the total of `data.csv`.
 </file>
 Let me know if you need anything else.
-'''
+"""
 
 
 @pytest.mark.parametrize(
@@ -60,26 +60,53 @@ Let me know if you need anything else.
         ("<file path=a.txt>\nx\n</file>", [FileBlock("a.txt", "x")]),
         ('<FILE PATH="./a.txt">x</FILE>', [FileBlock("a.txt", "x")]),
         ('<file path="a.txt">\r\nx\r\n</file>', [FileBlock("a.txt", "x")]),
-        ('<file path="a.html">\n```html\n<p>hi</p>\n```\n</file>',
-         [FileBlock("a.html", "<p>hi</p>")]),
-        ('<file path="a.md">\nText\n```js\nx()\n```\n</file>',
-         [FileBlock("a.md", "Text\n```js\nx()\n```")]),
+        (
+            '<file path="a.html">\n```html\n<p>hi</p>\n```\n</file>',
+            [FileBlock("a.html", "<p>hi</p>")],
+        ),
+        (
+            '<file path="a.md">\nText\n```js\nx()\n```\n</file>',
+            [FileBlock("a.md", "Text\n```js\nx()\n```")],
+        ),
         ('<file path="a.md">\n```\nx\n````\n</file>', [FileBlock("a.md", "```\nx\n````")]),
-        ('<file path="a.js">\nconst s = "</file>";\n</file>\n<file path="b.js">\nb\n</file>',
-         [FileBlock("a.js", 'const s = "</file>";'), FileBlock("b.js", "b")]),
+        (
+            '<file path="a.js">\nconst s = "</file>";\n</file>\n<file path="b.js">\nb\n</file>',
+            [FileBlock("a.js", 'const s = "</file>";'), FileBlock("b.js", "b")],
+        ),
         ('<file path="a.js">\nx = "</file>"\n</file>', [FileBlock("a.js", 'x = "</file>"')]),
-        ("intro\n```xml\n<file path=\"a\">\n1\n</file>\n```\noutro", [FileBlock("a", "1")]),
-        ('<edit path="a.py"><search>\nold\n</search><replace>\nnew\n</replace></edit>',
-         [EditBlock("a.py", "old", "new")]),
-        ('<edit path="a.py">\n<search>\na\n</search>\n<replace>\nb\n</replace>\n'
-         "<search>c</search>\n<replace></replace>\n</edit>",
-         [EditBlock("a.py", "a", "b"), EditBlock("a.py", "c", "")]),
-        ('<edit path="a"><search>x</search><replace>y</replace></edit>\n<file path="b">z</file>',
-         [EditBlock("a", "x", "y"), FileBlock("b", "z")]),
+        ('intro\n```xml\n<file path="a">\n1\n</file>\n```\noutro', [FileBlock("a", "1")]),
+        (
+            '<edit path="a.py"><search>\nold\n</search><replace>\nnew\n</replace></edit>',
+            [EditBlock("a.py", "old", "new")],
+        ),
+        (
+            '<edit path="a.py">\n<search>\na\n</search>\n<replace>\nb\n</replace>\n'
+            "<search>c</search>\n<replace></replace>\n</edit>",
+            [EditBlock("a.py", "a", "b"), EditBlock("a.py", "c", "")],
+        ),
+        (
+            '<edit path="a"><search>x</search><replace>y</replace></edit>\n<file path="b">z</file>',
+            [EditBlock("a", "x", "y"), FileBlock("b", "z")],
+        ),
     ],
-    ids=["basic", "inline", "one-newline-only", "single-quotes", "unquoted", "case-dotslash",
-         "crlf", "fenced", "inner-fence-kept", "mismatched-fence-kept", "close-tag-in-js",
-         "close-tag-in-last", "whole-answer-fenced", "edit", "edit-pairs", "mixed"],
+    ids=[
+        "basic",
+        "inline",
+        "one-newline-only",
+        "single-quotes",
+        "unquoted",
+        "case-dotslash",
+        "crlf",
+        "fenced",
+        "inner-fence-kept",
+        "mismatched-fence-kept",
+        "close-tag-in-js",
+        "close-tag-in-last",
+        "whole-answer-fenced",
+        "edit",
+        "edit-pairs",
+        "mixed",
+    ],
 )
 def test_parse(answer: str, expected: list[FileBlock | EditBlock]) -> None:
     assert parse(answer) == expected
@@ -99,10 +126,14 @@ def test_parse_realistic_multi_file_answer() -> None:
 @pytest.mark.parametrize(
     ("answer", "expected"),
     [
-        ('<file path="a">1</file>\n<file path="b">\n2 and then the tokens ran ou',
-         ParseResult([FileBlock("a", "1")], ["b"])),
-        ('<file path="a">1</file><edit path="c"><search>x</search><replace>y',
-         ParseResult([FileBlock("a", "1")], ["c"])),
+        (
+            '<file path="a">1</file>\n<file path="b">\n2 and then the tokens ran ou',
+            ParseResult([FileBlock("a", "1")], ["b"]),
+        ),
+        (
+            '<file path="a">1</file><edit path="c"><search>x</search><replace>y',
+            ParseResult([FileBlock("a", "1")], ["c"]),
+        ),
         ("no blocks here", ParseResult([], [])),
     ],
     ids=["truncated-file", "truncated-edit", "nothing"],
@@ -134,34 +165,79 @@ PY = "def f(x):\n    if x:\n        return 1\n    return 2\n"
 @pytest.mark.parametrize(
     ("files", "edits", "expected", "missed"),
     [
-        ({"a.py": PY}, [EditBlock("a.py", "return 1", "return 10")],
-         {"a.py": PY.replace("return 1", "return 10")}, []),
-        ({"a.py": PY}, [EditBlock("a.py", "if x:\n    return 1", "if x:\n    return 3")],
-         {"a.py": PY.replace("return 1", "return 3")}, []),
-        ({"a.py": PY},
-         [EditBlock("a.py", "  if x:   \n      return 1  ", "  if y:\n      return 5")],
-         {"a.py": "def f(x):\n    if y:\n        return 5\n    return 2\n"}, []),
-        ({"a.py": PY}, [EditBlock("a.py", "if   x:\n\treturn    1", "if z: return 0")],
-         {"a.py": "def f(x):\n    if z: return 0\n    return 2\n"}, []),
-        ({"a.py": PY}, [EditBlock("a.py", "return 1\n    return 2", "return 9")],
-         {"a.py": "def f(x):\n    if x:\n        return 9\n"}, []),
-        ({"a.py": PY}, [EditBlock("a.py", "\n\nif x:\n    return 1\n\n", "")],
-         {"a.py": "def f(x):\n    return 2\n"}, []),
+        (
+            {"a.py": PY},
+            [EditBlock("a.py", "return 1", "return 10")],
+            {"a.py": PY.replace("return 1", "return 10")},
+            [],
+        ),
+        (
+            {"a.py": PY},
+            [EditBlock("a.py", "if x:\n    return 1", "if x:\n    return 3")],
+            {"a.py": PY.replace("return 1", "return 3")},
+            [],
+        ),
+        (
+            {"a.py": PY},
+            [EditBlock("a.py", "  if x:   \n      return 1  ", "  if y:\n      return 5")],
+            {"a.py": "def f(x):\n    if y:\n        return 5\n    return 2\n"},
+            [],
+        ),
+        (
+            {"a.py": PY},
+            [EditBlock("a.py", "if   x:\n\treturn    1", "if z: return 0")],
+            {"a.py": "def f(x):\n    if z: return 0\n    return 2\n"},
+            [],
+        ),
+        (
+            {"a.py": PY},
+            [EditBlock("a.py", "return 1\n    return 2", "return 9")],
+            {"a.py": "def f(x):\n    if x:\n        return 9\n"},
+            [],
+        ),
+        (
+            {"a.py": PY},
+            [EditBlock("a.py", "\n\nif x:\n    return 1\n\n", "")],
+            {"a.py": "def f(x):\n    return 2\n"},
+            [],
+        ),
         ({"a.py": PY}, [EditBlock("a.py", "not there", "x")], {"a.py": PY}, ["a.py"]),
-        ({"a.py": PY}, [EditBlock("b.py", "", "new file\n")],
-         {"a.py": PY, "b.py": "new file\n"}, []),
+        (
+            {"a.py": PY},
+            [EditBlock("b.py", "", "new file\n")],
+            {"a.py": PY, "b.py": "new file\n"},
+            [],
+        ),
         ({"a.py": PY}, [EditBlock("b.py", "x", "y")], {"a.py": PY}, ["b.py"]),
         ({"a.py": PY}, [EditBlock("a.py", "", "y")], {"a.py": PY}, ["a.py"]),
-        ({"a.py": PY},
-         [EditBlock("a.py", "return 2", "return 4"), EditBlock("a.py", "nope", "x"),
-          EditBlock("a.py", "nope2", "x")],
-         {"a.py": PY.replace("return 2", "return 4")}, ["a.py"]),
+        (
+            {"a.py": PY},
+            [
+                EditBlock("a.py", "return 2", "return 4"),
+                EditBlock("a.py", "nope", "x"),
+                EditBlock("a.py", "nope2", "x"),
+            ],
+            {"a.py": PY.replace("return 2", "return 4")},
+            ["a.py"],
+        ),
         ({"a": "x\ny\nx\n"}, [EditBlock("a", "x", "z")], {"a": "z\ny\nx\n"}, []),
         ({"a": "a\r\nb\r\n"}, [EditBlock("a", "b  ", "c")], {"a": "a\r\nc\r\n"}, []),
     ],
-    ids=["exact", "exact-multiline", "indent-and-trailing", "collapsed-whitespace",
-         "dedent-lines", "blank-edges-delete", "not-found", "create", "missing-file",
-         "empty-search-existing", "partial-miss", "first-occurrence", "crlf"],
+    ids=[
+        "exact",
+        "exact-multiline",
+        "indent-and-trailing",
+        "collapsed-whitespace",
+        "dedent-lines",
+        "blank-edges-delete",
+        "not-found",
+        "create",
+        "missing-file",
+        "empty-search-existing",
+        "partial-miss",
+        "first-occurrence",
+        "crlf",
+    ],
 )
 def test_apply_edits(
     files: dict[str, str], edits: list[EditBlock], expected: dict[str, str], missed: list[str]
@@ -177,7 +253,7 @@ def test_round_two_edit_answer_applies_to_round_one_files() -> None:
         "I'll add a table.\n"
         '<edit path="index.html">\n<search>\n<h1>Sales</h1>\n</search>\n'
         '<replace>\n<h1>Sales</h1>\n<table id="product-sales"></table>\n</replace>\n'
-        "<search>\n  document.querySelector(\"#total-sales\").textContent = t.length;\n</search>\n"
+        '<search>\n  document.querySelector("#total-sales").textContent = t.length;\n</search>\n'
         "<replace>\n  document.querySelector('#total-sales').textContent = 1;\n</replace>\n"
         "</edit>\n"
         '<edit path="style.css"><search>body{margin:0}</search><replace>x</replace></edit>'

@@ -38,6 +38,8 @@ def _api_app(data_dir: Path) -> Starlette:
     app = Starlette(routes=github_api.routes())
     app.state.mode = _Mode(data_dir)
     return app
+
+
 PAGES_CI = """\
 name: ci
 on:
@@ -61,30 +63,49 @@ jobs:
 """
 
 
-@pytest.mark.parametrize(("on", "expected"), [
-    ("push", True),
-    (["pull_request", "push"], True),
-    ({"push": {"branches": ["main"]}}, True),
-    ({"push": {"branches": ["ma*"]}}, True),
-    ({"push": {"branches": ["release"]}}, False),
-    ({"push": {"branches-ignore": ["main"]}}, False),
-    ({"push": {"tags": ["v*"]}}, False),
-    ({"push": None, "workflow_dispatch": None}, True),
-    ({"workflow_dispatch": {"inputs": {}}}, False),
-], ids=["bare", "list", "branch", "glob", "other-branch", "ignored", "tags-only", "null",
-        "dispatch-only"])
+@pytest.mark.parametrize(
+    ("on", "expected"),
+    [
+        ("push", True),
+        (["pull_request", "push"], True),
+        ({"push": {"branches": ["main"]}}, True),
+        ({"push": {"branches": ["ma*"]}}, True),
+        ({"push": {"branches": ["release"]}}, False),
+        ({"push": {"branches-ignore": ["main"]}}, False),
+        ({"push": {"tags": ["v*"]}}, False),
+        ({"push": None, "workflow_dispatch": None}, True),
+        ({"workflow_dispatch": {"inputs": {}}}, False),
+    ],
+    ids=[
+        "bare",
+        "list",
+        "branch",
+        "glob",
+        "other-branch",
+        "ignored",
+        "tags-only",
+        "null",
+        "dispatch-only",
+    ],
+)
 def test_runs_on_push(on: Any, expected: bool) -> None:
     assert runs_on_push({True: on}, "main") is expected  # YAML 1.1 reads `on` as True
     assert runs_on_push({"on": on}, "main") is expected
 
 
-@pytest.mark.parametrize(("steps", "problem"), [
-    ([{"uses": "actions/checkout@v5"}, {"run": "make"}, {"uses": "actions/deploy-pages@v4"}],
-     None),
-    ([{"uses": "actions/cache@v4"}], "Step 1 of the job 'build' uses 'actions/cache@v4'"),
-    ([{"run": "x"}, {"uses": "docker://alpine"}], "Step 2 of the job 'build' uses"),
-    ([{"uses": "someone/else@v1"}], "which the local runner cannot run"),
-], ids=["supported", "cache", "docker", "third-party"])
+@pytest.mark.parametrize(
+    ("steps", "problem"),
+    [
+        (
+            [{"uses": "actions/checkout@v5"}, {"run": "make"}, {"uses": "actions/deploy-pages@v4"}],
+            None,
+        ),
+        ([{"uses": "actions/cache@v4"}], "Step 1 of the job 'build' uses 'actions/cache@v4'"),
+        ([{"run": "x"}, {"uses": "docker://alpine"}], "Step 2 of the job 'build' uses"),
+        ([{"uses": "someone/else@v1"}], "which the local runner cannot run"),
+    ],
+    ids=["supported", "cache", "docker", "third-party"],
+)
 def test_unsupported_steps_are_named(steps: list[dict[str, str]], problem: str | None) -> None:
     found = unsupported_step({"jobs": {"build": {"steps": steps}}})
     if problem is None:
@@ -105,8 +126,13 @@ def _forge(tmp_path: Path) -> tuple[LocalForge, LocalRunner, list[RunResult]]:
     data = tmp_path / "data"
     finished: list[RunResult] = []
     forge = LocalForge(data, public_url=URL)
-    runner = LocalRunner(data, action_path=tmp_path, public_url=URL,
-                         secrets_for=forge.secrets_for, on_finish=finished.append)
+    runner = LocalRunner(
+        data,
+        action_path=tmp_path,
+        public_url=URL,
+        secrets_for=forge.secrets_for,
+        on_finish=finished.append,
+    )
     return forge, runner, finished
 
 
@@ -148,8 +174,15 @@ def test_a_push_with_the_push_token_runs_the_app_workflow_which_deploys(tmp_path
     assert missing.status_code == 404
     for path, answer in (("pages", pages), (f"pages/deployments/{sha}", deployment)):
         problems = openapi_check.check_exchange(
-            "GET", f"/repos/repos/app/{path}", {}, {}, b"", answer.status_code,
-            {"content-type": "application/json"}, answer.content)
+            "GET",
+            f"/repos/repos/app/{path}",
+            {},
+            {},
+            b"",
+            answer.status_code,
+            {"content-type": "application/json"},
+            answer.content,
+        )
         assert problems == [], path
 
 
@@ -167,8 +200,9 @@ def test_without_a_push_token_a_push_starts_nothing(tmp_path: Path) -> None:
 def test_an_unsupported_action_fails_the_run_saying_so(tmp_path: Path) -> None:
     forge, runner, _ = _forge(tmp_path)
     repo = forge.create_repo("app", "Built by llm-deploy")
-    text = PAGES_CI.replace("      - uses: actions/setup-python@v6\n",
-                            "      - uses: actions/cache@v4\n")
+    text = PAGES_CI.replace(
+        "      - uses: actions/setup-python@v6\n", "      - uses: actions/cache@v4\n"
+    )
     sha = forge.commit_files(repo, {".github/workflows/ci.yml": text.encode()}, "ci")
     result = runner.run_push("app", "ci.yml", yaml.safe_load(text), sha, "0" * 40)
     assert result.state == "failure"

@@ -19,8 +19,16 @@ import pytest
 
 from tests.e2e_support import ROOT, free_socket, link_tool_cache, prebuild_action_venv, wait_for
 
-_SKIP = shutil.ignore_patterns(".venv", "node_modules", "*.egg-info", "__pycache__", ".git",
-                               "llm-deploy-data", ".*_cache", "build")
+_SKIP = shutil.ignore_patterns(
+    ".venv",
+    "node_modules",
+    "*.egg-info",
+    "__pycache__",
+    ".git",
+    "llm-deploy-data",
+    ".*_cache",
+    "build",
+)
 
 
 def quickstart_blocks(readme: str) -> list[str]:
@@ -48,20 +56,43 @@ def test_readme_quickstart_works_verbatim(tmp_path: Path) -> None:
     for example in (repo / "examples").glob("*.json"):
         text = example.read_text("utf-8")
         example.write_text(text.replace("127.0.0.1:8000", f"127.0.0.1:{port}"), "utf-8")
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("GITHUB_TOKEN", "LLM_API_KEY", "AIPIPE_TOKEN", "LLM_DEPLOY_DATA",
-                        "VIRTUAL_ENV", "DEPLOY_SECRET")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in (
+            "GITHUB_TOKEN",
+            "LLM_API_KEY",
+            "AIPIPE_TOKEN",
+            "LLM_DEPLOY_DATA",
+            "VIRTUAL_ENV",
+            "DEPLOY_SECRET",
+        )
+    }
     env["PORT"] = str(port)
     env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if ".venv" not in p)
     log = (tmp_path / "serve.log").open("wb")
-    server = subprocess.Popen(["bash", "-c", serve_cmd], cwd=repo, env=env, stdout=log,
-                              stderr=subprocess.STDOUT, start_new_session=True)
+    server = subprocess.Popen(
+        ["bash", "-c", serve_cmd],
+        cwd=repo,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
 
     def curl(line: str) -> str:
         line = line.replace("127.0.0.1:8000", f"127.0.0.1:{port}")
-        return subprocess.run(["bash", "-c", line], cwd=repo, env=env, capture_output=True,
-                              text=True, check=True, timeout=60).stdout
+        return subprocess.run(
+            ["bash", "-c", line],
+            cwd=repo,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        ).stdout
 
     def up() -> bool:
         try:
@@ -80,9 +111,16 @@ def test_readme_quickstart_works_verbatim(tmp_path: Path) -> None:
         wait_for(lambda: (_page(page) or first) != first, 120, "the page to change", every=0.3)
         auth = {"authorization": "Bearer change-me"}  # the README's secret
         status = httpx.get(f"{base}/api-deploy/sum-of-sales-601", headers=auth, timeout=5).json()
-        wait_for(lambda: all(r["notified"] for r in httpx.get(
-            f"{base}/api-deploy/sum-of-sales-601", headers=auth, timeout=5).json()["rounds"]), 60,
-            "both local notifications")
+        wait_for(
+            lambda: all(
+                r["notified"]
+                for r in httpx.get(
+                    f"{base}/api-deploy/sum-of-sales-601", headers=auth, timeout=5
+                ).json()["rounds"]
+            ),
+            60,
+            "both local notifications",
+        )
         assert len(status["rounds"]) == 2
     finally:
         os.killpg(server.pid, signal.SIGTERM)
@@ -92,8 +130,11 @@ def test_readme_quickstart_works_verbatim(tmp_path: Path) -> None:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait(5)
         log.close()
-    first_line = next(line for line in (tmp_path / "serve.log").read_text("utf-8").splitlines()
-                      if " llm_deploy" in line and " INFO " in line)
+    first_line = next(
+        line
+        for line in (tmp_path / "serve.log").read_text("utf-8").splitlines()
+        if " llm_deploy" in line and " INFO " in line
+    )
     assert "local mode" in first_line
 
 

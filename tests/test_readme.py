@@ -20,15 +20,17 @@ ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 DOCS = sorted((ROOT / "docs").glob("*.md"))
 MARKDOWN = [ROOT / "README.md", *DOCS]
-SERVE = ("python3 -m venv .venv && . .venv/bin/activate && pip install -e '.[receiver]' && "
-         "DEPLOY_SECRET=change-me llm-deploy serve")
+SERVE = (
+    "python3 -m venv .venv && . .venv/bin/activate && pip install -e '.[receiver]' && "
+    "DEPLOY_SECRET=change-me llm-deploy serve"
+)
 
 
 def _section(text: str, heading: str) -> str:
     """The text under a heading, up to the next heading of the same or a higher level."""
     level = heading.split(" ")[0]
     start = text.index(heading + "\n")
-    rest = text[start + len(heading) + 1:]
+    rest = text[start + len(heading) + 1 :]
     stop = re.search(rf"^#{{1,{len(level)}}} ", rest, re.M)
     return rest[: stop.start()] if stop else rest
 
@@ -52,9 +54,13 @@ def _settings_read() -> set[str]:
         func = node.func
         called = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
         if called in ("_opt", "_int", "get"):
-            names.update(a.value for a in node.args
-                         if isinstance(a, ast.Constant) and isinstance(a.value, str)
-                         and re.fullmatch(r"[A-Z][A-Z0-9_]+", a.value))
+            names.update(
+                a.value
+                for a in node.args
+                if isinstance(a, ast.Constant)
+                and isinstance(a.value, str)
+                and re.fullmatch(r"[A-Z][A-Z0-9_]+", a.value)
+            )
     return names
 
 
@@ -84,8 +90,11 @@ DEFAULTS = [
 
 @pytest.mark.parametrize(("name", "default"), DEFAULTS, ids=[d[0] for d in DEFAULTS])
 def test_documented_defaults_match_the_code(name: str, default: str) -> None:
-    rows = [line for line in _section(README, "## Configuration").splitlines()
-            if line.startswith(f"| `{name}`")]
+    rows = [
+        line
+        for line in _section(README, "## Configuration").splitlines()
+        if line.startswith(f"| `{name}`")
+    ]
     assert len(rows) == 1, f"{name} needs exactly one row"
     assert f"`{default}`" in rows[0].split("|")[2]
 
@@ -124,8 +133,7 @@ def _links(path: Path) -> list[str]:
     return re.findall(r"\]\(([^)\s]+)\)", text)
 
 
-LINKS = [(p, target) for p in MARKDOWN for target in _links(p)
-         if not re.match(r"[a-z]+:", target)]
+LINKS = [(p, target) for p in MARKDOWN for target in _links(p) if not re.match(r"[a-z]+:", target)]
 
 
 def test_the_documents_link_to_each_other() -> None:
@@ -134,8 +142,7 @@ def test_the_documents_link_to_each_other() -> None:
         assert f"docs/{doc}.md" in {t for p, t in LINKS if p.name == "README.md"}
 
 
-@pytest.mark.parametrize(("source", "target"), LINKS,
-                         ids=[f"{p.name}->{t}" for p, t in LINKS])
+@pytest.mark.parametrize(("source", "target"), LINKS, ids=[f"{p.name}->{t}" for p, t in LINKS])
 def test_relative_links_resolve(source: Path, target: str) -> None:
     file_part, _, anchor = target.partition("#")
     resolved = (source.parent / file_part).resolve() if file_part else source
@@ -155,8 +162,14 @@ def _python_extract(text: str) -> str:
 def test_ci_runs_the_readme_test_command() -> None:
     script = (ROOT / ".ci/run").read_text(encoding="utf-8")
     line = next(x for x in script.splitlines() if x.startswith("cmd=$(awk"))
-    out = subprocess.run(["bash", "-c", f'{line}\nprintf %s "$cmd"'], cwd=ROOT,
-                         capture_output=True, text=True, check=True, timeout=30)
+    out = subprocess.run(
+        ["bash", "-c", f'{line}\nprintf %s "$cmd"'],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
     assert out.stdout == _python_extract(README)
     assert "pip install" in out.stdout and "python -m pytest" in out.stdout
     assert out.stdout.startswith("python3 -m venv .venv && . .venv/bin/activate")
@@ -212,6 +225,8 @@ def test_ci_lints_before_the_test_command(lint: str) -> None:
     assert f".venv/bin/{lint}" in lines
     test_command = next(i for i, x in enumerate(lines) if x.startswith("cmd=$(awk"))
     assert lines.index(f".venv/bin/{lint}") < test_command
+
+
 @pytest.mark.parametrize(
     ("name", "value"),
     [
@@ -221,8 +236,13 @@ def test_ci_lints_before_the_test_command(lint: str) -> None:
         ("llm-base-url", DEFAULT_BASE_URL),
         ("model", DEFAULT_MODEL),
     ],
-    ids=["receiver-base-url", "receiver-model", "receiver-fallback", "input-base-url",
-         "input-model"],
+    ids=[
+        "receiver-base-url",
+        "receiver-model",
+        "receiver-fallback",
+        "input-base-url",
+        "input-model",
+    ],
 )
 def test_readme_tables_show_the_llm_defaults(name: str, value: str) -> None:
     """The defaults' single source is action.defaults; the README's tables must quote it."""

@@ -10,8 +10,13 @@ from receiver.request import RequestError, parse_request
 from tests.conftest import load_task, task_names
 
 GOOD: dict[str, Any] = {
-    "email": "a@example.com", "secret": "s", "task": "t-1", "round": 1, "nonce": "n",
-    "brief": "Make a page.", "checks": ["has a title", {"js": "1 + 1 === 2"}],
+    "email": "a@example.com",
+    "secret": "s",
+    "task": "t-1",
+    "round": 1,
+    "nonce": "n",
+    "brief": "Make a page.",
+    "checks": ["has a title", {"js": "1 + 1 === 2"}],
     "evaluation_url": "https://eval.example/notify",
     "attachments": [{"name": "a.txt", "url": "data:text/plain;base64,aGk="}],
 }
@@ -61,12 +66,33 @@ def test_unknown_fields_are_ignored_and_checks_normalised() -> None:
         ({"attachments": [{"name": "a", "url": "https://x/a.png"}]}, "attachments[0].url"),
         ({"attachments": [{"name": "a", "url": "data:;base64,@@@"}]}, "attachments"),
     ],
-    ids=["empty-task", "int-task", "long-task", "round-zero", "round-bool", "round-str",
-         "round-float", "empty-nonce", "blank-brief", "null-email", "int-secret", "ftp-url",
-         "hostless-url", "unbalanced-ipv6-url", "round-2**63", "1001-checks", "101-attachments",
-         "checks-str", "check-int",
-         "check-object", "attachments-dict",
-         "attachment-str", "attachment-no-name", "attachment-http", "attachment-bad-base64"],
+    ids=[
+        "empty-task",
+        "int-task",
+        "long-task",
+        "round-zero",
+        "round-bool",
+        "round-str",
+        "round-float",
+        "empty-nonce",
+        "blank-brief",
+        "null-email",
+        "int-secret",
+        "ftp-url",
+        "hostless-url",
+        "unbalanced-ipv6-url",
+        "round-2**63",
+        "1001-checks",
+        "101-attachments",
+        "checks-str",
+        "check-int",
+        "check-object",
+        "attachments-dict",
+        "attachment-str",
+        "attachment-no-name",
+        "attachment-http",
+        "attachment-bad-base64",
+    ],
 )
 def test_bad_fields_are_named(change: dict[str, Any], field: str) -> None:
     with pytest.raises(RequestError) as info:
@@ -84,8 +110,12 @@ def test_body_must_be_an_object(body: Any) -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["data:@file/zip;base64,aGk", "data:text/plain;base64,aG k=\n", "data:,plain%20text",
-     "data:application/octet-stream;base64,-_-_"],
+    [
+        "data:@file/zip;base64,aGk",
+        "data:text/plain;base64,aG k=\n",
+        "data:,plain%20text",
+        "data:application/octet-stream;base64,-_-_",
+    ],
     ids=["odd-mime-no-padding", "whitespace", "not-base64", "url-safe"],
 )
 def test_tolerant_data_uris_are_accepted(url: str) -> None:

@@ -57,14 +57,18 @@ class Harness:
 
     def post(self, stem: str) -> dict[str, Any]:
         request = load_request(stem)
-        answer = self.http.post(f"{self.base}/api-deploy",
-                                json={**request, "secret": SECRET, "evaluation_url": self.ev.url})
+        answer = self.http.post(
+            f"{self.base}/api-deploy",
+            json={**request, "secret": SECRET, "evaluation_url": self.ev.url},
+        )
         assert answer.status_code == 200, answer.text
         return request
 
     def round_entry(self, request: dict[str, Any]) -> dict[str, Any] | None:
-        status = self.http.get(f"{self.base}/api-deploy/{request['task']}",
-                               headers={"Authorization": f"Bearer {SECRET}"}).json()
+        status = self.http.get(
+            f"{self.base}/api-deploy/{request['task']}",
+            headers={"Authorization": f"Bearer {SECRET}"},
+        ).json()
         return next((r for r in status.get("rounds", []) if r["nonce"] == request["nonce"]), None)
 
     def run_id(self, request: dict[str, Any]) -> int:
@@ -72,6 +76,7 @@ class Harness:
             entry = self.round_entry(request)
             run = (entry or {}).get("run") or {}
             return int(run["id"]) if run.get("id") else None
+
         return wait_for(found, 60, f"the run of {request['nonce']}")
 
     def record(self, run_id: int) -> dict[str, Any]:
@@ -86,6 +91,7 @@ class Harness:
                 return None
             ended = rec.get("state") not in ("queued", "running")
             return rec if ended and int(rec.get("attempt", 1)) == attempt else None
+
         return wait_for(done, RUN_TIMEOUT, f"run {run_id} attempt {attempt} to end", every=0.2)
 
     def notes_for(self, nonce: str) -> list[dict[str, Any]]:
@@ -101,13 +107,19 @@ class Harness:
         return self.finished(run_id, int(body["attempt"]))
 
     def head(self, repo: str) -> str:
-        return subprocess.run(["git", "-C", str(self.data / "repos" / f"{repo}.git"),
-                               "rev-parse", "refs/heads/main"], capture_output=True, text=True,
-                              check=True).stdout.strip()
+        return subprocess.run(
+            ["git", "-C", str(self.data / "repos" / f"{repo}.git"), "rev-parse", "refs/heads/main"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
 
     def repo_of(self, request: dict[str, Any]) -> str:
-        entry = wait_for(lambda: (e := self.round_entry(request)) and e.get("repo_url") and e,
-                         60, "the round's repo")
+        entry = wait_for(
+            lambda: (e := self.round_entry(request)) and e.get("repo_url") and e,
+            60,
+            "the round's repo",
+        )
         return str(entry["repo_url"]).rstrip("/").rsplit("/", 1)[-1].removesuffix(".git")
 
 
@@ -143,10 +155,16 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
     sock = free_socket()
     port = sock.getsockname()[1]
     with FakeLLM(default=answer) as llm, FakeEvaluator() as ev, httpx.Client(timeout=30) as http:
-        settings = Settings.from_environ({
-            "DEPLOY_SECRET": SECRET, "LLM_API_KEY": llm.api_key, "LLM_BASE_URL": llm.base_url,
-            "LLM_DEPLOY_DATA": str(data), "PORT": str(port), "LLM_DEPLOY_WORKERS": "4",
-        })
+        settings = Settings.from_environ(
+            {
+                "DEPLOY_SECRET": SECRET,
+                "LLM_API_KEY": llm.api_key,
+                "LLM_BASE_URL": llm.base_url,
+                "LLM_DEPLOY_DATA": str(data),
+                "PORT": str(port),
+                "LLM_DEPLOY_WORKERS": "4",
+            }
+        )
         with serve(create_app(settings), sock) as base:
             yield Harness(base, data, llm, ev, http, gates, asked)
             for gate in gates.values():
@@ -185,10 +203,14 @@ def test_a_rerun_after_a_failed_deploy_deploys_the_commit_without_the_model(
     assert len(harness.llm.requests) == calls, "the re-run asked the model again"
     assert harness.head(repo) == committed, "the re-run pushed"
     # The first attempt's artifact is still there: the per-attempt name is what tells them apart.
-    kept = sorted(p.relative_to(harness.data / "runs").as_posix() for p in
-                  (harness.data / "runs" / f"{run_id}.artifacts").glob("*/github-pages*"))
-    assert kept == [f"{run_id}.artifacts/1/github-pages-{run_id}-1",
-                    f"{run_id}.artifacts/2/github-pages-{run_id}-2"]
+    kept = sorted(
+        p.relative_to(harness.data / "runs").as_posix()
+        for p in (harness.data / "runs" / f"{run_id}.artifacts").glob("*/github-pages*")
+    )
+    assert kept == [
+        f"{run_id}.artifacts/1/github-pages-{run_id}-1",
+        f"{run_id}.artifacts/2/github-pages-{run_id}-2",
+    ]
     notes = wait_for(lambda: harness.notes_for(request["nonce"]) or None, 60, "the notification")
     assert len(notes) == 1 and notes[0]["commit_sha"] == committed
     deployed = check_notification(notes[0], request, tmp_path, harness.http)
@@ -214,8 +236,11 @@ def test_a_rerun_of_a_superseded_round_changes_nothing(harness: Harness) -> None
     assert report["outcome"] == "superseded" and report["commit_sha"] == ""
     assert any("round 2" in n for n in report["notes"]), report["notes"]
     steps = _steps(again)
-    for name in ("action: Upload the site", "action: Deploy to GitHub Pages",
-                 "action: Wait for the page, then notify the evaluator"):
+    for name in (
+        "action: Upload the site",
+        "action: Deploy to GitHub Pages",
+        "action: Wait for the page, then notify the evaluator",
+    ):
         assert steps[name] == "skipped", name
     assert harness.head(repo) == head, "a superseded round pushed"
     assert (harness.data / "sites" / repo).resolve() == site, "a superseded round deployed"
@@ -233,8 +258,11 @@ def test_round_two_during_round_one_waits_then_revises_round_one(
     second_req = harness.post(second_stem)
     second_id = harness.run_id(second_req)
     log = harness.data / "runs" / f"{second_id}.log"
-    wait_for(lambda: log.is_file() and f"Waiting for earlier run(s) {first_id}" in log.read_text(),
-             120, "round 2 to wait for round 1")
+    wait_for(
+        lambda: log.is_file() and f"Waiting for earlier run(s) {first_id}" in log.read_text(),
+        120,
+        "round 2 to wait for round 1",
+    )
     assert second_stem not in harness.asked, "round 2 asked the model before round 1 finished"
     gate.set()
     assert harness.finished(first_id)["state"] == "success"

@@ -52,8 +52,14 @@ def test_runs_beyond_the_slots_wait_their_turn(tmp_path: Path, slots: int) -> No
         with lock:
             finished.append(result)
 
-    runner = LocalRunner(data, action_path=tmp_path, public_url=URL, secrets_for=lambda n: {},
-                         on_finish=on_finish, max_runs=slots)
+    runner = LocalRunner(
+        data,
+        action_path=tmp_path,
+        public_url=URL,
+        secrets_for=lambda n: {},
+        on_finish=on_finish,
+        max_runs=slots,
+    )
     forge = LocalForge(data, public_url=URL, runner=runner)
     repo = forge.create_repo("app", "d")
     workflow = WORKFLOW.replace("{live}", str(live)).replace("{counts}", str(counts))

@@ -102,14 +102,17 @@ jobs:
 """
 
 
-def _setup(tmp_path: Path, workflow: str = WORKFLOW,
-           on_finish: list[RunResult] | None = None) -> tuple[LocalForge, LocalRunner]:
+def _setup(
+    tmp_path: Path, workflow: str = WORKFLOW, on_finish: list[RunResult] | None = None
+) -> tuple[LocalForge, LocalRunner]:
     action = tmp_path / "action"
     action.mkdir()
     (action / "action.yml").write_text(ACTION)
     data = tmp_path / "data"
     runner = LocalRunner(
-        data, action_path=action, public_url=URL,
+        data,
+        action_path=action,
+        public_url=URL,
         secrets_for=lambda name: LocalForge(data, public_url=URL).secrets_for(name),
         on_finish=on_finish.append if on_finish is not None else None,
     )
@@ -119,14 +122,19 @@ def _setup(tmp_path: Path, workflow: str = WORKFLOW,
 
 def _repo(forge: LocalForge, name: str, workflow: str = WORKFLOW) -> None:
     repo = forge.create_repo(name, "d")
-    forge.commit_files(repo, {".github/workflows/llm-deploy.yml": workflow.encode(),
-                              "README.md": b"r"}, "init")
+    forge.commit_files(
+        repo, {".github/workflows/llm-deploy.yml": workflow.encode(), "README.md": b"r"}, "init"
+    )
     forge.set_secret(repo, "LLM_DEPLOY_PAYLOAD_KEY", SECRET)
 
 
 def _head(forge: LocalForge, name: str) -> str:
-    return subprocess.run(["git", "-C", str(forge.repo_dir(name)), "rev-parse", "main"],
-                          capture_output=True, text=True, check=True).stdout.strip()
+    return subprocess.run(
+        ["git", "-C", str(forge.repo_dir(name)), "rev-parse", "main"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
 
 
 def _states(result: RunResult) -> dict[str, str]:
@@ -205,8 +213,9 @@ def test_dispatch_runs_concurrently_for_two_repos(tmp_path: Path) -> None:
     for name in ("one", "two"):
         _repo(forge, name)
     done = threading.Event()
-    dispatches = [forge.dispatch(forge.get_repo(n), "llm-deploy.yml", {"greeting": n})
-                  for n in ("one", "two")]
+    dispatches = [
+        forge.dispatch(forge.get_repo(n), "llm-deploy.yml", {"greeting": n}) for n in ("one", "two")
+    ]
     assert {d.run_id for d in dispatches} == {1, 2}
     assert dispatches[0].run_url == f"{URL}/runs/1"
     for _ in range(400):

@@ -54,7 +54,11 @@ def test_triggers_and_least_privilege() -> None:
     assert data["jobs"]["test"]["permissions"] == {"contents": "read"}
     action = data["jobs"]["action"]
     assert action["permissions"] == {
-        "actions": "read", "contents": "write", "pages": "write", "id-token": "write"}
+        "actions": "read",
+        "contents": "write",
+        "pages": "write",
+        "id-token": "write",
+    }
     assert action["environment"]["name"] == "github-pages"
     assert action["concurrency"]["cancel-in-progress"] is False
 

@@ -132,8 +132,12 @@ def test_look_up_cut_short_by_a_stop_decides_nothing() -> None:
 
 @pytest.mark.parametrize(
     ("name", "dispatch_id", "matches"),
-    [("llm-deploy abc123", "abc123", True), ("llm-deploy abc1234", "abc123", False),
-     ("llm-deploy manual run", "", False), (None, "abc123", False)],
+    [
+        ("llm-deploy abc123", "abc123", True),
+        ("llm-deploy abc1234", "abc123", False),
+        ("llm-deploy manual run", "", False),
+        (None, "abc123", False),
+    ],
     ids=["own", "longer-id", "empty-id", "no-name"],
 )
 def test_run_name_matches_whole_ids_only(name: str | None, dispatch_id: str, matches: bool) -> None:
@@ -217,14 +221,25 @@ def fake() -> Iterator[FakeGitHub]:
 
 
 def github_settings(fake: FakeGitHub, tmp_path: Path) -> Settings:
-    return Settings(deploy_secret="s3cret", github_token=fake.token, github_api_url=fake.url,
-                    llm_api_key="sk-llm-key", data_dir=tmp_path, workflow_timeout=20.0,
-                    action_ref="octo/llm-deploy-action@" + "d4" * 20)
+    return Settings(
+        deploy_secret="s3cret",
+        github_token=fake.token,
+        github_api_url=fake.url,
+        llm_api_key="sk-llm-key",
+        data_dir=tmp_path,
+        workflow_timeout=20.0,
+        action_ref="octo/llm-deploy-action@" + "d4" * 20,
+    )
 
 
 def github_forge(fake: FakeGitHub, sleeps: list[float], *, sent: bool) -> DyingGitHubForge:
-    return DyingGitHubForge(sent=sent, token=fake.token, api_url=fake.url,
-                            sleep=sleeps.append, seconds_between_writes=0.0)
+    return DyingGitHubForge(
+        sent=sent,
+        token=fake.token,
+        api_url=fake.url,
+        sleep=sleeps.append,
+        seconds_between_writes=0.0,
+    )
 
 
 def run_listings(fake: FakeGitHub) -> int:

@@ -25,8 +25,16 @@ from tests.support import ServerThread, free_socket
 
 SECRET = "dashboard-secret-4711"
 CHROMIUM = shutil.which("chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 # Reads the dashboard's secret and three kinds of receiver JSON, absolute and relative.
 ATTACK = """
@@ -56,7 +64,9 @@ def _hostile_site(tmp_path: Path, receiver: str) -> Path:
     (site / "index.html").write_text(
         "<!doctype html><title>evil</title><script>"
         f"window.attack = ({ATTACK}); window.stolen = window.attack({json.dumps(receiver)});"
-        "</script>", "utf-8")
+        "</script>",
+        "utf-8",
+    )
     return site
 
 
@@ -69,19 +79,36 @@ def test_hostile_site_reads_no_secret_and_no_receiver_json(tmp_path: Path) -> No
     sock = free_socket()
     port = sock.getsockname()[1]
     data = tmp_path / "data"
-    settings = Settings(deploy_secret=SECRET, data_dir=data, port=port, pages_port=0,
-                        public_url=f"http://127.0.0.1:{port}")
+    settings = Settings(
+        deploy_secret=SECRET,
+        data_dir=data,
+        port=port,
+        pages_port=0,
+        public_url=f"http://127.0.0.1:{port}",
+    )
     server = ServerThread(create_app(settings, forge=MemoryForge()), sock)
     receiver = server.start()
     try:
-        accepted = httpx.post(f"{receiver}/api-deploy", timeout=10, json={
-            "email": "victim@example.com", "secret": SECRET, "task": "victim-task", "round": 1,
-            "nonce": "n1", "brief": "b", "evaluation_url": "https://eval.example/n",
-            "checks": [], "attachments": []})
+        accepted = httpx.post(
+            f"{receiver}/api-deploy",
+            timeout=10,
+            json={
+                "email": "victim@example.com",
+                "secret": SECRET,
+                "task": "victim-task",
+                "round": 1,
+                "nonce": "n1",
+                "brief": "b",
+                "evaluation_url": "https://eval.example/n",
+                "checks": [],
+                "attachments": [],
+            },
+        )
         assert accepted.status_code == 200, accepted.text
         (data / "runs").mkdir(exist_ok=True)
-        (data / "runs" / "1.json").write_text(json.dumps({"run_id": 1, "state": "running",
-                                                          "repo": "victim-task"}))
+        (data / "runs" / "1.json").write_text(
+            json.dumps({"run_id": 1, "state": "running", "repo": "victim-task"})
+        )
         publish_site(data, "evil", _hostile_site(tmp_path, receiver), "1")
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
@@ -94,8 +121,10 @@ def test_hostile_site_reads_no_secret_and_no_receiver_json(tmp_path: Path) -> No
                 # Control: on the receiver's origin the attack reads everything.
                 same: dict[str, Any] = page.evaluate(f"({ATTACK})({json.dumps(receiver)})")
                 assert same["secret"] == SECRET
-                assert same["dashboard-abs"].startswith("200") and "victim-task" in same[
-                    "dashboard-abs"]
+                assert (
+                    same["dashboard-abs"].startswith("200")
+                    and "victim-task" in same["dashboard-abs"]
+                )
                 assert same["run-rel"].startswith("200") and same["status-rel"].startswith("200")
 
                 # The attack: the user follows the receiver's link to the site, in the same tab.

@@ -45,11 +45,19 @@ def test_round_two_of_another_task_id_never_revises_the_repo(
 def test_round_one_of_a_colliding_task_id_gets_a_suffixed_name(tmp_path: Path) -> None:
     forge = MemoryForge()
     journal = _journal(tmp_path, "j")
-    ids = run(journal, forge, req(task="a/b/c", nonce="1"), req(task="a b c", nonce="2"),
-              req(task="a?b?c", nonce="3"))
+    ids = run(
+        journal,
+        forge,
+        req(task="a/b/c", nonce="1"),
+        req(task="a b c", nonce="2"),
+        req(task="a?b?c", nonce="3"),
+    )
     # Different tasks run in parallel, so which one wins the plain name is not fixed.
     assert sorted(journal.get(i).repo or "" for i in ids) == [
-        "octo/a-b-c", "octo/a-b-c-2", "octo/a-b-c-3"]
+        "octo/a-b-c",
+        "octo/a-b-c-2",
+        "octo/a-b-c-3",
+    ]
     journal.close()
 
 
@@ -60,8 +68,15 @@ def test_a_newline_in_a_task_id_forges_no_log_line(
     forge.fail["create_repo"] = "GitHub said no."
     journal = _journal(tmp_path, "j")
     forged = "x\nINFO llm_deploy.worker task=victim round=1 step=dispatched"
-    request = DeployRequest(email="s@example.com", secret="s", task=forged, round=1, nonce="n",
-                            brief="b", evaluation_url="https://eval.example/n")
+    request = DeployRequest(
+        email="s@example.com",
+        secret="s",
+        task=forged,
+        round=1,
+        nonce="n",
+        brief="b",
+        evaluation_url="https://eval.example/n",
+    )
     with caplog.at_level(logging.INFO, logger="llm_deploy"):
         run(journal, forge, request, settings=SETTINGS)
     messages = [r.getMessage() for r in caplog.records if r.name.startswith("llm_deploy")]

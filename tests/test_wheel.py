@@ -172,8 +172,11 @@ def test_installed_wheel_serves_local_mode_end_to_end(venv: Path, tmp_path: Path
             return server.poll() is not None
 
     def notified() -> dict[str, object] | None:
-        rounds = httpx.get(f"{base}/api-deploy/{request['task']}", timeout=5,
-                           headers={"authorization": f"Bearer {SECRET}"}).json()["rounds"]
+        rounds = httpx.get(
+            f"{base}/api-deploy/{request['task']}",
+            timeout=5,
+            headers={"authorization": f"Bearer {SECRET}"},
+        ).json()["rounds"]
         return rounds[0] if rounds[0].get("notified") else None
 
     try:

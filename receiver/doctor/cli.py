@@ -62,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def round_trip(settings: Settings, http: httpx.Client, args: argparse.Namespace) -> TripResult:
-    if (settings.github_token is None):
+    if settings.github_token is None:
         return local_trip(settings, http, keep=args.keep)
     return github_trip(
         settings, http, keep=args.keep, notify_url=args.notify_url, listen_port=args.listen_port

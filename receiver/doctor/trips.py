@@ -63,7 +63,11 @@ def github_trip(
     from receiver.github.action_ref import ActionSource
 
     trip = Trip(
-        settings, forge, watcher, evaluation_url=notify_url or "", poll_seconds=poll_seconds,
+        settings,
+        forge,
+        watcher,
+        evaluation_url=notify_url or "",
+        poll_seconds=poll_seconds,
         action=ActionSource(settings, http=http).get,
     )
     result = TripResult()
@@ -101,7 +105,11 @@ def local_trip(
     with local_stage(Path(settings.data_dir), keep=keep) as (forge, scratch), Listener() as ear:
         watcher = LocalWatcher(scratch, http, ear, clock=time.monotonic)
         trip = Trip(
-            settings, forge, watcher, evaluation_url=ear.url, poll_seconds=poll_seconds,
+            settings,
+            forge,
+            watcher,
+            evaluation_url=ear.url,
+            poll_seconds=poll_seconds,
             action=local_action(settings),
         )
         result.rounds = trip.run()

@@ -64,8 +64,7 @@ def ensure_action(
     assert settings.github_token is not None  # GitHub mode
     if http is None:
         with httpx.Client(timeout=30.0) as own:
-            return ensure_action(settings, http=own, dry_run=dry_run, sleep=sleep,
-                                 sources=sources)
+            return ensure_action(settings, http=own, dry_run=dry_run, sleep=sleep, sources=sources)
     if sources is None:
         try:
             sources = load_sources()

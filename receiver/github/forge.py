@@ -73,8 +73,9 @@ class GitHubForge:
         self._sleep, self._clock = sleep, clock
         self._throttle = github_rate.WriteThrottle(seconds_between_writes, sleep, clock)
         self._max_retries = max_retries
-        self._actions = ActionsCalls(self._request, clock=clock, sleep=sleep,
-                                     registration_timeout=registration_timeout)
+        self._actions = ActionsCalls(
+            self._request, clock=clock, sleep=sleep, registration_timeout=registration_timeout
+        )
         self._keys: dict[str, tuple[str, str]] = {}  # full name -> (key_id, key)
         self._lock = threading.Lock()
         self._reset_waited = 0
@@ -102,6 +103,7 @@ class GitHubForge:
     def find_run(self, repo: Repo, workflow_file: str, dispatch_id: str) -> str | None:
         """The html URL of the dispatched run whose run-name carries dispatch_id, or None."""
         return self._actions.find_run(repo, workflow_file, dispatch_id)
+
     def task_repos(self, base_name: str, tag: str) -> list[Repo]:
         """Repos named base or base-<n> whose description carries the task's tag, oldest first."""
         if self._owner:

@@ -67,10 +67,13 @@ class GitHubMode:
             self._http = httpx.Client(timeout=httpx.Timeout(30.0, connect=10.0))
             # A status view must not hang on GitHub: one attempt, no backoff; the next view (or
             # the next poll, POLL_SECONDS later) tries again.
-            reads = GitHubForge.from_settings(self.settings, seconds_between_writes=0,
-                                              max_retries=0)
+            reads = GitHubForge.from_settings(
+                self.settings, seconds_between_writes=0, max_retries=0
+            )
             self._outcomes = RunOutcomes(
-                reads.read, self._http, token=self.settings.github_token or "",
+                reads.read,
+                self._http,
+                token=self.settings.github_token or "",
                 api_url=self.settings.github_api_url or "https://api.github.com",
             )
         return self._outcomes
@@ -88,8 +91,12 @@ class GitHubMode:
         except (ForgeError, httpx.HTTPError, OSError) as exc:
             log.warning("could not read the run %s: %s", entry["run_url"], exc)
             return None
-        if found is not None and is_final(found) and self.journal is not None \
-                and request_id is not None:
+        if (
+            found is not None
+            and is_final(found)
+            and self.journal is not None
+            and request_id is not None
+        ):
             self.journal.set_outcome(request_id, found)
         return found
 
@@ -97,8 +104,11 @@ class GitHubMode:
         """The journal's status, each dispatched round with its run's outcome."""
         rounds = []
         for entry in found["rounds"]:
-            request_id = (self.journal.find(found["task"], entry["round"], entry["nonce"])
-                          if self.journal is not None else None)
+            request_id = (
+                self.journal.find(found["task"], entry["round"], entry["nonce"])
+                if self.journal is not None
+                else None
+            )
             outcome = self._outcome(request_id, entry)
             entry = {**entry, "outcome": outcome}
             if outcome is not None:

@@ -97,15 +97,22 @@ class RunOutcomes:
 
     def _report(self, owner: str, repo: str, base: str) -> dict[str, Any] | None:
         listing = self._read(f"{base}/artifacts", "list the run's artifacts")
-        artifacts = [a for a in listing.get("artifacts") or []
-                     if str(a.get("name", "")).startswith(REPORT_ARTIFACT) and not a.get("expired")]
+        artifacts = [
+            a
+            for a in listing.get("artifacts") or []
+            if str(a.get("name", "")).startswith(REPORT_ARTIFACT) and not a.get("expired")
+        ]
         if not artifacts:
             return None
         url = f"{self._api_url}/repos/{owner}/{repo}/actions/artifacts/{artifacts[0]['id']}/zip"
         try:
             # GitHub answers 302 to a signed blob URL; httpx drops the token on another origin.
-            response = self._http.get(url, headers={"Authorization": f"Bearer {self._token}"},
-                                      follow_redirects=True, timeout=30.0)
+            response = self._http.get(
+                url,
+                headers={"Authorization": f"Bearer {self._token}"},
+                follow_redirects=True,
+                timeout=30.0,
+            )
         except httpx.HTTPError:
             return None
         if response.status_code != 200 or len(response.content) > _MAX_ZIP:

@@ -17,7 +17,7 @@ def _page(*params: dict[str, Any]) -> dict[str, Any]:
         "get": {
             "summary": "A file of a local-mode site: a redirect to the sites' own origin",
             "description": "Sites are served on a port of their own (LLM_DEPLOY_PAGES_PORT), "
-                           "never on the receiver's origin; the same path there serves the file.",
+            "never on the receiver's origin; the same path there serves the file.",
             "tags": _TAGS,
             "parameters": list(params),
             "responses": {
@@ -27,16 +27,19 @@ def _page(*params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _github_read(summary: str, params: list[dict[str, Any]],
-                 schema: dict[str, Any]) -> dict[str, Any]:
+def _github_read(
+    summary: str, params: list[dict[str, Any]], schema: dict[str, Any]
+) -> dict[str, Any]:
     return {
         "get": {
             "summary": summary,
             "tags": _TAGS,
             "parameters": params,
             "responses": {
-                "200": {"description": "As GitHub answers it.",
-                        "content": {"application/json": {"schema": schema}}},
+                "200": {
+                    "description": "As GitHub answers it.",
+                    "content": {"application/json": {"schema": schema}},
+                },
                 "404": {"description": "No such site or deployment (GitHub's error shape)."},
             },
         }
@@ -54,7 +57,8 @@ def local_operations() -> dict[str, dict[str, Any]]:
         # GitHub's two Pages reads, the site's URL and the deployment of a commit, and below the
         # listing of a workflow's runs.
         "/local/github/repos/{owner}/{repo}/pages": _github_read(
-            "GitHub's 'Get a GitHub Pages site', for local runs", [owner, repo],
+            "GitHub's 'Get a GitHub Pages site', for local runs",
+            [owner, repo],
             {"type": "object", "required": ["html_url"]},
         ),
         "/local/github/repos/{owner}/{repo}/pages/deployments/{sha}": _github_read(
@@ -78,14 +82,20 @@ def local_operations() -> dict[str, dict[str, Any]]:
         },
         "/runs/{run_id}/rerun": {
             "post": {
-                "summary": "Re-run a finished local run (GitHub's \"Re-run jobs\"): a new attempt",
+                "summary": 'Re-run a finished local run (GitHub\'s "Re-run jobs"): a new attempt',
                 "tags": _TAGS,
                 "parameters": [_param("run_id", "integer")],
                 "responses": {
                     "202": {
                         "description": "The next attempt has started with the same inputs.",
-                        "content": {"application/json": {"schema": {
-                            "type": "object", "required": ["run_id", "attempt", "run_url"]}}},
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["run_id", "attempt", "run_url"],
+                                }
+                            }
+                        },
                     },
                     "404": {"description": "No runner in this receiver.", "content": _ERROR},
                     "409": {
@@ -100,16 +110,29 @@ def local_operations() -> dict[str, dict[str, Any]]:
                 "summary": "GitHub's list of a workflow's runs, answered from local runs",
                 "tags": _TAGS,
                 "parameters": [
-                    _param("owner", "string"), repo, _param("workflow", "string"),
-                    *({"name": n, "in": "query", "required": False, "schema": {"type": t}}
-                      for n, t in (("status", "string"), ("page", "integer"),
-                                   ("per_page", "integer"))),
+                    _param("owner", "string"),
+                    repo,
+                    _param("workflow", "string"),
+                    *(
+                        {"name": n, "in": "query", "required": False, "schema": {"type": t}}
+                        for n, t in (
+                            ("status", "string"),
+                            ("page", "integer"),
+                            ("per_page", "integer"),
+                        )
+                    ),
                 ],
                 "responses": {
                     "200": {
                         "description": "Runs newest first, in GitHub's shape.",
-                        "content": {"application/json": {"schema": {
-                            "type": "object", "required": ["total_count", "workflow_runs"]}}},
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["total_count", "workflow_runs"],
+                                }
+                            }
+                        },
                     },
                 },
             }

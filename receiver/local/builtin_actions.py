@@ -40,11 +40,15 @@ def _one_artifact(data_dir: Path, run: RunState, name: str) -> Path:
     kept = data_dir / "runs" / f"{run.result.run_id}.artifacts"
     found = sorted(p for p in kept.glob(f"*/{name}") if p.is_dir()) if kept.is_dir() else []
     if not found:
-        raise StepFailed(f'No artifact named "{name}" was found for this workflow run; '
-                         "upload one with actions/upload-pages-artifact first.")
+        raise StepFailed(
+            f'No artifact named "{name}" was found for this workflow run; '
+            "upload one with actions/upload-pages-artifact first."
+        )
     if len(found) > 1:
-        raise StepFailed(f'Multiple artifacts named "{name}" were unexpectedly found for this '
-                         f"workflow run. Artifact count is {len(found)}.")
+        raise StepFailed(
+            f'Multiple artifacts named "{name}" were unexpectedly found for this '
+            f"workflow run. Artifact count is {len(found)}."
+        )
     return found[0]
 
 
@@ -74,28 +78,41 @@ def run_builtin(
         if with_.get("update-environment", "true").strip().lower() != "false":
             bin_dir = str(Path(sys.executable).parent)
             run.env["PATH"] = os.pathsep.join([bin_dir, run.env.get("PATH", "")])
-        return {"python-path": sys.executable, "python-version": platform.python_version(),
-                "cache-hit": "false"}
+        return {
+            "python-path": sys.executable,
+            "python-version": platform.python_version(),
+            "cache-hit": "false",
+        }
     if name == "upload-pages-artifact":
         source = run.workspace / (with_.get("path") or "_site")
         artifact = _artifact_dir(data_dir, run, with_.get("name") or PAGES_ARTIFACT)
         shutil.rmtree(artifact, ignore_errors=True)  # a resumed attempt uploads again
         count = stage_artifact(source, artifact)
-        run.write(f"Staged {count} files from {with_.get('path') or '_site'} for Pages "
-                  f"as the artifact {artifact.name!r}")
+        run.write(
+            f"Staged {count} files from {with_.get('path') or '_site'} for Pages "
+            f"as the artifact {artifact.name!r}"
+        )
         return {"artifact_id": f"{run.result.run_id}-{run.github.get('run_attempt', '1')}"}
     if name == "deploy-pages":
         artifact = _one_artifact(data_dir, run, with_.get("artifact_name") or PAGES_ARTIFACT)
         version = f"{run.result.run_id}-{run.github.get('run_attempt', '1')}"
         publish_site(data_dir, run.result.repo, artifact, version)
         # What notify waits for (GET …/pages/deployments/{sha}, receiver.local.github_api).
-        record_deployment(data_dir, run.result.repo, str(run.github.get("sha") or ""), "succeed",
-                          run.result.run_id)
+        record_deployment(
+            data_dir,
+            run.result.repo,
+            str(run.github.get("sha") or ""),
+            "succeed",
+            run.result.run_id,
+        )
         run.write(f"Published the site at {site}")
         return {"page_url": site}
     if name == "configure-pages":
-        return {"base_url": site.rstrip("/"), "origin": pages_url,
-                "base_path": f"/pages/{run.result.repo}"}
+        return {
+            "base_url": site.rstrip("/"),
+            "origin": pages_url,
+            "base_path": f"/pages/{run.result.repo}",
+        }
     if name == "upload-artifact":
         return _keep_artifact(run, with_, data_dir)
     run.write(f"actions/{name} has no local equivalent; treated as a no-op")

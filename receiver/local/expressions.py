@@ -34,6 +34,7 @@ from receiver.local.expression_values import (
 
 __all__ = ["ExpressionError", "evaluate", "evaluate_if", "substitute", "to_string", "truthy"]
 
+
 def _format(fmt: Any, *args: Any) -> str:
     """GitHub's format(): {N} is argument N, {{ and }} are braces, anything else is an error."""
     text, out, i = to_string(fmt), [], 0

@@ -99,8 +99,14 @@ def read_secrets(data_dir: Path, repo_name: str) -> dict[str, str]:
 class LocalForge:
     """A forge made of bare git repos in a folder; thread-safe."""
 
-    def __init__(self, data_dir: Path, *, public_url: str, runner: Runner | None = None,
-                 pages_url: str | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        public_url: str,
+        runner: Runner | None = None,
+        pages_url: str | None = None,
+    ) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.public_url = public_url.rstrip("/")
         # The sites' own origin (local Pages' listener); the receiver's only in bare tests.
@@ -272,9 +278,14 @@ class LocalForge:
         run_url = f"{self.public_url}/runs/{run_id}"
         # The inputs are kept so a restart can run it again (local_resume); the payload in them
         # is encrypted, and the data folder already holds the repo secrets.
-        record = {"run_id": run_id, "repo": repo.name, "workflow": workflow_file,
-                  "dispatch_id": inputs.get("dispatch-id", ""), "run_url": run_url,
-                  "inputs": dict(inputs)}
+        record = {
+            "run_id": run_id,
+            "repo": repo.name,
+            "workflow": workflow_file,
+            "dispatch_id": inputs.get("dispatch-id", ""),
+            "run_url": run_url,
+            "inputs": dict(inputs),
+        }
         self._write_json(self._dispatch_record(run_id), record, mode=0o600)
         self._start_run(repo.name, workflow_file, dict(inputs), run_id)
         return Dispatch(run_id=run_id, run_url=run_url)
@@ -299,11 +310,11 @@ class LocalForge:
         for run in interrupted_runs(runs):
             if run.notified or run.inputs is None:
                 close_run(runs, run.run_id, NOTIFIED_BEFORE_STOP if run.notified else NO_INPUTS)
-                log.warning("run=%s repo=%s interrupted by a stop; not run again", run.run_id,
-                            run.repo)
+                log.warning(
+                    "run=%s repo=%s interrupted by a stop; not run again", run.run_id, run.repo
+                )
                 continue
-            log.info("run=%s repo=%s interrupted by a stop; running it again", run.run_id,
-                     run.repo)
+            log.info("run=%s repo=%s interrupted by a stop; running it again", run.run_id, run.repo)
             self._start_run(run.repo, run.workflow, run.inputs, run.run_id)
             restarted.append(run.run_id)
         return restarted
@@ -318,7 +329,9 @@ class LocalForge:
             except (OSError, ValueError):
                 continue  # records are written atomically: a damaged one names no run
             if (record.get("repo"), record.get("workflow"), record.get("dispatch_id")) == (
-                repo.name, workflow_file, dispatch_id
+                repo.name,
+                workflow_file,
+                dispatch_id,
             ):
                 return str(record["run_url"])
         return None

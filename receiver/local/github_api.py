@@ -57,31 +57,87 @@ def _records(runs_dir: Path) -> list[dict[str, Any]]:
 # The ``…_url`` fields GitHub's minimal-repository and simple-user objects require; here each
 # points under the local API (nothing serves most of them: a client that follows one gets 404).
 _REPO_URLS = [
-    "archive", "assignees", "blobs", "branches", "collaborators", "comments", "commits",
-    "compare", "contents", "contributors", "deployments", "downloads", "events", "forks",
-    "git_commits", "git_refs", "git_tags", "hooks", "issue_comment", "issue_events", "issues",
-    "keys", "labels", "languages", "merges", "milestones", "notifications", "pulls", "releases",
-    "stargazers", "statuses", "subscribers", "subscription", "tags", "teams", "trees",
+    "archive",
+    "assignees",
+    "blobs",
+    "branches",
+    "collaborators",
+    "comments",
+    "commits",
+    "compare",
+    "contents",
+    "contributors",
+    "deployments",
+    "downloads",
+    "events",
+    "forks",
+    "git_commits",
+    "git_refs",
+    "git_tags",
+    "hooks",
+    "issue_comment",
+    "issue_events",
+    "issues",
+    "keys",
+    "labels",
+    "languages",
+    "merges",
+    "milestones",
+    "notifications",
+    "pulls",
+    "releases",
+    "stargazers",
+    "statuses",
+    "subscribers",
+    "subscription",
+    "tags",
+    "teams",
+    "trees",
 ]
 _USER_URLS = [
-    "events", "followers", "following", "gists", "organizations", "received_events", "repos",
-    "starred", "subscriptions",
+    "events",
+    "followers",
+    "following",
+    "gists",
+    "organizations",
+    "received_events",
+    "repos",
+    "starred",
+    "subscriptions",
 ]
 
 
 def _owner(api: str, owner: str) -> dict[str, Any]:
     user: dict[str, Any] = {f"{k}_url": f"{api}/users/{owner}/{k}" for k in _USER_URLS}
-    user.update(login=owner, id=1, node_id="U_local", avatar_url="", gravatar_id="",
-                url=f"{api}/users/{owner}", html_url="", site_admin=False, type="User")
+    user.update(
+        login=owner,
+        id=1,
+        node_id="U_local",
+        avatar_url="",
+        gravatar_id="",
+        url=f"{api}/users/{owner}",
+        html_url="",
+        site_admin=False,
+        type="User",
+    )
     return user
 
 
 def _repository(api: str, base_url: str, owner: str, repo: str) -> dict[str, Any]:
     url = f"{api}/repos/{owner}/{repo}"
     data: dict[str, Any] = {f"{k}_url": f"{url}/{k}" for k in _REPO_URLS}
-    data.update(id=1, node_id=f"R_local_{repo}", name=repo, full_name=f"{owner}/{repo}",
-                owner=_owner(api, owner), private=False, fork=False, description=None,
-                url=url, html_url=f"{base_url}/repos/{repo}.git")
+    data.update(
+        id=1,
+        node_id=f"R_local_{repo}",
+        name=repo,
+        full_name=f"{owner}/{repo}",
+        owner=_owner(api, owner),
+        private=False,
+        fork=False,
+        description=None,
+        url=url,
+        html_url=f"{base_url}/repos/{repo}.git",
+    )
     return data
 
 
@@ -131,12 +187,20 @@ def workflow_run(record: dict[str, Any], base_url: str, owner: str) -> dict[str,
 
 
 def list_workflow_runs(
-    runs_dir: Path, *, base_url: str, owner: str, repo: str, workflow: str,
-    status: str = "", page: int = 1, per_page: int = 30,
+    runs_dir: Path,
+    *,
+    base_url: str,
+    owner: str,
+    repo: str,
+    workflow: str,
+    status: str = "",
+    page: int = 1,
+    per_page: int = 30,
 ) -> dict[str, Any]:
     """The body of ``GET …/actions/workflows/{workflow}/runs`` for local runs, newest first."""
     runs = [
-        workflow_run(r, base_url, owner) for r in _records(runs_dir)
+        workflow_run(r, base_url, owner)
+        for r in _records(runs_dir)
         if r.get("repo") == repo and r.get("workflow") == workflow
     ]
     if status:  # GitHub's filter matches a status or a conclusion
@@ -157,9 +221,15 @@ async def workflow_runs(request: Request) -> Response:
     runs_dir = Path(request.app.state.mode.settings.data_dir) / "runs"
     base = str(request.base_url).rstrip("/")
     body = await run_in_threadpool(
-        list_workflow_runs, runs_dir, base_url=base, owner=params["owner"], repo=params["repo"],
-        workflow=params["workflow"], status=query.get("status", ""),
-        page=_int(query.get("page"), 1), per_page=_int(query.get("per_page"), 30),
+        list_workflow_runs,
+        runs_dir,
+        base_url=base,
+        owner=params["owner"],
+        repo=params["repo"],
+        workflow=params["workflow"],
+        status=query.get("status", ""),
+        page=_int(query.get("page"), 1),
+        per_page=_int(query.get("per_page"), 30),
     )
     return JSONResponse(body)
 
@@ -173,8 +243,15 @@ def pages_site(data_dir: Path, pages_url: str, repo: str, url: str) -> dict[str,
         return None
     if not (Path(data_dir) / "repos" / f"{repo}.git").is_dir():
         return None
-    return {"url": url, "status": "built", "cname": None, "custom_404": False,
-            "html_url": site_url(pages_url, repo), "build_type": "workflow", "public": True}
+    return {
+        "url": url,
+        "status": "built",
+        "cname": None,
+        "custom_404": False,
+        "html_url": site_url(pages_url, repo),
+        "build_type": "workflow",
+        "public": True,
+    }
 
 
 def _not_found() -> Response:
@@ -184,16 +261,18 @@ def _not_found() -> Response:
 async def pages(request: Request) -> Response:
     """``GET /local/github/repos/{owner}/{repo}/pages``: GitHub's "Get a GitHub Pages site"."""
     mode = request.app.state.mode
-    found = pages_site(Path(mode.settings.data_dir), mode.pages_url,
-                       request.path_params["repo"], str(request.url))
+    found = pages_site(
+        Path(mode.settings.data_dir), mode.pages_url, request.path_params["repo"], str(request.url)
+    )
     return _not_found() if found is None else JSONResponse(found, headers=_NO_CACHE)
 
 
 async def pages_deployment(request: Request) -> Response:
     """``GET /local/github/repos/{owner}/{repo}/pages/deployments/{sha}``: its status."""
     params = request.path_params
-    found = read_deployment(Path(request.app.state.mode.settings.data_dir), params["repo"],
-                            params["sha"])
+    found = read_deployment(
+        Path(request.app.state.mode.settings.data_dir), params["repo"], params["sha"]
+    )
     if found is None:
         return _not_found()
     return JSONResponse({"status": found["status"]}, headers=_NO_CACHE)

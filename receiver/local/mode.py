@@ -62,9 +62,13 @@ class LocalMode:
         self.notes = LocalNotifications(settings.data_dir)
         self._processes: list[StepProcesses] = []
         public_host = urlsplit(settings.public_url).hostname or "127.0.0.1"
-        self.pages = PagesListener(settings.data_dir, host=settings.host,
-                                   port=settings.pages_port, receiver_port=settings.port,
-                                   public_host=public_host)
+        self.pages = PagesListener(
+            settings.data_dir,
+            host=settings.host,
+            port=settings.pages_port,
+            receiver_port=settings.port,
+            public_host=public_host,
+        )
         self.runner: LocalRunner | None = None  # the forge's, for "Re-run jobs"
 
     def start(self) -> None:
@@ -101,7 +105,8 @@ class LocalMode:
     def action(self) -> Callable[[], ActionChoice]:
         """The override, else this checkout's action.yml under the local forge's namespace."""
         choice = override_choice(self.settings) or ActionChoice(
-            LOCAL_ACTION_REF, "local mode: this checkout's action.yml")
+            LOCAL_ACTION_REF, "local mode: this checkout's action.yml"
+        )
         logging.getLogger("llm_deploy.action").info("%s", choice.describe())
         return lambda: choice
 
@@ -187,9 +192,14 @@ async def rerun(request: Request) -> Response:
     except RerunError as exc:
         raise ApiError(409, str(exc)) from None
     threading.Thread(
-        target=runner.run, args=(repo, workflow, inputs),
-        kwargs={"run_id": run_id, "attempt": attempt}, name=f"local-rerun-{run_id}", daemon=True,
+        target=runner.run,
+        args=(repo, workflow, inputs),
+        kwargs={"run_id": run_id, "attempt": attempt},
+        name=f"local-rerun-{run_id}",
+        daemon=True,
     ).start()
     public = mode.settings.public_url.rstrip("/")
-    return JSONResponse({"run_id": run_id, "attempt": attempt,
-                         "run_url": f"{public}/runs/{run_id}"}, status_code=202)
+    return JSONResponse(
+        {"run_id": run_id, "attempt": attempt, "run_url": f"{public}/runs/{run_id}"},
+        status_code=202,
+    )

@@ -57,8 +57,11 @@ class LocalNotifications:
         """The newest notification for this request, or None."""
         with self._lock:
             for body in reversed(self.bodies):
-                if (body.get("task"), body.get("round"), body.get("nonce")) == (task, round_,
-                                                                                nonce):
+                if (body.get("task"), body.get("round"), body.get("nonce")) == (
+                    task,
+                    round_,
+                    nonce,
+                ):
                     return body
         return None
 
@@ -76,8 +79,9 @@ def check_notification(body: Any, journal: Journal) -> str | None:
         return "task and nonce must be strings."
     request_id = journal.find(body["task"], body["round"], body["nonce"])
     if request_id is None:
-        return (f"No request for task {body['task']!r} round {body['round']} "
-                "with this nonce was sent.")
+        return (
+            f"No request for task {body['task']!r} round {body['round']} with this nonce was sent."
+        )
     if journal.get(request_id).body.get("email") != body["email"]:
         return "The email does not match the request's."
     return None
@@ -118,7 +122,8 @@ def with_run(entry: dict[str, Any], data_dir: Path) -> dict[str, Any]:
         if run["state"] == "failure" and not entry.get("error"):
             failed = next((s for s in run["steps"] if s["state"] == "failure"), None)
             entry["error"] = run["error"] or (
-                f"The run failed at the step {failed['name']!r}." if failed else "The run failed.")
+                f"The run failed at the step {failed['name']!r}." if failed else "The run failed."
+            )
     return entry
 
 
@@ -132,19 +137,23 @@ def _run_progress(data_dir: Path, run_url: str) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None  # not written yet, or replaced mid-read on a platform without atomic rename
     state = str(record.get("state", "queued"))
-    steps = [{"name": s.get("name", ""), "state": s.get("state", ""),
-              "elapsed": s.get("elapsed", 0.0)} for s in record.get("steps") or []]
+    steps = [
+        {"name": s.get("name", ""), "state": s.get("state", ""), "elapsed": s.get("elapsed", 0.0)}
+        for s in record.get("steps") or []
+    ]
     started = float(record.get("started_at") or 0.0)
-    elapsed = record.get("elapsed") if state in ("success", "failure") else (
-        round(time.time() - started, 3) if started else 0.0)
+    elapsed = (
+        record.get("elapsed")
+        if state in ("success", "failure")
+        else (round(time.time() - started, 3) if started else 0.0)
+    )
     return {
         "id": int(match[1]),
         "started_at": started,
         "report": str((record.get("outputs") or {}).get("report") or ""),
         "state": state,
         "elapsed": elapsed,
-        "current_step": next((s["name"] for s in reversed(steps) if s["state"] == "running"),
-                             None),
+        "current_step": next((s["name"] for s in reversed(steps) if s["state"] == "running"), None),
         "steps": steps,
         "error": str(record.get("error") or ""),
     }
@@ -158,8 +167,7 @@ def run_outcome(data_dir: Path, run: dict[str, Any]) -> dict[str, Any]:
         run["state"] if finished else None,
         _report(Path(data_dir), run),
         started_at=started,
-        ended_at=round(started + float(run["elapsed"] or 0.0), 3) if finished and started
-        else None,
+        ended_at=round(started + float(run["elapsed"] or 0.0), 3) if finished and started else None,
         step=run["current_step"],
     )
 

@@ -64,8 +64,13 @@ def _settings(data: str | None, port: int) -> Settings:
     environ = collections.ChainMap({}, os.environ, overrides)
     if data:
         environ.maps[0]["LLM_DEPLOY_DATA"] = data
-    environ.maps[0].update({"HOST": "127.0.0.1", "PORT": str(port),
-                            "LLM_DEPLOY_PUBLIC_URL": f"http://127.0.0.1:{port}"})
+    environ.maps[0].update(
+        {
+            "HOST": "127.0.0.1",
+            "PORT": str(port),
+            "LLM_DEPLOY_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        }
+    )
     settings = Settings.from_environ(environ)
     return dataclasses.replace(settings, github_token=None, data_dir=settings.data_dir.resolve())
 
@@ -99,8 +104,9 @@ def main(argv: Sequence[str]) -> int:
     """Run one request end to end in local mode; print the notification as JSON."""
     parser = argparse.ArgumentParser(prog="llm-deploy run", description=__doc__.split("\n")[0])
     parser.add_argument("request", type=Path, help="the request JSON (as POSTed to /api-deploy)")
-    parser.add_argument("--data", metavar="DIR",
-                        help="data folder (default: $LLM_DEPLOY_DATA or ./llm-deploy-data)")
+    parser.add_argument(
+        "--data", metavar="DIR", help="data folder (default: $LLM_DEPLOY_DATA or ./llm-deploy-data)"
+    )
     args = parser.parse_args(list(argv))
     start = time.monotonic()
 
@@ -122,13 +128,15 @@ def main(argv: Sequence[str]) -> int:
         sock.close()
         print(f"llm-deploy run: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s"
+    )
     events: queue.Queue[Event] = queue.Queue()
     mode = LocalMode(settings, on_finish=lambda result: events.put(("run", result)))
     capture = _capture_server(events)
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, mode=mode), log_config=None,
-                                           log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings, mode=mode), log_config=None, log_level="warning")
+    )
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:
@@ -138,13 +146,18 @@ def main(argv: Sequence[str]) -> int:
             time.sleep(0.02)
         say(f"local mode: receiver at {settings.public_url}, data in {settings.data_dir}")
         host, port = capture.server_address[:2]
-        body = {**request, "secret": settings.deploy_secret,
-                "evaluation_url": f"http://{host!s}:{port}/notify"}
+        body = {
+            **request,
+            "secret": settings.deploy_secret,
+            "evaluation_url": f"http://{host!s}:{port}/notify",
+        }
         answer = httpx.post(f"{settings.public_url}/api-deploy", json=body, timeout=60)
         if answer.status_code != 200:
             raise RuntimeError(f"The receiver answered {answer.status_code}: {answer.text}")
-        say(f"accepted task={request.get('task')} round={request.get('round')}; "
-            f"follow it at {answer.json().get('status_url', '')}")
+        say(
+            f"accepted task={request.get('task')} round={request.get('round')}; "
+            f"follow it at {answer.json().get('status_url', '')}"
+        )
         note = _wait(events, start + TIMEOUT, say)
         note.pop("evaluation_url", None)
         say(f"notified; the site is at {note.get('pages_url', '')}")

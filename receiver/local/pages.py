@@ -56,8 +56,9 @@ def read_deployment(data_dir: Path, repo: str, sha: str) -> dict[str, object] | 
     if not sha.isalnum() or repo.startswith(".") or "/" in repo:
         return None
     try:
-        found = json.loads((Path(data_dir) / "sites" / _DEPLOYMENTS / repo / f"{sha}.json")
-                           .read_text("utf-8"))
+        found = json.loads(
+            (Path(data_dir) / "sites" / _DEPLOYMENTS / repo / f"{sha}.json").read_text("utf-8")
+        )
     except (OSError, ValueError):
         return None
     return found if isinstance(found, dict) else None
@@ -69,8 +70,9 @@ def stage_artifact(source: Path, dest: Path) -> int:
         raise FileNotFoundError(f"The Pages folder {source.name!r} does not exist.")
     count = 0
     for dirpath, dirnames, filenames in os.walk(source):
-        dirnames[:] = [d for d in dirnames if d not in _SKIP
-                       and not os.path.islink(os.path.join(dirpath, d))]
+        dirnames[:] = [
+            d for d in dirnames if d not in _SKIP and not os.path.islink(os.path.join(dirpath, d))
+        ]
         rel = Path(dirpath).relative_to(source)
         (dest / rel).mkdir(parents=True, exist_ok=True)
         for name in filenames:
@@ -161,14 +163,19 @@ def pages_app(data_dir: Path, *, runs: bool = True) -> ASGIApp:
         logfile = data_dir / "runs" / f"{run_id}.log"
         text = logfile.read_text("utf-8", "replace") if logfile.is_file() else ""
         if "json" in request.headers.get("accept", "") or request.query_params.get("format"):
-            return Response(json.dumps(record, indent=2), media_type="application/json",
-                            headers=_NO_CACHE)
+            return Response(
+                json.dumps(record, indent=2), media_type="application/json", headers=_NO_CACHE
+            )
         # Records and logs are masked when written; this page only has to escape them.
-        refresh = '<meta http-equiv="refresh" content="2">' if record.get("state") in (
-            "queued", "running") else ""
+        refresh = (
+            '<meta http-equiv="refresh" content="2">'
+            if record.get("state") in ("queued", "running")
+            else ""
+        )
         steps = "".join(
             f"<tr><td>{html.escape(s['name'])}</td><td>{html.escape(s['state'])}</td>"
-            f"<td>{s['elapsed']:.2f}s</td></tr>" for s in record.get("steps", [])
+            f"<td>{s['elapsed']:.2f}s</td></tr>"
+            for s in record.get("steps", [])
         )
         body = (
             f"<!doctype html><html><head><meta charset='utf-8'>{refresh}"

@@ -56,8 +56,9 @@ def bind(host: str, port: int | None, fallback_from: int) -> socket.socket:
 class PagesListener:
     """Serves ``data_dir/sites`` under ``/pages/<repo>/`` on its own port, in a daemon thread."""
 
-    def __init__(self, data_dir: Path, *, host: str, port: int | None, receiver_port: int,
-                 public_host: str) -> None:
+    def __init__(
+        self, data_dir: Path, *, host: str, port: int | None, receiver_port: int, public_host: str
+    ) -> None:
         self.data_dir = Path(data_dir)
         self.host, self.port, self.receiver_port = host, port, receiver_port
         self.public_host = public_host
@@ -73,11 +74,16 @@ class PagesListener:
         bound = sock.getsockname()[1]
         host = f"[{self.public_host}]" if ":" in self.public_host else self.public_host
         self.url = f"http://{host}:{bound}"
-        config = uvicorn.Config(pages_app(self.data_dir, runs=False), log_config=None,
-                                log_level="warning", lifespan="off")
+        config = uvicorn.Config(
+            pages_app(self.data_dir, runs=False),
+            log_config=None,
+            log_level="warning",
+            lifespan="off",
+        )
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]},
-                                        name="local-pages", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, name="local-pages", daemon=True
+        )
         self._thread.start()
         deadline = time.monotonic() + 10
         while not self._server.started and self._thread.is_alive():

@@ -65,8 +65,10 @@ def unsupported_step(workflow: dict[Any, Any]) -> str | None:
         if not isinstance(job, dict):
             return f"The job {job_id!r} is not a mapping."
         if "uses" in job:
-            return (f"The job {job_id!r} calls the reusable workflow {job['uses']!r}, which the "
-                    "local runner cannot run.")
+            return (
+                f"The job {job_id!r} calls the reusable workflow {job['uses']!r}, which the "
+                "local runner cannot run."
+            )
         for index, step in enumerate(job.get("steps") or [], 1):
             uses = str(step.get("uses", "")) if isinstance(step, dict) else ""
             if not uses:
@@ -74,9 +76,12 @@ def unsupported_step(workflow: dict[Any, Any]) -> str | None:
             owner, _, rest = uses.partition("/")
             if owner == "actions" and rest.split("@", 1)[0] in SUPPORTED_ACTIONS:
                 continue
-            return (f"Step {index} of the job {job_id!r} uses {uses!r}, which the local runner "
-                    "cannot run: an app's workflow may use only run steps, "
-                    + ", ".join(f"actions/{a}" for a in SUPPORTED_ACTIONS) + " locally.")
+            return (
+                f"Step {index} of the job {job_id!r} uses {uses!r}, which the local runner "
+                "cannot run: an app's workflow may use only run steps, "
+                + ", ".join(f"actions/{a}" for a in SUPPORTED_ACTIONS)
+                + " locally."
+            )
     return None
 
 
@@ -104,8 +109,9 @@ def push_workflows(clone_url: str, sha: str, branch: str) -> dict[str, dict[Any,
     """The workflows of commit ``sha`` that a push to ``branch`` starts: file name → parsed."""
     found: dict[str, dict[Any, Any]] = {}
     git_dir = _git_dir(clone_url)
-    names = run_git("--git-dir", git_dir, "ls-tree", "--name-only", sha,
-                    ".github/workflows/").splitlines()
+    names = run_git(
+        "--git-dir", git_dir, "ls-tree", "--name-only", sha, ".github/workflows/"
+    ).splitlines()
     for path in sorted(names):
         if not path.endswith((".yml", ".yaml")):
             continue

@@ -51,14 +51,18 @@ def interrupted_runs(runs_dir: Path) -> Iterator[Interrupted]:
         run = _read(runs_dir / f"{path.name.split('.')[0]}.json")
         if dispatch is None or run is None or run.get("state") not in UNFINISHED:
             continue
-        notified = any("notify" in str(s.get("name", "")).lower() and s.get("state") == "success"
-                       for s in run.get("steps") or [])
+        notified = any(
+            "notify" in str(s.get("name", "")).lower() and s.get("state") == "success"
+            for s in run.get("steps") or []
+        )
         inputs = dispatch.get("inputs")
         yield Interrupted(
-            run_id=int(dispatch["run_id"]), repo=str(dispatch["repo"]),
+            run_id=int(dispatch["run_id"]),
+            repo=str(dispatch["repo"]),
             workflow=str(dispatch["workflow"]),
-            inputs=({str(k): str(v) for k, v in inputs.items()}
-                    if isinstance(inputs, dict) else None),
+            inputs=(
+                {str(k): str(v) for k, v in inputs.items()} if isinstance(inputs, dict) else None
+            ),
             notified=notified,
         )
 

@@ -101,9 +101,14 @@ class LocalRunner:
         self._lock = threading.Lock()
         # Steps running now; local mode's shutdown ends them (a runner of its own owns a fresh set).
         self.processes = processes or StepProcesses()
-        self.steps = StepRunner(data_dir=self.data_dir, action_path=self.action_path,
-                                public_url=self.public_url, runs_dir=self.runs_dir,
-                                processes=self.processes, pages_url=self.pages_url)
+        self.steps = StepRunner(
+            data_dir=self.data_dir,
+            action_path=self.action_path,
+            public_url=self.public_url,
+            runs_dir=self.runs_dir,
+            processes=self.processes,
+            pages_url=self.pages_url,
+        )
 
     def allocate_run_id(self) -> int:
         """Reserve a new run id (unique across restarts) by creating its record file."""
@@ -111,8 +116,9 @@ class LocalRunner:
             ids = [int(p.stem) for p in self.runs_dir.glob("*.json") if p.stem.isdigit()]
             for run_id in itertools.count(max(ids, default=0) + 1):
                 try:
-                    fd = os.open(self.record_path(run_id), os.O_CREAT | os.O_EXCL | os.O_WRONLY,
-                                 FILE_MODE)
+                    fd = os.open(
+                        self.record_path(run_id), os.O_CREAT | os.O_EXCL | os.O_WRONLY, FILE_MODE
+                    )
                 except FileExistsError:
                     continue
                 os.write(fd, json.dumps({"run_id": run_id, "state": "queued"}).encode())
@@ -151,16 +157,22 @@ class LocalRunner:
         attempt = attempt if attempt is not None else self._recorded_attempt(run_id)
         with self._slots:
             if self.processes.stopping.is_set():
-                return RunResult(run_id, repo_name, workflow_file, "queued", time.time(),
-                                 attempt=attempt)
+                return RunResult(
+                    run_id, repo_name, workflow_file, "queued", time.time(), attempt=attempt
+                )
             return self._run(repo_name, workflow_file, inputs, run_id, attempt)
 
     def _run(
-        self, repo_name: str, workflow_file: str, inputs: dict[str, str], run_id: int,
+        self,
+        repo_name: str,
+        workflow_file: str,
+        inputs: dict[str, str],
+        run_id: int,
         attempt: int,
     ) -> RunResult:
-        result = RunResult(run_id, repo_name, workflow_file, "running", time.time(),
-                           attempt=attempt)
+        result = RunResult(
+            run_id, repo_name, workflow_file, "running", time.time(), attempt=attempt
+        )
         self._save(result)
         secrets = {k: v for k, v in self.secrets_for(repo_name).items() if v}
         token = f"local-token-{os.urandom(8).hex()}"
@@ -183,8 +195,9 @@ class LocalRunner:
                 self._save(result)
                 shutil.rmtree(work, ignore_errors=True)
                 watch.stop()
-        log.info("run=%s repo=%s state=%s elapsed=%.2f", run_id, repo_name, result.state,
-                 result.elapsed)
+        log.info(
+            "run=%s repo=%s state=%s elapsed=%.2f", run_id, repo_name, result.state, result.elapsed
+        )
         if self.on_finish is not None:
             self.on_finish(result)
         return result
@@ -193,8 +206,9 @@ class LocalRunner:
 
     def watch_pushes(self, repo_name: str, clone_url: str) -> PushWatch:
         """Start the workflows each push to main starts, for as long as the caller's run lasts."""
-        return PushWatch(clone_url, "main",
-                         functools.partial(self._start_push_runs, repo_name, clone_url))
+        return PushWatch(
+            clone_url, "main", functools.partial(self._start_push_runs, repo_name, clone_url)
+        )
 
     def _start_push_runs(self, repo_name: str, clone_url: str, before: str, after: str) -> None:
         # On GitHub a push made with the run's GITHUB_TOKEN starts no workflow; the Action pushes
@@ -203,16 +217,26 @@ class LocalRunner:
             return
         for name, workflow in push_workflows(clone_url, after, "main").items():
             run_id = self.allocate_run_id()
-            log.info("run=%s repo=%s started by the push of %s (%s)", run_id, repo_name,
-                     after[:12], name)
+            log.info(
+                "run=%s repo=%s started by the push of %s (%s)", run_id, repo_name, after[:12], name
+            )
             threading.Thread(
-                target=self.run_push, args=(repo_name, name, workflow, after, before),
-                kwargs={"run_id": run_id}, name=f"local-run-{run_id}", daemon=True,
+                target=self.run_push,
+                args=(repo_name, name, workflow, after, before),
+                kwargs={"run_id": run_id},
+                name=f"local-run-{run_id}",
+                daemon=True,
             ).start()
 
     def run_push(
-        self, repo_name: str, workflow_file: str, workflow: dict[Any, Any], sha: str,
-        before: str, *, run_id: int | None = None,
+        self,
+        repo_name: str,
+        workflow_file: str,
+        workflow: dict[Any, Any],
+        sha: str,
+        before: str,
+        *,
+        run_id: int | None = None,
     ) -> RunResult:
         """Run an app workflow for a push of ``sha`` to main; never raises.
 
@@ -241,31 +265,51 @@ class LocalRunner:
                 run.write(f"Run {run_id} finished: {result.state} in {result.elapsed:.2f}s")
                 self._save(result)
                 shutil.rmtree(work, ignore_errors=True)
-        log.info("run=%s repo=%s push run state=%s elapsed=%.2f", run_id, repo_name,
-                 result.state, result.elapsed)
+        log.info(
+            "run=%s repo=%s push run state=%s elapsed=%.2f",
+            run_id,
+            repo_name,
+            result.state,
+            result.elapsed,
+        )
         return result
 
     def _run_push_workflow(
-        self, run: RunState, workflow: dict[Any, Any], sha: str, before: str,
-        secrets: dict[str, str], token: str,
+        self,
+        run: RunState,
+        workflow: dict[Any, Any],
+        sha: str,
+        before: str,
+        secrets: dict[str, str],
+        token: str,
     ) -> None:
         problem = unsupported_step(workflow)
         if problem is not None:
             raise StepFailed(f"{run.result.workflow}: {problem}")
         jobs = workflow.get("jobs") or {}
         order = job_order(jobs)
-        run.github.update({"sha": sha, "event_name": "push", "ref": "refs/heads/main",
-                           "ref_name": "main"})
-        event = {"ref": "refs/heads/main", "before": before, "after": sha,
-                 "repository": {"full_name": run.github["repository"]}}
+        run.github.update(
+            {"sha": sha, "event_name": "push", "ref": "refs/heads/main", "ref_name": "main"}
+        )
+        event = {
+            "ref": "refs/heads/main",
+            "before": before,
+            "after": sha,
+            "repository": {"full_name": run.github["repository"]},
+        }
         (run.temp / "event.json").write_text(json.dumps(event), "utf-8")
-        run.env.update({
-            f"GITHUB_{k.upper()}": str(v) for k, v in run.github.items()
-            if k not in ("token", "action_path")
-        })
+        run.env.update(
+            {
+                f"GITHUB_{k.upper()}": str(v)
+                for k, v in run.github.items()
+                if k not in ("token", "action_path")
+            }
+        )
         run.env["GITHUB_EVENT_PATH"] = str(run.temp / "event.json")
-        run.write(f"Run {run.result.run_id} of {run.result.workflow} in {run.result.repo}, "
-                  f"started by the push of {sha[:12]}")
+        run.write(
+            f"Run {run.result.run_id} of {run.result.workflow} in {run.result.repo}, "
+            f"started by the push of {sha[:12]}"
+        )
         for job_id in order:
             job = jobs[job_id]
             if job.get("needs") and run.status == "failure":
@@ -275,9 +319,15 @@ class LocalRunner:
             run.env["GITHUB_JOB"] = run.github["job"] = str(job_id)
             env = {**str_map(workflow.get("env")), **str_map(job.get("env"))}
             ctx: dict[str, Any] = {
-                "inputs": {}, "secrets": {**secrets, "GITHUB_TOKEN": token},
-                "github": {**run.github, "event": event}, "runner": run.runner_ctx, "env": env,
-                "steps": {}, "vars": {}, "job": {"status": run.status}, "needs": {},
+                "inputs": {},
+                "secrets": {**secrets, "GITHUB_TOKEN": token},
+                "github": {**run.github, "event": event},
+                "runner": run.runner_ctx,
+                "env": env,
+                "steps": {},
+                "vars": {},
+                "job": {"status": run.status},
+                "needs": {},
             }
             self.steps.run_steps(run, job.get("steps") or [], ctx, action_path=None)
 
@@ -320,11 +370,20 @@ class LocalRunner:
             attempt = int(record.get("attempt") or 1)
             archive = runs / f"{run_id}.attempt-{attempt}.json"
             archive.write_text(json.dumps(record, indent=2), "utf-8")
-            queued = RunResult(run_id, str(dispatch["repo"]), str(dispatch["workflow"]), "queued",
-                               attempt=attempt + 1)
+            queued = RunResult(
+                run_id,
+                str(dispatch["repo"]),
+                str(dispatch["workflow"]),
+                "queued",
+                attempt=attempt + 1,
+            )
             self._save(queued)
-        return (queued.repo, queued.workflow, {str(k): str(v) for k, v in inputs.items()},
-                attempt + 1)
+        return (
+            queued.repo,
+            queued.workflow,
+            {str(k): str(v) for k, v in inputs.items()},
+            attempt + 1,
+        )
 
     def _prepare(
         self, result: RunResult, masker: Masker, logfile: TextIO, work: Path, token: str
@@ -336,26 +395,52 @@ class LocalRunner:
         tool_cache = self.tool_cache
         tool_cache.mkdir(parents=True, exist_ok=True)
         github: dict[str, Any] = {
-            "token": token, "workspace": str(workspace), "repository": f"{OWNER}/{result.repo}",
-            "repository_owner": OWNER, "server_url": self.data_dir.as_uri(),
-            "run_id": str(result.run_id), "run_number": str(result.run_id),
+            "token": token,
+            "workspace": str(workspace),
+            "repository": f"{OWNER}/{result.repo}",
+            "repository_owner": OWNER,
+            "server_url": self.data_dir.as_uri(),
+            "run_id": str(result.run_id),
+            "run_number": str(result.run_id),
             "run_attempt": str(result.attempt),
-            "workflow_ref":
-                f"{OWNER}/{result.repo}/{workflow_path(result.workflow)}@refs/heads/main",
-            "ref": "refs/heads/main", "ref_name": "main", "sha": "",
-            "event_name": "workflow_dispatch", "actor": "llm-deploy", "workflow": result.workflow,
+            "workflow_ref": (
+                f"{OWNER}/{result.repo}/{workflow_path(result.workflow)}@refs/heads/main"
+            ),
+            "ref": "refs/heads/main",
+            "ref_name": "main",
+            "sha": "",
+            "event_name": "workflow_dispatch",
+            "actor": "llm-deploy",
+            "workflow": result.workflow,
             # Local mode's GitHub-compatible listing of these runs (receiver.local.github_api).
-            "api_url": f"{self.public_url}{LOCAL_API_PREFIX}", "action_path": "",
+            "api_url": f"{self.public_url}{LOCAL_API_PREFIX}",
+            "action_path": "",
         }
         env = {k: os.environ[k] for k in _PASS_ENV if k in os.environ}
-        env.update({
-            "CI": "true", "GITHUB_ACTIONS": "true", "RUNNER_OS": "Linux", "RUNNER_ARCH": "X64",
-            "RUNNER_TEMP": str(temp), "RUNNER_TOOL_CACHE": str(tool_cache),
-        })
+        env.update(
+            {
+                "CI": "true",
+                "GITHUB_ACTIONS": "true",
+                "RUNNER_OS": "Linux",
+                "RUNNER_ARCH": "X64",
+                "RUNNER_TEMP": str(temp),
+                "RUNNER_TOOL_CACHE": str(tool_cache),
+            }
+        )
         runner_ctx = {"temp": str(temp), "tool_cache": str(tool_cache), "os": "Linux"}
         clone_url = self.clone_url_for(result.repo)
-        return RunState(result, masker, logfile, env, github, runner_ctx, workspace, temp,
-                        clone_url, save=lambda: self._save(result))
+        return RunState(
+            result,
+            masker,
+            logfile,
+            env,
+            github,
+            runner_ctx,
+            workspace,
+            temp,
+            clone_url,
+            save=lambda: self._save(result),
+        )
 
     def _run_workflow(
         self, run: RunState, inputs: dict[str, str], secrets: dict[str, str], token: str
@@ -375,21 +460,30 @@ class LocalRunner:
         full_inputs.update({k: str(v) for k, v in inputs.items()})
         event = run.temp / "event.json"
         event.write_text(json.dumps({"inputs": full_inputs}), "utf-8")
-        run.env.update({
-            f"GITHUB_{k.upper()}": str(v) for k, v in run.github.items()
-            if k not in ("token", "action_path")
-        })
+        run.env.update(
+            {
+                f"GITHUB_{k.upper()}": str(v)
+                for k, v in run.github.items()
+                if k not in ("token", "action_path")
+            }
+        )
         run.env["GITHUB_EVENT_PATH"] = str(event)
-        run.write(f"Run {run.result.run_id} of {run.result.workflow} in {run.result.repo} "
-                  f"at {run.github['sha'][:12]}")
+        run.write(
+            f"Run {run.result.run_id} of {run.result.workflow} in {run.result.repo} "
+            f"at {run.github['sha'][:12]}"
+        )
         for job_id, job in (workflow.get("jobs") or {}).items():
             run.deadline = time.monotonic() + float(job.get("timeout-minutes") or 30) * 60
             run.env["GITHUB_JOB"] = run.github["job"] = str(job_id)
             env = {**str_map(workflow.get("env")), **str_map(job.get("env"))}
             ctx: dict[str, Any] = {
-                "inputs": full_inputs, "secrets": {**secrets, "GITHUB_TOKEN": token},
+                "inputs": full_inputs,
+                "secrets": {**secrets, "GITHUB_TOKEN": token},
                 "github": {**run.github, "event": {"inputs": full_inputs}},
-                "runner": run.runner_ctx, "env": env, "steps": {}, "vars": {},
+                "runner": run.runner_ctx,
+                "env": env,
+                "steps": {},
+                "vars": {},
                 "job": {"status": run.status},
             }
             self.steps.run_steps(run, job.get("steps") or [], ctx, action_path=None)
@@ -408,9 +502,15 @@ def local_forge_with_runner(
 ) -> LocalForge:
     """A LocalForge whose dispatches run on a LocalRunner reading that forge's secrets."""
     runner = LocalRunner(
-        data_dir, action_path=action_path, public_url=public_url,
-        secrets_for=functools.partial(read_secrets, Path(data_dir).resolve()), on_finish=on_finish,
-        tool_cache=tool_cache, processes=processes, max_runs=max_runs, pages_url=pages_url,
+        data_dir,
+        action_path=action_path,
+        public_url=public_url,
+        secrets_for=functools.partial(read_secrets, Path(data_dir).resolve()),
+        on_finish=on_finish,
+        tool_cache=tool_cache,
+        processes=processes,
+        max_runs=max_runs,
+        pages_url=pages_url,
     )
     return LocalForge(data_dir, public_url=public_url, runner=runner, pages_url=pages_url)
 

@@ -78,8 +78,14 @@ class StepRunner:
     """Runs the steps of runs, one run per thread, for the ``LocalRunner`` that owns it."""
 
     def __init__(
-        self, *, data_dir: Path, action_path: Path, public_url: str, runs_dir: Path,
-        processes: StepProcesses, pages_url: str | None = None,
+        self,
+        *,
+        data_dir: Path,
+        action_path: Path,
+        public_url: str,
+        runs_dir: Path,
+        processes: StepProcesses,
+        pages_url: str | None = None,
     ) -> None:
         self.data_dir, self.action_path, self.public_url = data_dir, action_path, public_url
         self.pages_url = pages_url or public_url
@@ -95,8 +101,12 @@ class StepRunner:
         """Run steps in order; return "success" or "failure" for this list (composite or job)."""
         status = "success"
         for index, step in enumerate(steps, 1):
-            name = str(step.get("name") or step.get("uses") or str(step.get("run", "")).strip()
-                       .split("\n")[0][:60] or f"step {index}")
+            name = str(
+                step.get("name")
+                or step.get("uses")
+                or str(step.get("run", "")).strip().split("\n")[0][:60]
+                or f"step {index}"
+            )
             name = run.masker.mask(substitute(name, ctx)) if "${{" in name else name
             if action_path is not None:
                 name = f"action: {name}"
@@ -111,11 +121,15 @@ class StepRunner:
                     run.write(f"Skipping step: {name}")
                     continue
                 run.write(f"##[group]{name}")
-                step_env = {**ctx["env"], **{k: substitute(v, ctx) for k, v in
-                                             str_map(step.get("env")).items()}}
+                step_env = {
+                    **ctx["env"],
+                    **{k: substitute(v, ctx) for k, v in str_map(step.get("env")).items()},
+                }
                 outputs = self._run_step(run, step, ctx, step_env, action_path)
-                record.state, record.outputs = "success", {
-                    k: run.masker.mask(v) for k, v in outputs.items()}
+                record.state, record.outputs = (
+                    "success",
+                    {k: run.masker.mask(v) for k, v in outputs.items()},
+                )
             except (StepFailed, ExpressionError, OSError, subprocess.SubprocessError) as exc:
                 outputs = {}
                 record.state, record.error = "failure", run.masker.mask(str(exc))
@@ -132,15 +146,28 @@ class StepRunner:
                 run.save()
                 if record.state != "skipped":
                     run.write(f"##[endgroup] {name}: {record.state} in {record.elapsed:.2f}s")
-                    log.info("run=%s repo=%s step=%r state=%s elapsed=%.2fs", run.result.run_id,
-                             run.result.repo, name, record.state, record.elapsed)
+                    log.info(
+                        "run=%s repo=%s step=%r state=%s elapsed=%.2fs",
+                        run.result.run_id,
+                        run.result.repo,
+                        name,
+                        record.state,
+                        record.elapsed,
+                    )
             if step.get("id"):
                 ctx["steps"][str(step["id"])] = {
-                    "outputs": outputs, "outcome": record.state, "conclusion": record.state}
+                    "outputs": outputs,
+                    "outcome": record.state,
+                    "conclusion": record.state,
+                }
         return status
 
     def _run_step(
-        self, run: RunState, step: dict[str, Any], ctx: dict[str, Any], env: dict[str, str],
+        self,
+        run: RunState,
+        step: dict[str, Any],
+        ctx: dict[str, Any],
+        env: dict[str, str],
         action_path: Path | None,
     ) -> dict[str, str]:
         with_ = {k: substitute(yaml_str(v), ctx) for k, v in (step.get("with") or {}).items()}
@@ -149,15 +176,17 @@ class StepRunner:
             if shell is None:
                 raise StepFailed("A composite action's run step must set 'shell'.")
             workdir = run.workspace / substitute(yaml_str(step.get("working-directory")), ctx)
-            return self._shell(run, substitute(str(step["run"]), ctx), str(shell), env, workdir,
-                               action_path)
+            return self._shell(
+                run, substitute(str(step["run"]), ctx), str(shell), env, workdir, action_path
+            )
         uses = str(step.get("uses", ""))
         m = _USES.match(uses)
         if not m:
             raise StepFailed(f"The step uses {uses!r}, which the local runner cannot run.")
         if m["owner"] == "actions":
-            return run_builtin(run, m["name"], with_, data_dir=self.data_dir,
-                               pages_url=self.pages_url)
+            return run_builtin(
+                run, m["name"], with_, data_dir=self.data_dir, pages_url=self.pages_url
+            )
         if action_path is not None:
             raise StepFailed(f"The local runner cannot run the nested action {uses!r}.")
         return self._composite(run, with_, ctx, env)
@@ -165,8 +194,14 @@ class StepRunner:
     def _composite(
         self, run: RunState, with_: dict[str, str], outer: dict[str, Any], env: dict[str, str]
     ) -> dict[str, str]:
-        spec_file = next((self.action_path / n for n in ("action.yml", "action.yaml")
-                          if (self.action_path / n).is_file()), None)
+        spec_file = next(
+            (
+                self.action_path / n
+                for n in ("action.yml", "action.yaml")
+                if (self.action_path / n).is_file()
+            ),
+            None,
+        )
         if spec_file is None:
             raise StepFailed(f"No action.yml in {self.action_path}.")
         spec = yaml.safe_load(spec_file.read_text("utf-8")) or {}
@@ -180,25 +215,37 @@ class StepRunner:
         for key in set(with_) - set(inputs):
             run.write(f"##[warning]Unexpected input {key!r} for the action")
         ctx: dict[str, Any] = {
-            "inputs": inputs, "steps": {}, "env": env, "runner": outer["runner"],
+            "inputs": inputs,
+            "steps": {},
+            "env": env,
+            "runner": outer["runner"],
             "github": {**outer["github"], "action_path": str(self.action_path)},
-            "job": dict(outer["job"]), "vars": {},
+            "job": dict(outer["job"]),
+            "vars": {},
         }
         status = self.run_steps(run, list(runs.get("steps") or []), ctx, self.action_path)
-        outputs = {k: substitute(yaml_str((d or {}).get("value")), ctx)
-                   for k, d in (spec.get("outputs") or {}).items()}
+        outputs = {
+            k: substitute(yaml_str((d or {}).get("value")), ctx)
+            for k, d in (spec.get("outputs") or {}).items()
+        }
         run.result.outputs.update({k: run.masker.mask(v) for k, v in outputs.items()})
         if status != "success":
             raise StepFailed("A step of the action failed.")
         return outputs
 
     def _shell(
-        self, run: RunState, script: str, shell: str, env: dict[str, str], workdir: Path,
+        self,
+        run: RunState,
+        script: str,
+        shell: str,
+        env: dict[str, str],
+        workdir: Path,
         action_path: Path | None,
     ) -> dict[str, str]:
         n = next(run.counter)
-        files = {k: run.temp / f"_{k.lower()}_{n}" for k in ("OUTPUT", "ENV", "PATH",
-                                                             "STEP_SUMMARY")}
+        files = {
+            k: run.temp / f"_{k.lower()}_{n}" for k in ("OUTPUT", "ENV", "PATH", "STEP_SUMMARY")
+        }
         for f in files.values():
             f.touch()
         script_file = run.temp / f"_script_{n}"
@@ -213,9 +260,15 @@ class StepRunner:
         remaining = run.deadline - time.monotonic()
         if remaining <= 0:
             raise StepFailed("The job ran past its timeout-minutes.")
-        with subprocess.Popen(argv, cwd=workdir, env=full_env, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                              start_new_session=True) as proc:
+        with subprocess.Popen(
+            argv,
+            cwd=workdir,
+            env=full_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        ) as proc:
             self.processes.add(proc.pid)
             timer = threading.Timer(remaining, kill_group, (proc.pid,))
             timer.start()
@@ -224,7 +277,7 @@ class StepRunner:
                 for raw in proc.stdout:
                     line = raw.decode("utf-8", "replace")
                     if line.startswith("::add-mask::"):
-                        run.masker.add(line[len("::add-mask::"):].strip())
+                        run.masker.add(line[len("::add-mask::") :].strip())
                         continue
                     run.write(line)
                 code = proc.wait()

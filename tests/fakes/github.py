@@ -140,11 +140,16 @@ class FakeGitHub:
         # commit and a Pages deployment, completed) for the round trip.
         self.scopes: str | None = None
         self.denied: set[str] = set()  # "secrets", "actions", "pages", "administration"
-        self.repo_actions: dict[str, Any] = {"enabled": True, "allowed_actions": "all",
-                                             "sha_pinning_required": False}
-        self.org_actions: dict[str, Any] = {"enabled_repositories": "all",
-                                            "allowed_actions": "all",
-                                            "sha_pinning_required": False}
+        self.repo_actions: dict[str, Any] = {
+            "enabled": True,
+            "allowed_actions": "all",
+            "sha_pinning_required": False,
+        }
+        self.org_actions: dict[str, Any] = {
+            "enabled_repositories": "all",
+            "allowed_actions": "all",
+            "sha_pinning_required": False,
+        }
         self.simulate_runs = False
         self.run_conclusion = "success"  # how simulated runs end
         self.run_reads: dict[int, int] = {}  # run id -> reads served (the simulation's clock)
@@ -576,10 +581,18 @@ class FakeGitHub:
             raise _error(422, "inputs are too large.")
         run_id = next(self._ids) * 1000
         source = repo.files["main"][f".github/workflows/{wf}"]
-        self.dispatches.append(DispatchRecord(
-            repo.full_name, wf, body["ref"], inputs, run_id, title=_run_title(source, wf, inputs),
-            created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), hidden=self.run_lag,
-        ))
+        self.dispatches.append(
+            DispatchRecord(
+                repo.full_name,
+                wf,
+                body["ref"],
+                inputs,
+                run_id,
+                title=_run_title(source, wf, inputs),
+                created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                hidden=self.run_lag,
+            )
+        )
         if self.on_dispatch is not None:
             self.on_dispatch(repo.full_name, wf, inputs)
         if not body.get("return_run_details"):
@@ -651,17 +664,21 @@ class FakeGitHub:
             "rerun_url": f"{run_url}/rerun",
             "workflow_url": self._url(repo, f"actions/workflows/{repo.id * 10}"),
             "head_commit": {
-                "id": head, "tree_id": hashlib.sha1(head.encode()).hexdigest(),
-                "message": "Add the llm-deploy workflow", "timestamp": record.created_at,
-                "author": user, "committer": user,
+                "id": head,
+                "tree_id": hashlib.sha1(head.encode()).hexdigest(),
+                "message": "Add the llm-deploy workflow",
+                "timestamp": record.created_at,
+                "author": user,
+                "committer": user,
             },
             "repository": repository,
             "head_repository": repository,
         }
 
     # ----- git data: trees, blobs, commits, tags (the published Action) --------------------
-    def commit_files(self, repo: FakeRepo, files: dict[str, bytes], message: str,
-                     branch: str = "main") -> str:
+    def commit_files(
+        self, repo: FakeRepo, files: dict[str, bytes], message: str, branch: str = "main"
+    ) -> str:
         """Make a commit holding exactly ``files`` on ``branch`` (as a push would); its sha."""
         tree = self._store_tree(repo, files)
         parent = repo.branches.get(branch)
@@ -673,7 +690,8 @@ class FakeGitHub:
         """A public action repo (``actions/checkout``) with ``tag`` on a commit; that commit."""
         owner, name = full_name.split("/", 1)
         repo = self.repos.get(full_name.lower()) or self.add_repo(
-            owner, name, "a public action", "2020-01-01T00:00:00Z")
+            owner, name, "a public action", "2020-01-01T00:00:00Z"
+        )
         sha = self.commit_files(repo, {"action.yml": f"name: {name} {tag}\n".encode()}, tag)
         target = sha
         if annotated:
@@ -743,19 +761,34 @@ class FakeGitHub:
     def _git_commit_json(self, repo: FakeRepo, sha: str) -> dict[str, Any]:
         tree, parents, message = repo.git.commits[sha]
         return {
-            "sha": sha, "node_id": f"C_{sha[:12]}", "url": self._url(repo, f"git/commits/{sha}"),
+            "sha": sha,
+            "node_id": f"C_{sha[:12]}",
+            "url": self._url(repo, f"git/commits/{sha}"),
             "html_url": f"https://github.com/{repo.full_name}/commit/{sha}",
-            "author": self._person(), "committer": self._person(), "message": message,
+            "author": self._person(),
+            "committer": self._person(),
+            "message": message,
             "tree": {"sha": tree, "url": self._url(repo, f"git/trees/{tree}")},
-            "parents": [{"sha": p, "url": self._url(repo, f"git/commits/{p}"),
-                         "html_url": f"https://github.com/{repo.full_name}/commit/{p}"}
-                        for p in parents],
-            "verification": {"verified": False, "reason": "unsigned", "signature": None,
-                             "payload": None, "verified_at": None},
+            "parents": [
+                {
+                    "sha": p,
+                    "url": self._url(repo, f"git/commits/{p}"),
+                    "html_url": f"https://github.com/{repo.full_name}/commit/{p}",
+                }
+                for p in parents
+            ],
+            "verification": {
+                "verified": False,
+                "reason": "unsigned",
+                "signature": None,
+                "payload": None,
+                "verified_at": None,
+            },
         }
 
-    def get_commit(self, query: dict[str, str], body: Any, owner: str, name: str,
-                   ref: str) -> _Reply:
+    def get_commit(
+        self, query: dict[str, str], body: Any, owner: str, name: str, ref: str
+    ) -> _Reply:
         repo = self._get(owner, name)
         if not repo.branches:
             raise _error(409, "Git Repository is empty.")
@@ -764,15 +797,30 @@ class FakeGitHub:
             raise _error(422, f"No commit found for SHA: {ref}")
         git = self._git_commit_json(repo, sha)
         person = {k: git["author"][k] for k in ("name", "email", "date")}
-        return _Reply(200, {
-            "url": self._url(repo, f"commits/{sha}"), "sha": sha, "node_id": git["node_id"],
-            "html_url": git["html_url"], "comments_url": self._url(repo, f"commits/{sha}/comments"),
-            "commit": {"author": person, "committer": person, "comment_count": 0,
-                       "message": git["message"], "tree": git["tree"], "url": git["url"]},
-            "author": self._owner_json(repo.owner), "committer": self._owner_json(repo.owner),
-            "parents": [{"sha": p["sha"], "url": p["url"], "html_url": p["html_url"]}
-                        for p in git["parents"]],
-        })
+        return _Reply(
+            200,
+            {
+                "url": self._url(repo, f"commits/{sha}"),
+                "sha": sha,
+                "node_id": git["node_id"],
+                "html_url": git["html_url"],
+                "comments_url": self._url(repo, f"commits/{sha}/comments"),
+                "commit": {
+                    "author": person,
+                    "committer": person,
+                    "comment_count": 0,
+                    "message": git["message"],
+                    "tree": git["tree"],
+                    "url": git["url"],
+                },
+                "author": self._owner_json(repo.owner),
+                "committer": self._owner_json(repo.owner),
+                "parents": [
+                    {"sha": p["sha"], "url": p["url"], "html_url": p["html_url"]}
+                    for p in git["parents"]
+                ],
+            },
+        )
 
     def _tree_json(self, repo: FakeRepo, sha: str, recursive: bool) -> dict[str, Any]:
         entries: list[dict[str, Any]] = []
@@ -784,18 +832,34 @@ class FakeGitHub:
                 if folder not in folders and (recursive or depth == 1):
                     folders.add(folder)
                     folder_sha = hashlib.sha1(f"{sha}/{folder}".encode()).hexdigest()
-                    entries.append({"path": folder, "mode": "040000", "type": "tree",
-                                    "sha": folder_sha,
-                                    "url": self._url(repo, f"git/trees/{folder_sha}")})
+                    entries.append(
+                        {
+                            "path": folder,
+                            "mode": "040000",
+                            "type": "tree",
+                            "sha": folder_sha,
+                            "url": self._url(repo, f"git/trees/{folder_sha}"),
+                        }
+                    )
             if recursive or len(parts) == 1:
-                entries.append({"path": path, "mode": "100644", "type": "blob", "sha": blob,
-                                "size": len(repo.git.blobs[blob]),
-                                "url": self._url(repo, f"git/blobs/{blob}")})
-        return {"sha": sha, "url": self._url(repo, f"git/trees/{sha}"), "tree": entries,
-                "truncated": False}
+                entries.append(
+                    {
+                        "path": path,
+                        "mode": "100644",
+                        "type": "blob",
+                        "sha": blob,
+                        "size": len(repo.git.blobs[blob]),
+                        "url": self._url(repo, f"git/blobs/{blob}"),
+                    }
+                )
+        return {
+            "sha": sha,
+            "url": self._url(repo, f"git/trees/{sha}"),
+            "tree": entries,
+            "truncated": False,
+        }
 
-    def get_tree(self, query: dict[str, str], body: Any, owner: str, name: str,
-                 sha: str) -> _Reply:
+    def get_tree(self, query: dict[str, str], body: Any, owner: str, name: str, sha: str) -> _Reply:
         repo = self._get(owner, name)
         if sha not in repo.git.trees:
             raise _error(404, "Not Found")
@@ -849,10 +913,12 @@ class FakeGitHub:
 
     def _git_ref_json(self, repo: FakeRepo, ref: str, sha: str) -> dict[str, Any]:
         kind = "tag" if sha in repo.git.tag_objects else "commit"
-        return {"ref": f"refs/{ref}", "node_id": f"REF_{sha[:12]}",
-                "url": self._url(repo, f"git/refs/{ref}"),
-                "object": {"type": kind, "sha": sha,
-                           "url": self._url(repo, f"git/{kind}s/{sha}")}}
+        return {
+            "ref": f"refs/{ref}",
+            "node_id": f"REF_{sha[:12]}",
+            "url": self._url(repo, f"git/refs/{ref}"),
+            "object": {"type": kind, "sha": sha, "url": self._url(repo, f"git/{kind}s/{sha}")},
+        }
 
     def _create_tag_ref(self, repo: FakeRepo, tag: str, sha: str) -> _Reply:
         if tag in repo.git.tags:
@@ -862,23 +928,27 @@ class FakeGitHub:
         repo.git.tags[tag] = sha
         return _Reply(201, self._git_ref_json(repo, f"tags/{tag}", sha))
 
-    def get_tag_ref(self, query: dict[str, str], body: Any, owner: str, name: str,
-                    tag: str) -> _Reply:
+    def get_tag_ref(
+        self, query: dict[str, str], body: Any, owner: str, name: str, tag: str
+    ) -> _Reply:
         repo = self._get(owner, name)
         if tag not in repo.git.tags:
             raise _error(404, "Not Found")
         return _Reply(200, self._git_ref_json(repo, f"tags/{tag}", repo.git.tags[tag]))
 
-    def matching_refs(self, query: dict[str, str], body: Any, owner: str, name: str,
-                      prefix: str) -> _Reply:
+    def matching_refs(
+        self, query: dict[str, str], body: Any, owner: str, name: str, prefix: str
+    ) -> _Reply:
         repo = self._get(owner, name)
         refs = [(f"heads/{b}", s) for b, s in repo.branches.items()]
         refs += [(f"tags/{t}", s) for t, s in repo.git.tags.items()]
-        return _Reply(200, [self._git_ref_json(repo, r, s) for r, s in sorted(refs)
-                            if r.startswith(prefix)])
+        return _Reply(
+            200, [self._git_ref_json(repo, r, s) for r, s in sorted(refs) if r.startswith(prefix)]
+        )
 
-    def update_ref(self, query: dict[str, str], body: Any, owner: str, name: str,
-                   ref: str) -> _Reply:
+    def update_ref(
+        self, query: dict[str, str], body: Any, owner: str, name: str, ref: str
+    ) -> _Reply:
         repo = self._get(owner, name)
         kind, _, short = ref.partition("/")
         current = repo.branches.get(short) if kind == "heads" else repo.git.tags.get(short)
@@ -894,21 +964,37 @@ class FakeGitHub:
             repo.git.tags[short] = body["sha"]
         return _Reply(200, self._git_ref_json(repo, ref, body["sha"]))
 
-    def get_tag_object(self, query: dict[str, str], body: Any, owner: str, name: str,
-                       sha: str) -> _Reply:
+    def get_tag_object(
+        self, query: dict[str, str], body: Any, owner: str, name: str, sha: str
+    ) -> _Reply:
         repo = self._get(owner, name)
         if sha not in repo.git.tag_objects:
             raise _error(404, "Not Found")
         tag, target = repo.git.tag_objects[sha]
         person = self._person()
-        return _Reply(200, {
-            "sha": sha, "url": self._url(repo, f"git/tags/{sha}"), "node_id": f"TAG_{sha[:12]}",
-            "tagger": person, "tag": tag, "message": f"{tag}\n",
-            "object": {"sha": target, "type": "commit",
-                       "url": self._url(repo, f"git/commits/{target}")},
-            "verification": {"verified": False, "reason": "unsigned", "signature": None,
-                             "payload": None, "verified_at": None},
-        })
+        return _Reply(
+            200,
+            {
+                "sha": sha,
+                "url": self._url(repo, f"git/tags/{sha}"),
+                "node_id": f"TAG_{sha[:12]}",
+                "tagger": person,
+                "tag": tag,
+                "message": f"{tag}\n",
+                "object": {
+                    "sha": target,
+                    "type": "commit",
+                    "url": self._url(repo, f"git/commits/{target}"),
+                },
+                "verification": {
+                    "verified": False,
+                    "reason": "unsigned",
+                    "signature": None,
+                    "payload": None,
+                    "verified_at": None,
+                },
+            },
+        )
 
 
 # ----- runs that end, their report artifact, and Pages deployments ---------------------------
@@ -949,7 +1035,8 @@ def finish_run(
         fake.finished[run_id] = (conclusion, report)
         if report is not None:
             fake.blobs[f"{BLOB_PREFIX}{run_id + 7}.zip"] = _zip(
-                {"report.json": json.dumps(report).encode()})
+                {"report.json": json.dumps(report).encode()}
+            )
 
 
 def _record(fake: FakeGitHub, repo: FakeRepo, run_id: str) -> tuple[DispatchRecord, int]:
@@ -960,8 +1047,9 @@ def _record(fake: FakeGitHub, repo: FakeRepo, run_id: str) -> tuple[DispatchReco
     raise _error(404, "Not Found")
 
 
-def _list_artifacts(fake: FakeGitHub, query: dict[str, str], body: Any, owner: str, name: str,
-                    run_id: str) -> _Reply:
+def _list_artifacts(
+    fake: FakeGitHub, query: dict[str, str], body: Any, owner: str, name: str, run_id: str
+) -> _Reply:
     repo = fake._get(owner, name)
     record, _ = _record(fake, repo, run_id)
     done = fake.finished.get(record.run_id)
@@ -969,23 +1057,42 @@ def _list_artifacts(fake: FakeGitHub, query: dict[str, str], body: Any, owner: s
     if done is not None and done[1] is not None:
         artifact_id = record.run_id + 7
         url = fake._url(repo, f"actions/artifacts/{artifact_id}")
-        artifacts.append({
-            "id": artifact_id, "node_id": f"MDg6QXJ0aWZhY3Q{artifact_id}", "name": REPORT_ARTIFACT,
-            "size_in_bytes": len(fake.blobs[f"{BLOB_PREFIX}{artifact_id}.zip"]), "url": url,
-            "archive_download_url": f"{url}/zip", "expired": False,
-            "created_at": record.created_at, "updated_at": record.created_at,
-            "expires_at": _stamp(time.time() + 90 * 86400), "digest": None,
-            "workflow_run": {"id": record.run_id, "repository_id": repo.id,
-                             "head_repository_id": repo.id, "head_branch": record.ref,
-                             "head_sha": repo.branches.get(record.ref, "0" * 40)},
-        })
+        artifacts.append(
+            {
+                "id": artifact_id,
+                "node_id": f"MDg6QXJ0aWZhY3Q{artifact_id}",
+                "name": REPORT_ARTIFACT,
+                "size_in_bytes": len(fake.blobs[f"{BLOB_PREFIX}{artifact_id}.zip"]),
+                "url": url,
+                "archive_download_url": f"{url}/zip",
+                "expired": False,
+                "created_at": record.created_at,
+                "updated_at": record.created_at,
+                "expires_at": _stamp(time.time() + 90 * 86400),
+                "digest": None,
+                "workflow_run": {
+                    "id": record.run_id,
+                    "repository_id": repo.id,
+                    "head_repository_id": repo.id,
+                    "head_branch": record.ref,
+                    "head_sha": repo.branches.get(record.ref, "0" * 40),
+                },
+            }
+        )
     if query.get("name"):
         artifacts = [a for a in artifacts if a["name"] == query["name"]]
     return _Reply(200, {"total_count": len(artifacts), "artifacts": artifacts})
 
 
-def _download_artifact(fake: FakeGitHub, query: dict[str, str], body: Any, owner: str, name: str,
-                       artifact_id: str, archive_format: str) -> _Reply:
+def _download_artifact(
+    fake: FakeGitHub,
+    query: dict[str, str],
+    body: Any,
+    owner: str,
+    name: str,
+    artifact_id: str,
+    archive_format: str,
+) -> _Reply:
     fake._get(owner, name)
     blob = f"{BLOB_PREFIX}{artifact_id}.zip"
     if archive_format != "zip" or blob not in fake.blobs:
@@ -993,8 +1100,9 @@ def _download_artifact(fake: FakeGitHub, query: dict[str, str], body: Any, owner
     return _Reply(302, None, {"Location": f"{fake.url}{blob}"})
 
 
-def _get_pages_deployment(fake: FakeGitHub, query: dict[str, str], body: Any, owner: str,
-                          name: str, deployment: str) -> _Reply:
+def _get_pages_deployment(
+    fake: FakeGitHub, query: dict[str, str], body: Any, owner: str, name: str, deployment: str
+) -> _Reply:
     repo = fake._get(owner, name)
     status = fake.pages_deployments.get((repo.full_name.lower(), deployment))
     if status is None:
@@ -1147,27 +1255,31 @@ def _maybe_deny(fake: FakeGitHub, path: str) -> None:
             raise _error(403, "Resource not accessible by personal access token")
 
 
-def get_repo_actions_permissions(fake: FakeGitHub, query: dict[str, str], body: Any, owner: str,
-                                 name: str) -> _Reply:
+def get_repo_actions_permissions(
+    fake: FakeGitHub, query: dict[str, str], body: Any, owner: str, name: str
+) -> _Reply:
     fake._get(owner, name)
     return _Reply(200, dict(fake.repo_actions))
 
 
-def get_org_actions_permissions(fake: FakeGitHub, query: dict[str, str], body: Any,
-                                org: str) -> _Reply:
+def get_org_actions_permissions(
+    fake: FakeGitHub, query: dict[str, str], body: Any, org: str
+) -> _Reply:
     if org not in fake.orgs:
         raise _error(404, "Not Found")
     return _Reply(200, dict(fake.org_actions))
 
 
-def list_workflows(fake: FakeGitHub, query: dict[str, str], body: Any, owner: str,
-                   name: str) -> _Reply:
+def list_workflows(
+    fake: FakeGitHub, query: dict[str, str], body: Any, owner: str, name: str
+) -> _Reply:
     fake._get(owner, name)
     return _Reply(200, {"total_count": 0, "workflows": []})
 
 
-def get_commit(fake: FakeGitHub, query: dict[str, str], body: Any, owner: str, name: str,
-               ref: str) -> _Reply:
+def get_commit(
+    fake: FakeGitHub, query: dict[str, str], body: Any, owner: str, name: str, ref: str
+) -> _Reply:
     """A branch name or a commit sha that is (or was made) a branch head of the repo."""
     repo = fake._get(owner, name)
     if not repo.branches:
@@ -1178,20 +1290,32 @@ def get_commit(fake: FakeGitHub, query: dict[str, str], body: Any, owner: str, n
     url = fake._url(repo, f"commits/{sha}")
     user = {"name": "Octo", "email": "octo@example.com", "date": "2026-01-01T00:00:00Z"}
     tree = hashlib.sha1(sha.encode()).hexdigest()
-    return _Reply(200, {
-        "url": url, "sha": sha, "node_id": f"C_{sha[:12]}",
-        "html_url": f"https://github.com/{repo.full_name}/commit/{sha}",
-        "comments_url": f"{url}/comments",
-        "commit": {"author": user, "committer": user, "comment_count": 0, "message": "commit",
-                   "url": fake._url(repo, f"git/commits/{sha}"),
-                   "tree": {"sha": tree, "url": fake._url(repo, f"git/trees/{tree}")}},
-        "author": fake._owner_json(repo.owner), "committer": fake._owner_json(repo.owner),
-        "parents": [],
-    })
+    return _Reply(
+        200,
+        {
+            "url": url,
+            "sha": sha,
+            "node_id": f"C_{sha[:12]}",
+            "html_url": f"https://github.com/{repo.full_name}/commit/{sha}",
+            "comments_url": f"{url}/comments",
+            "commit": {
+                "author": user,
+                "committer": user,
+                "comment_count": 0,
+                "message": "commit",
+                "url": fake._url(repo, f"git/commits/{sha}"),
+                "tree": {"sha": tree, "url": fake._url(repo, f"git/trees/{tree}")},
+            },
+            "author": fake._owner_json(repo.owner),
+            "committer": fake._owner_json(repo.owner),
+            "parents": [],
+        },
+    )
 
 
-def delete_repo(fake: FakeGitHub, query: dict[str, str], body: Any, owner: str,
-                name: str) -> _Reply:
+def delete_repo(
+    fake: FakeGitHub, query: dict[str, str], body: Any, owner: str, name: str
+) -> _Reply:
     repo = fake._get(owner, name)
     if fake.scopes is not None and "delete_repo" not in fake.scopes:
         raise _error(403, "Must have admin rights to Repository.")
@@ -1199,8 +1323,9 @@ def delete_repo(fake: FakeGitHub, query: dict[str, str], body: Any, owner: str,
     return _Reply(204)
 
 
-def get_run(fake: FakeGitHub, query: dict[str, str], body: Any, owner: str, name: str,
-            run_id: str) -> _Reply:
+def get_run(
+    fake: FakeGitHub, query: dict[str, str], body: Any, owner: str, name: str, run_id: str
+) -> _Reply:
     """One dispatched run: as ``finish_run`` ended it, else, with ``simulate_runs``, each read
     advances it: queued, then in progress (the "Action" commits index.html and deploys Pages),
     then completed; else as dispatched."""
@@ -1208,8 +1333,9 @@ def get_run(fake: FakeGitHub, query: dict[str, str], body: Any, owner: str, name
     record, number = _record(fake, repo, run_id)
     data = fake._run_json(repo, record, number)
     if record.run_id in fake.finished:  # ended by a test (finish_run)
-        data.update(status="completed", conclusion=fake.finished[record.run_id][0],
-                    updated_at=_stamp())
+        data.update(
+            status="completed", conclusion=fake.finished[record.run_id][0], updated_at=_stamp()
+        )
         return _Reply(200, data)
     if not fake.simulate_runs:
         return _Reply(200, data)
@@ -1226,53 +1352,93 @@ def get_run(fake: FakeGitHub, query: dict[str, str], body: Any, owner: str, name
 
 def _simulate_action(fake: FakeGitHub, repo: FakeRepo, record: DispatchRecord) -> None:
     """What the Action does inside a run, reduced: one commit of index.html, one deployment."""
-    page = (f"<!doctype html><title>round trip</title><p>run {record.run_id} "
-            f"dispatch {record.inputs.get('dispatch-id', '')}</p>\n").encode()
+    page = (
+        f"<!doctype html><title>round trip</title><p>run {record.run_id} "
+        f"dispatch {record.inputs.get('dispatch-id', '')}</p>\n"
+    ).encode()
     files = repo.files.setdefault("main", {})
     files["index.html"] = page
     sha = hashlib.sha1(b"commit %d" % record.run_id + page).hexdigest()
     repo.branches["main"] = sha
     deployment_id = next(fake._ids)
-    fake.deployments.append({"repo": repo.full_name, "id": deployment_id, "sha": sha,
-                             "created_at": _stamp(), "run_id": record.run_id})
+    fake.deployments.append(
+        {
+            "repo": repo.full_name,
+            "id": deployment_id,
+            "sha": sha,
+            "created_at": _stamp(),
+            "run_id": record.run_id,
+        }
+    )
     fake.pages_deployments[(repo.full_name.lower(), sha)] = "succeed"
 
 
-def list_deployments(fake: FakeGitHub, query: dict[str, str], body: Any, owner: str,
-                     name: str) -> _Reply:
+def list_deployments(
+    fake: FakeGitHub, query: dict[str, str], body: Any, owner: str, name: str
+) -> _Reply:
     repo = fake._get(owner, name)
     env = query.get("environment")
-    found = [d for d in fake.deployments if d["repo"] == repo.full_name
-             and env in (None, "github-pages")]
+    found = [
+        d for d in fake.deployments if d["repo"] == repo.full_name and env in (None, "github-pages")
+    ]
     creator = fake._owner_json(repo.owner)
     out = []
     for d in reversed(found):  # newest first, as GitHub lists them
         url = fake._url(repo, f"deployments/{d['id']}")
-        out.append({
-            "id": d["id"], "node_id": f"DE_{d['id']}", "sha": d["sha"], "ref": "main",
-            "task": "deploy", "environment": "github-pages", "creator": creator, "payload": {},
-            "description": "", "statuses_url": f"{url}/statuses",
-            "repository_url": fake._url(repo, "").rstrip("/"), "url": url,
-            "created_at": d["created_at"], "updated_at": d["created_at"],
-        })
+        out.append(
+            {
+                "id": d["id"],
+                "node_id": f"DE_{d['id']}",
+                "sha": d["sha"],
+                "ref": "main",
+                "task": "deploy",
+                "environment": "github-pages",
+                "creator": creator,
+                "payload": {},
+                "description": "",
+                "statuses_url": f"{url}/statuses",
+                "repository_url": fake._url(repo, "").rstrip("/"),
+                "url": url,
+                "created_at": d["created_at"],
+                "updated_at": d["created_at"],
+            }
+        )
     return _Reply(200, out)
 
 
-def list_deployment_statuses(fake: FakeGitHub, query: dict[str, str], body: Any, owner: str,
-                             name: str, deployment_id: str) -> _Reply:
+def list_deployment_statuses(
+    fake: FakeGitHub, query: dict[str, str], body: Any, owner: str, name: str, deployment_id: str
+) -> _Reply:
     repo = fake._get(owner, name)
-    found = next((d for d in fake.deployments
-                  if d["repo"] == repo.full_name and str(d["id"]) == deployment_id), None)
+    found = next(
+        (
+            d
+            for d in fake.deployments
+            if d["repo"] == repo.full_name and str(d["id"]) == deployment_id
+        ),
+        None,
+    )
     if found is None:
         raise _error(404, "Not Found")
     url = fake._url(repo, f"deployments/{deployment_id}")
-    return _Reply(200, [{
-        "id": found["id"] + 1, "node_id": f"DES_{found['id']}", "state": "success",
-        "creator": fake._owner_json(repo.owner), "description": "Deployed",
-        "deployment_url": url, "target_url": f"https://{repo.owner.lower()}.github.io/{repo.name}/",
-        "repository_url": fake._url(repo, "").rstrip("/"), "url": f"{url}/statuses/1",
-        "created_at": found["created_at"], "updated_at": found["created_at"],
-    }])
+    return _Reply(
+        200,
+        [
+            {
+                "id": found["id"] + 1,
+                "node_id": f"DES_{found['id']}",
+                "state": "success",
+                "creator": fake._owner_json(repo.owner),
+                "description": "Deployed",
+                "deployment_url": url,
+                "target_url": f"https://{repo.owner.lower()}.github.io/{repo.name}/",
+                "repository_url": fake._url(repo, "").rstrip("/"),
+                "url": f"{url}/statuses/1",
+                "created_at": found["created_at"],
+                "updated_at": found["created_at"],
+            }
+        ],
+    )
 
 
 _DOCTOR_TABLE: list[tuple[str, str, Callable[..., _Reply]]] = [
@@ -1325,8 +1491,9 @@ class FakePagesHost:
         return 404, b"<h1>404</h1>"
 
     def __enter__(self) -> FakePagesHost:
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                         daemon=True).start()
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
         return self
 
     def __exit__(self, *exc: object) -> None:

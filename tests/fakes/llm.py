@@ -51,8 +51,9 @@ def openai_image_refusal() -> Reply:
 
 def openrouter_image_refusal() -> Reply:
     """What OpenRouter answers when no provider of the model takes images."""
-    return Reply(404, {"error": {"message": "No endpoints found that support image input",
-                                 "code": 404}})
+    return Reply(
+        404, {"error": {"message": "No endpoints found that support image input", "code": 404}}
+    )
 
 
 def budget_reply() -> Reply:
@@ -153,7 +154,7 @@ def default_app_answer(request: dict[str, Any]) -> str:
     )
     return (
         'Here is the app.\n<file path="index.html">\n<!doctype html>\n<html lang="en">\n'
-        f"<head>\n  <meta charset=\"utf-8\">\n  <title>{title}</title>\n"
+        f'<head>\n  <meta charset="utf-8">\n  <title>{title}</title>\n'
         "  <script>window.addEventListener('load', () => { /* fetch( */ });</script>\n"
         f"</head>\n<body>\n  <h1>{title}</h1>\n{elements}\n</body>\n</html>\n</file>\n"
         f'<file path="README.md">\n# {title}\n\n## Summary\nA fake app.\n\n## Setup\nNone.\n\n'
@@ -181,8 +182,13 @@ class FakeLLM:
         self._check_key = api_key is not None
         # AI Pipe's behaviour for the doctor: models it can price (None: all), and GET /usage.
         self.priced: set[str] | None = None
-        self.usage: dict[str, Any] = {"email": "student@example.com", "days": 7, "cost": 0.12,
-                                      "usage": [], "limit": 1.0}
+        self.usage: dict[str, Any] = {
+            "email": "student@example.com",
+            "days": 7,
+            "cost": 0.12,
+            "usage": [],
+            "limit": 1.0,
+        }
         self.requests: list[Recorded] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -231,8 +237,11 @@ class FakeLLM:
         with self._lock:
             self.requests.append(Recorded(path, headers, body, authorized))
         if path == "/usage":
-            return Reply(200, dict(self.usage)) if authorized else Reply(
-                401, {"message": "Unauthorized"})
+            return (
+                Reply(200, dict(self.usage))
+                if authorized
+                else Reply(401, {"message": "Unauthorized"})
+            )
         if path != "/v1/chat/completions":
             return Reply(404, {"error": {"message": f"no route {path}"}})
         if not authorized:

@@ -65,8 +65,9 @@ class MemoryForge:
         with self._lock:
             prefix = base_name + "-"
             found = [
-                s.repo for n, s in self.repos.items()
-                if (n == base_name or (n.startswith(prefix) and n[len(prefix):].isdigit()))
+                s.repo
+                for n, s in self.repos.items()
+                if (n == base_name or (n.startswith(prefix) and n[len(prefix) :].isdigit()))
                 and tag in s.description
             ]
         return sorted(found, key=lambda r: r.created_at)
@@ -78,7 +79,9 @@ class MemoryForge:
                 raise NameTaken(f"The name {name} already exists on this account.")
             self._clock += 1
             repo = Repo(
-                name=name, owner=self.owner, html_url=f"https://example.test/{self.owner}/{name}",
+                name=name,
+                owner=self.owner,
+                html_url=f"https://example.test/{self.owner}/{name}",
                 pages_url=f"https://{self.owner}.example.test/{name}/",
                 created_at=max(self._clock, time.time()),
             )
