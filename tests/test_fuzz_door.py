@@ -44,9 +44,9 @@ pytestmark = [pytest.mark.fuzz, pytest.mark.timeout(1800)]  # minutes on a loade
 
 SECRET = "fuzz-door-secret-0123456789"
 # Negative cases cost schemathesis about 50 ms each to generate (positive ones 15 ms, hostile
-# shapes next to nothing), so the 5,200 are weighted towards the cheap ones.
-SCHEMA_CASES = {GenerationMode.POSITIVE: 2000, GenerationMode.NEGATIVE: 800}
-HOSTILE_CASES = 2400
+# shapes next to nothing), so the 5,000 are weighted towards the cheap ones.
+SCHEMA_CASES = {GenerationMode.POSITIVE: 1200, GenerationMode.NEGATIVE: 400}
+HOSTILE_CASES = 3400
 LIMIT = 1024 * 1024
 _COUNT = {"schemathesis": 0, "hostile": 0}
 
