@@ -17,7 +17,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ from receiver.evaluation.ports import (
     LocalMode,
     RunResult,
     Settings,
+    capture_server,
     create_app,
     default_action_path,
     local_forge_with_runner,
@@ -49,28 +49,6 @@ class RoundRun:
     seconds: float = 0.0
     posted_at: float = 0.0  # epoch seconds when the request was sent
     error: str = ""
-
-
-def _capture(events: queue.Queue[Event]) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("content-length") or 0))
-            try:
-                events.put(("notify", json.loads(body)))
-                code = 200
-            except ValueError:
-                code = 400
-            self.send_response(code)
-            self.send_header("content-type", "application/json")
-            self.end_headers()
-            self.wfile.write(b'{"status": "ok"}')
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
 
 
 def model_settings(base: Settings, model: str, data_dir: Path, port: int) -> Settings:
@@ -123,7 +101,7 @@ class LocalPipeline:
             pages_url=mode.pages_url,  # starts the sites' own listener
         )
         self._stack.callback(mode.shutdown)
-        capture = _capture(self.events)
+        capture = capture_server(self.events)
         self._stack.callback(capture.server_close)
         self._stack.callback(capture.shutdown)
         self.capture_url = f"http://127.0.0.1:{capture.server_address[1]}/notify"

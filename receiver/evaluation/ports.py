@@ -27,6 +27,7 @@ from action.verify import page_query
 from receiver.app import create_app
 from receiver.config import ConfigError, Settings
 from receiver.local.mode import LocalMode
+from receiver.local.oneshot import capture_server
 from receiver.local.run_model import RunResult
 from receiver.local.runner import default_action_path, local_forge_with_runner
 from receiver.workflow import WORKFLOW_FILE
@@ -45,6 +46,7 @@ __all__ = [
     "LocalMode",
     "RunResult",
     "Settings",
+    "capture_server",
     "check_attachments",
     "check_first_script",
     "check_json_files",

@@ -36,7 +36,10 @@ TIMEOUT = 600.0
 Event = tuple[str, Any]
 
 
-def _capture_server(events: queue.Queue[Event]) -> ThreadingHTTPServer:
+def capture_server(events: queue.Queue[Event]) -> ThreadingHTTPServer:
+    """A stand-in evaluator on 127.0.0.1 that queues each notification POSTed to it as
+    ``("notify", body)`` and answers 200."""
+
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("content-length") or 0))
@@ -133,7 +136,7 @@ def main(argv: Sequence[str]) -> int:
     )
     events: queue.Queue[Event] = queue.Queue()
     mode = LocalMode(settings, on_finish=lambda result: events.put(("run", result)))
-    capture = _capture_server(events)
+    capture = capture_server(events)
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings, mode=mode), log_config=None, log_level="warning")
     )

@@ -173,17 +173,36 @@ class LocalRunner:
         result = RunResult(
             run_id, repo_name, workflow_file, "running", time.time(), attempt=attempt
         )
+
+        def body(run: RunState, secrets: dict[str, str], token: str) -> None:
+            self._run_workflow(run, inputs, secrets, token)
+
+        self._execute(result, body, append_log=attempt > 1, watch_pushes=True)
+        if self.on_finish is not None:
+            self.on_finish(result)
+        return result
+
+    def _execute(
+        self,
+        result: RunResult,
+        body: Callable[[RunState, dict[str, str], str], None],
+        *,
+        append_log: bool = False,
+        watch_pushes: bool = False,
+    ) -> RunResult:
+        """What every run shares: its record, a masked log, a work folder, a record at the end."""
         self._save(result)
-        secrets = {k: v for k, v in self.secrets_for(repo_name).items() if v}
+        secrets = {k: v for k, v in self.secrets_for(result.repo).items() if v}
         token = f"local-token-{os.urandom(8).hex()}"
         masker = Masker([*secrets.values(), token])
-        work = self.data_dir / "runner-work" / str(run_id)
+        work = self.data_dir / "runner-work" / str(result.run_id)
         start = time.monotonic()
-        with open_private(self.runs_dir / f"{run_id}.log", "a" if attempt > 1 else "w") as logfile:
+        log_path = self.runs_dir / f"{result.run_id}.log"
+        with open_private(log_path, "a" if append_log else "w") as logfile:
             run = self._prepare(result, masker, logfile, work, token)
-            watch = self.watch_pushes(repo_name, run.clone_url)
+            watch = self.watch_pushes(result.repo, run.clone_url) if watch_pushes else None
             try:
-                self._run_workflow(run, inputs, secrets, token)
+                body(run, secrets, token)
                 result.state = run.status
             except Exception as exc:  # the run must end with a record, whatever broke
                 prefix = "" if isinstance(exc, StepFailed) else "The runner failed: "
@@ -191,15 +210,19 @@ class LocalRunner:
                 run.write(f"##[error]{result.error}")
             finally:
                 result.elapsed = round(time.monotonic() - start, 3)
-                run.write(f"Run {run_id} finished: {result.state} in {result.elapsed:.2f}s")
+                run.write(f"Run {result.run_id} finished: {result.state} in {result.elapsed:.2f}s")
                 self._save(result)
                 shutil.rmtree(work, ignore_errors=True)
-                watch.stop()
+                if watch is not None:
+                    watch.stop()
         log.info(
-            "run=%s repo=%s state=%s elapsed=%.2f", run_id, repo_name, result.state, result.elapsed
+            "run=%s repo=%s workflow=%s state=%s elapsed=%.2f",
+            result.run_id,
+            result.repo,
+            result.workflow,
+            result.state,
+            result.elapsed,
         )
-        if self.on_finish is not None:
-            self.on_finish(result)
         return result
 
     # -- push-triggered app workflows (receiver.local.push_runs) ------------------------------
@@ -245,34 +268,11 @@ class LocalRunner:
         """
         run_id = run_id if run_id is not None else self.allocate_run_id()
         result = RunResult(run_id, repo_name, workflow_file, "running", time.time())
-        self._save(result)
-        secrets = {k: v for k, v in self.secrets_for(repo_name).items() if v}
-        token = f"local-token-{os.urandom(8).hex()}"
-        masker = Masker([*secrets.values(), token])
-        work = self.data_dir / "runner-work" / str(run_id)
-        start = time.monotonic()
-        with open_private(self.runs_dir / f"{run_id}.log") as logfile:
-            run = self._prepare(result, masker, logfile, work, token)
-            try:
-                self._run_push_workflow(run, workflow, sha, before, secrets, token)
-                result.state = run.status
-            except Exception as exc:  # the run must end with a record, whatever broke
-                prefix = "" if isinstance(exc, StepFailed) else "The runner failed: "
-                result.state, result.error = "failure", masker.mask(f"{prefix}{exc}")
-                run.write(f"##[error]{result.error}")
-            finally:
-                result.elapsed = round(time.monotonic() - start, 3)
-                run.write(f"Run {run_id} finished: {result.state} in {result.elapsed:.2f}s")
-                self._save(result)
-                shutil.rmtree(work, ignore_errors=True)
-        log.info(
-            "run=%s repo=%s push run state=%s elapsed=%.2f",
-            run_id,
-            repo_name,
-            result.state,
-            result.elapsed,
-        )
-        return result
+
+        def body(run: RunState, secrets: dict[str, str], token: str) -> None:
+            self._run_push_workflow(run, workflow, sha, before, secrets, token)
+
+        return self._execute(result, body)
 
     def _run_push_workflow(
         self,
