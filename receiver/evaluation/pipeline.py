@@ -57,6 +57,10 @@ def model_settings(base: Settings, model: str, data_dir: Path, port: int) -> Set
     return dataclasses.replace(
         base,
         github_token=None,
+        # Locally a push token only marks a repo whose pushes start its own workflows (the local
+        # forge checks no credential), so tasks that ship their CI (Analyze) are scored as on a
+        # receiver with GITHUB_WORKFLOW_TOKEN, which such tasks need on GitHub.
+        github_workflow_token=base.github_workflow_token or "local-push-token",
         llm_model=model,
         llm_fallback_model=model,
         data_dir=data_dir.resolve(),
