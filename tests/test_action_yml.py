@@ -258,7 +258,7 @@ def test_example_workflow_structure() -> None:
     assert job["environment"]["name"] == "github-pages"
     assert [s.get("uses") for s in job["steps"]][:2] == [
         "actions/checkout@v7",
-        "llm-deploy/llm-deploy@v1",
+        "YOUR_ACCOUNT/llm-deploy-action@YOUR_PINNED_COMMIT",  # no account can be named so
     ]
     assert "brief" in wf[True]["workflow_dispatch"]["inputs"]  # YAML 1.1 reads `on` as True
     for step in job["steps"]:

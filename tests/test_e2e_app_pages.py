@@ -1,10 +1,11 @@
 """End to end in local mode: an app whose own push workflow deploys Pages (``Analyze``).
 
 The scripted model answers with the corpus ``Analyze`` app, whose ``ci.yml`` runs ruff, runs
-``execute.py > result.json`` and deploys the site (result.json included) to Pages. With a push token configured
-the Action commits that workflow, leaves the site to it, and the local runner starts it on the
-push, as GitHub would. The evaluator looks at the site the moment the notification arrives: it
-must already serve ``result.json`` of the notified commit at the notified ``pages_url``.
+``execute.py > result.json`` and deploys the site (result.json included) to Pages. With a push
+token configured the Action commits that workflow, leaves the site to it, and the local runner
+starts it on the push, as GitHub would. The evaluator looks at the site the moment the
+notification arrives: it must already serve ``result.json`` of the notified commit at the
+notified ``pages_url``.
 """
 
 from __future__ import annotations
