@@ -18,9 +18,16 @@ from referencing.jsonschema import DRAFT202012
 
 from receiver.app import create_app
 from receiver.config import Settings
-from receiver.journal import Journal
-from receiver.openapi import openapi_document, operations, route_paths
-from receiver.request import MAX_TASK, RequestError, parse_request
+from receiver.journal import FINAL_STATES, Journal
+from receiver.openapi import core_paths, openapi_document, route_paths
+from receiver.request import (
+    MAX_ATTACHMENTS,
+    MAX_CHECKS,
+    MAX_ROUND,
+    MAX_TASK,
+    RequestError,
+    parse_request,
+)
 from receiver.worker import Worker
 from tests.conftest import load_task, task_names
 from tests.fakes.memory_forge import MemoryForge
@@ -66,6 +73,17 @@ def test_the_description_is_valid_openapi_3_1() -> None:
     assert SPEC["openapi"] == "3.1.0"
     github = Settings.from_environ({"DEPLOY_SECRET": SECRET, "GITHUB_TOKEN": "ghp_x"})
     validate(openapi_document(github, {"/health": {"get"}}))
+
+
+def test_the_documents_limits_are_the_ones_the_parser_enforces() -> None:
+    """The description is a document; the numbers in it must be the code's, not a copy's."""
+    props = SPEC["components"]["schemas"]["DeployRequest"]["properties"]
+    assert props["task"]["maxLength"] == MAX_TASK
+    assert props["round"]["maximum"] == MAX_ROUND
+    assert props["checks"]["maxItems"] == MAX_CHECKS
+    assert props["attachments"]["maxItems"] == MAX_ATTACHMENTS
+    states = SPEC["components"]["schemas"]["State"]["enum"]
+    assert set(states) == {"queued", "working", "dispatching", *FINAL_STATES}
 
 
 @pytest.mark.parametrize("name", task_names())
@@ -196,7 +214,7 @@ def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Served]:
 def test_every_mounted_route_is_documented(served: Served) -> None:
     mounted = route_paths(list(served.app.routes))
     documented = {
-        **operations(Settings.from_environ({"DEPLOY_SECRET": SECRET})),
+        **core_paths(),
         **served.app.state.mode.openapi_paths(),
     }
     missing = {
