@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -27,6 +28,19 @@ TASKS = ROOT.parent / "shared" / "tasks"
 APPS = ROOT / "tests" / "apps"
 # Venvs in it are keyed by the lock, interpreter and Action path (as action.yml does), so sharing
 # it between sessions is safe and spares repeated installs; it lives outside any data folder.
+# What a copy of the checkout leaves out: environments, caches and build output, so a test that
+# installs from the copy sees the tree a fresh clone would.
+CHECKOUT_COPY_IGNORE = shutil.ignore_patterns(
+    ".venv",
+    "node_modules",
+    "*.egg-info",
+    "__pycache__",
+    ".git",
+    "llm-deploy-data",
+    ".*_cache",
+    "build",
+    "dist",
+)
 TOOL_CACHE = Path(tempfile.gettempdir()) / f"llm-deploy-tool-cache-{os.getuid()}"
 
 

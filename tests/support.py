@@ -14,6 +14,17 @@ import uvicorn
 from starlette.types import ASGIApp
 
 START = 1_800_000_000.0
+# Debian's Chromium, headless, quiet: no first-run work, no background traffic, no QUIC.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 T = TypeVar("T")
 
 

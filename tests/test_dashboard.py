@@ -27,7 +27,7 @@ from receiver.outcome import round_outcome
 from receiver.worker import Worker
 from tests.conftest import load_task
 from tests.fakes.memory_forge import MemoryForge
-from tests.support import ServerThread, free_socket
+from tests.support import CHROMIUM_ARGS, ServerThread, free_socket
 
 SECRET = "dashboard-test-secret"
 EMAIL = "student.private@example.com"
@@ -322,16 +322,6 @@ def test_unknown_asset_is_404(served: Served) -> None:
 
 
 CHROMIUM = shutil.which("chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def _png_size(data: bytes) -> tuple[int, int]:
@@ -347,7 +337,7 @@ def test_dashboard_in_chromium(served: Served, tmp_path: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
             page = browser.new_page(viewport={"width": 1200, "height": 520})
             page.goto(served.url + "/")
@@ -466,7 +456,7 @@ def test_dashboard_shows_the_last_doctor_result(served: Served, tmp_path: Path) 
 
     save_last(tmp_path / "data", _doctor_report())
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
             page = browser.new_page()
             page.goto(served.url + "/")

@@ -17,17 +17,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e_support import ROOT, free_socket, link_tool_cache, prebuild_action_venv, wait_for
-
-_SKIP = shutil.ignore_patterns(
-    ".venv",
-    "node_modules",
-    "*.egg-info",
-    "__pycache__",
-    ".git",
-    "llm-deploy-data",
-    ".*_cache",
-    "build",
+from tests.e2e_support import (
+    CHECKOUT_COPY_IGNORE,
+    ROOT,
+    free_socket,
+    link_tool_cache,
+    prebuild_action_venv,
+    wait_for,
 )
 
 
@@ -46,7 +42,7 @@ def test_readme_quickstart_works_verbatim(tmp_path: Path) -> None:
     curls = [line for line in curl_block.splitlines() if line.startswith("curl")]
     assert len(curls) == 3
     repo = tmp_path / "repo"
-    shutil.copytree(ROOT, repo, ignore=_SKIP, symlinks=True)
+    shutil.copytree(ROOT, repo, ignore=CHECKOUT_COPY_IGNORE, symlinks=True)
     prebuild_action_venv()
     link_tool_cache(repo / "llm-deploy-data")
     sock = free_socket()

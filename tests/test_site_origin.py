@@ -21,20 +21,10 @@ from receiver.app import create_app
 from receiver.config import Settings
 from receiver.local.pages import publish_site
 from tests.fakes.memory_forge import MemoryForge
-from tests.support import ServerThread, free_socket
+from tests.support import CHROMIUM_ARGS, ServerThread, free_socket
 
 SECRET = "dashboard-secret-4711"
 CHROMIUM = shutil.which("chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 # Reads the dashboard's secret and three kinds of receiver JSON, absolute and relative.
 ATTACK = """
@@ -111,7 +101,9 @@ def test_hostile_site_reads_no_secret_and_no_receiver_json(tmp_path: Path) -> No
         )
         publish_site(data, "evil", _hostile_site(tmp_path, receiver), "1")
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+            browser = pw.chromium.launch(
+                executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+            )
             try:
                 page = browser.new_page()
                 page.goto(f"{receiver}/")

@@ -20,24 +20,17 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e_support import ROOT, link_tool_cache, prebuild_action_venv, wait_for
+from tests.e2e_support import (
+    CHECKOUT_COPY_IGNORE,
+    ROOT,
+    link_tool_cache,
+    prebuild_action_venv,
+    wait_for,
+)
 from tests.support import free_port
 
 pytestmark = [pytest.mark.wheel, pytest.mark.e2e]
 SECRET = "wheel-test-secret"
-
-
-_SKIP = shutil.ignore_patterns(
-    ".venv",
-    "node_modules",
-    "*.egg-info",
-    "__pycache__",
-    ".git",
-    "llm-deploy-data",
-    ".*_cache",
-    "build",
-    "dist",
-)
 
 
 @pytest.fixture(scope="session")
@@ -45,7 +38,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # Built from a clean copy: setuptools reuses an in-tree build/ folder, which could hold modules
     # that no longer exist in the source and would ship stale in the wheel.
     src = tmp_path_factory.mktemp("src") / "llm-deploy"
-    shutil.copytree(ROOT, src, ignore=_SKIP, symlinks=True)
+    shutil.copytree(ROOT, src, ignore=CHECKOUT_COPY_IGNORE, symlinks=True)
     out = tmp_path_factory.mktemp("wheel")
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out), "."],
