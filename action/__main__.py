@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -147,11 +148,7 @@ def notify_main(argv: list[str] | None = None, environ: Mapping[str, str] | None
     """Entry point of ``python -m action notify``."""
     del argv
     try:
-        settings = (
-            ActionSettings.from_environ(environ)
-            if environ is not None
-            else ActionSettings.from_environ()
-        )
+        settings = ActionSettings.from_environ(os.environ if environ is None else environ)
     except ActionError as exc:
         print(f"::error::{exc}")
         return 1
