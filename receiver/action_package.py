@@ -1,8 +1,7 @@
 """The project file that installs the Action's ``action`` package alone, from its own folder.
 
-Both wings need one: local mode assembles the Action's folder from an installed wheel
-(``receiver.local.action_source``) and GitHub mode publishes it into the user's account
-(``receiver.github.action_bundle``).
+Every mode that builds the Action's folder (from a checkout or from an installed wheel) writes
+this file into it, so the folder installs on its own wherever it is published or run.
 """
 
 from __future__ import annotations

@@ -31,8 +31,8 @@ _ACTION_REF = re.compile(r"^(\./[\w./-]*|[\w.-]+/[\w.-]+(/[\w./-]+)?@[\w./-]+)$"
 class ActionChoice:
     """The Action new workflows use, and why; ``pins`` pin the workflow's other ``uses:`` lines."""
 
-    ref: str  # what `uses:` says: owner/repo@<full commit sha>, an override, or local mode's
-    source: str  # "published", "LLM_DEPLOY_ACTION_REF" or "local mode"
+    ref: str  # what `uses:` says: owner/repo@<full commit sha>, an override, or a mode's own
+    source: str  # for the log: "published", "LLM_DEPLOY_ACTION_REF", or the mode that chose it
     pins: Mapping[str, str] = field(default_factory=dict)  # "owner/name@tag" -> commit sha
 
     def describe(self) -> str:
