@@ -82,6 +82,22 @@ def uv_pin(pins: str, system: str, machine: str) -> tuple[str, str] | None:
     return None
 
 
+def wheel_target(wheel: str) -> list[str]:
+    """pip options that describe the platform this wheel was built for, from its file name.
+
+    Told the wheel's own tags (``py3``, ``none``, ``manylinux_2_17_x86_64`` …), pip compares each
+    of the ~6,000 files on uv's index page with a handful of tags instead of the several hundred
+    the running interpreter supports, and does not probe the interpreter for them. Which file is
+    right for this machine was decided by ``uv.txt`` (keyed by system and machine); the hash pin,
+    not the tags, decides which file pip takes."""
+    python, abi, platforms = wheel.removesuffix(".whl").split("-")[-3:]
+    implementation = python.split(".")[0].rstrip("0123456789")  # py3 -> py, cp312 -> cp
+    argv = ["--implementation", implementation, "--abi", abi]
+    for tag in platforms.split("."):
+        argv += ["--platform", tag]
+    return argv
+
+
 def wheel_requirement(sha256: str, wheel: str) -> str:
     """A hash-pinned requirements line for exactly this wheel (its name and version come from
     the file name, as in ``uv-0.13.9-py3-none-….whl``)."""
@@ -104,9 +120,11 @@ def download_wheel(dest: Path, sha256: str, wheel: str) -> Path:
     version or configuration, is what decides which uv runs."""
     requirements = dest / "uv-requirements.txt"
     requirements.write_text(wheel_requirement(sha256, wheel), "utf-8")
-    # No -I here: a pip installed in the user's site-packages must still be found.
+    # No -I here: a pip installed in the user's site-packages must still be found. No cache:
+    # a fresh runner has none, and writing 18 MB into it costs time no later step gets back.
     argv = [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check"]
     argv += ["--no-input", "--no-cache-dir", "--no-deps", "--only-binary=:all:"]
+    argv += ["--progress-bar", "off", *wheel_target(wheel)]
     argv += ["--require-hashes", "--dest", str(dest), "-r", str(requirements)]
     done = subprocess.run(argv, cwd=dest, stdin=subprocess.DEVNULL, check=False)
     if done.returncode:
@@ -117,7 +135,9 @@ def download_wheel(dest: Path, sha256: str, wheel: str) -> Path:
     path = dest / wheel
     if not path.is_file():
         raise InstallError(f"Could not fetch uv: pip did not download the pinned {wheel}.")
-    if hashlib.sha256(path.read_bytes()).hexdigest() != sha256:
+    with path.open("rb") as wheel_file:
+        actual = hashlib.file_digest(wheel_file, "sha256").hexdigest()
+    if actual != sha256:
         raise InstallError(f"The uv wheel {wheel} does not match its pinned sha256.")
     return path
 
@@ -136,10 +156,13 @@ def fetch_uv(downloads: Path, sha256: str, wheel: str) -> Path:
         path = download_wheel(tmp, sha256, wheel)
         with zipfile.ZipFile(path) as archive:
             member = next(n for n in archive.namelist() if n.endswith(".data/scripts/uv"))
-            (tmp / "uv").write_bytes(archive.read(member))
+            # Streamed: the binary is ~38 MB, and holding it whole in memory is slower.
+            with archive.open(member) as src, (tmp / "uv").open("wb") as out:
+                shutil.copyfileobj(src, out, 1 << 20)
         (tmp / "uv").chmod(0o755)
         for leftover in (path, tmp / "uv-requirements.txt"):
             leftover.unlink()
+        check_runs(tmp / "uv", wheel)
         tmp.rename(binary.parent)  # atomic: a venv is never built with a half-written uv
     except (OSError, StopIteration, zipfile.BadZipFile) as exc:
         raise InstallError(f"Could not unpack uv from {wheel}: {exc}") from exc
@@ -148,9 +171,30 @@ def fetch_uv(downloads: Path, sha256: str, wheel: str) -> Path:
     return binary
 
 
+def check_runs(uv: Path, wheel: str) -> None:
+    """Refuse a uv binary that does not start here, before it is kept for later runs.
+
+    pip was told the wheel's tags rather than asked what this machine runs (see wheel_target),
+    so a manylinux uv can land on a musl system (an Alpine container job); this is where that
+    shows, as an InstallError the pip fallback catches rather than an OSError mid-install."""
+    try:
+        done = subprocess.run(
+            [str(uv), "--version"], stdin=subprocess.DEVNULL, capture_output=True, check=False
+        )
+    except OSError as exc:
+        raise InstallError(f"The uv in {wheel} does not run on this machine: {exc}.") from exc
+    if done.returncode:
+        raise InstallError(
+            f"The uv in {wheel} does not run on this machine (exit {done.returncode})."
+        )
+
+
 def run(argv: list[str], cwd: Path, env: dict[str, str]) -> None:
     """Run an installer command; its output goes to the log, a failure becomes an InstallError."""
-    done = subprocess.run(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, check=False)
+    try:
+        done = subprocess.run(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, check=False)
+    except OSError as exc:
+        raise InstallError(f"{Path(argv[0]).name} could not be started: {exc}") from exc
     if done.returncode:
         raise InstallError(f"{Path(argv[0]).name} failed (exit {done.returncode}): {argv[1:4]}")
 

@@ -1,6 +1,7 @@
 """Print how long installing the Action takes on a fresh runner: today's pip path, uv cold and warm.
 
     python bench/install_time.py [--runs 3] [--python PYTHON] [--base] [--keep]
+                                 [--only uv-cold --only uv-warm ...]
 
 Every timed run starts from nothing the previous run left: a fresh copy of the Action's sources,
 a new, empty tool cache and, for pip, an empty pip cache and no pip configuration (so this
@@ -19,8 +20,10 @@ default; `--base` adds the plain install):
   cache) copied in from an earlier, untimed run, as actions/cache restores it. The restore
   itself is not timed (it happens on GitHub's side); nor is the copy.
 
-Printed: the load average before and after, each run's seconds and venv size, and the median per
-variant. No target is set here: the script prints figures, not a verdict.
+Printed: the base interpreter and its pip (pip's version changes how long uv's download takes),
+the load average before and after, each run's seconds and venv size, and the median per variant.
+`--only` picks variants by slug (pip-before, pip-lock, uv-cold, uv-warm) for a quicker run. No
+target is set here: the script prints figures, not a verdict.
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 # What a checkout of the Action must hold for `pip install` to build it (see pyproject.toml).
 SOURCES = ("pyproject.toml", "README.md", "LICENSE", "action", "receiver")
+# What the base interpreter says about itself: path, version and its pip's version.
+INTERPRETER = "sys._base_executable, sys.version.split()[0], 'pip', pip.__version__"
 
 
 def copy_sources(dest: Path) -> Path:
@@ -134,6 +139,11 @@ VARIANTS: list[tuple[str, Callable[[str, Path, bool, Path], Timed]]] = [
 ]
 
 
+def slug(name: str) -> str:
+    """A variant's name as --only spells it: "uv, cold" -> "uv-cold"."""
+    return name.replace(", ", "-")
+
+
 def disk_usage(path: Path) -> int:
     """Bytes of the regular files under path (symlinks not followed, hard links counted each)."""
     return sum(f.lstat().st_size for f in path.rglob("*") if not f.is_symlink() and f.is_file())
@@ -154,11 +164,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--python", default=sys.executable, help="the base interpreter")
     parser.add_argument("--base", action="store_true", help="time the install without [verify]")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir and print its path")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=[slug(name) for name, _ in VARIANTS],
+        help="time only this variant (repeatable); all four by default",
+    )
     args = parser.parse_args(argv)
+    variants = [(n, v) for n, v in VARIANTS if not args.only or slug(n) in args.only]
     python: str = args.python
     tmp = Path(tempfile.mkdtemp(prefix="llmd-install-"))
     version = subprocess.run(
-        [python, "-c", "import sys; print(sys._base_executable, sys.version.split()[0])"],
+        [python, "-c", f"import sys, pip; print({INTERPRETER})"],
         check=True,
         capture_output=True,
         text=True,
@@ -176,10 +193,10 @@ def main(argv: list[str] | None = None) -> int:
             )
 
             print(f"{'variant':24} {'run':>3} {'seconds':>8} {'venv MB':>8}")
-            for name, variant in VARIANTS:
+            for name, variant in variants:
                 label, totals = f"{name} {suffix}", []
                 for run in range(1, args.runs + 1):
-                    scratch = tmp / f"{name.replace(', ', '-')}{suffix}-{run}"
+                    scratch = tmp / f"{slug(name)}{suffix}-{run}"
                     scratch.mkdir()
                     try:
                         venv, seconds = variant(python, scratch, verify, downloads)

@@ -116,6 +116,45 @@ def test_wheel_requirement_pins_the_version_and_the_hash(wheel: str, line: str) 
     assert install.wheel_requirement("ab", wheel) == line
 
 
+@pytest.mark.parametrize(
+    ("wheel", "argv"),
+    [
+        (
+            "uv-0.13.9-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+            "--implementation py --abi none"
+            " --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64",
+        ),
+        (
+            "uv-0.13.9-py3-none-manylinux_2_17_aarch64.manylinux2014_aarch64"
+            ".musllinux_1_1_aarch64.whl",
+            "--implementation py --abi none --platform manylinux_2_17_aarch64"
+            " --platform manylinux2014_aarch64 --platform musllinux_1_1_aarch64",
+        ),
+        (
+            "uv-0.13.9-py3-none-macosx_11_0_arm64.whl",
+            "--implementation py --abi none --platform macosx_11_0_arm64",
+        ),
+        ("uv-1.0.0-py3-none-any.whl", "--implementation py --abi none --platform any"),
+        (
+            "x-1.0-cp312-cp312-manylinux_2_28_x86_64.whl",
+            "--implementation cp --abi cp312 --platform manylinux_2_28_x86_64",
+        ),
+    ],
+    ids=["linux-x64", "linux-arm64-three-tags", "macos", "any", "cpython-wheel"],
+)
+def test_wheel_target_tells_pip_the_wheels_own_tags(wheel: str, argv: str) -> None:
+    assert install.wheel_target(wheel) == argv.split()
+
+
+def test_every_shipped_uv_wheel_gives_pip_a_target() -> None:
+    """Each pinned wheel's file name parses, so pip is never asked about the interpreter."""
+    for line in (LOCKS / "uv.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            argv = install.wheel_target(line.split()[3])
+            assert argv[:4] == ["--implementation", "py", "--abi", "none"]
+            assert argv.count("--platform") >= 1 and "any" not in argv
+
+
 @pytest.mark.parametrize("lock", ["base.txt", "verify.txt"])
 def test_locks_pin_every_dependency_with_hashes(lock: str) -> None:
     """Each lock satisfies pyproject.toml and pins every line to one version with hashes."""
@@ -137,8 +176,11 @@ def test_locks_pin_every_dependency_with_hashes(lock: str) -> None:
     assert ("playwright" in pins) == (lock == "verify.txt")
 
 
-def uv_wheel(folder: Path, version: str = "0.0.0", with_uv: bool = True) -> tuple[str, str]:
-    """The test venv's uv zipped like the package index's wheel: (file name, sha256)."""
+def uv_wheel(
+    folder: Path, version: str = "0.0.0", with_uv: bool = True, binary: bytes | None = None
+) -> tuple[str, str]:
+    """The test venv's uv (or other bytes in its place) zipped like the package index's wheel:
+    (file name, sha256)."""
     name = f"uv-{version}-py3-none-any.whl"
     info = f"uv-{version}.dist-info"
     with zipfile.ZipFile(folder / name, "w") as wheel:
@@ -146,7 +188,9 @@ def uv_wheel(folder: Path, version: str = "0.0.0", with_uv: bool = True) -> tupl
         tags = "Wheel-Version: 1.0\nRoot-Is-Purelib: false\nTag: py3-none-any\n"
         wheel.writestr(f"{info}/WHEEL", tags)
         wheel.writestr(f"{info}/RECORD", "")
-        if with_uv:
+        if binary is not None:
+            wheel.writestr(f"uv-{version}.data/scripts/uv", binary)
+        elif with_uv:
             wheel.write(uv.find_uv_bin(), f"uv-{version}.data/scripts/uv")
     return name, hashlib.sha256((folder / name).read_bytes()).hexdigest()
 
@@ -159,9 +203,11 @@ class Index:
     files: Path
     seen: list[str] = field(default_factory=list)
 
-    def publish(self, version: str = "0.0.0", with_uv: bool = True) -> tuple[str, str]:
+    def publish(
+        self, version: str = "0.0.0", with_uv: bool = True, binary: bytes | None = None
+    ) -> tuple[str, str]:
         """Add a uv wheel to the index; its (file name, sha256)."""
-        name, sha = uv_wheel(self.files, version, with_uv)
+        name, sha = uv_wheel(self.files, version, with_uv, binary)
         links = "".join(
             f'<a href="../../files/{w.name}#sha256={hashlib.sha256(w.read_bytes()).hexdigest()}">'
             f"{w.name}</a>\n"
@@ -246,6 +292,50 @@ def test_fetch_uv_refuses_a_wheel_without_uv(tmp_path: Path, index: Index) -> No
     assert list((tmp_path / "downloads").iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    ("binary", "error"),
+    [
+        (b"\x7fELF not a program for this machine", r"does not run on this machine: .*Exec format"),
+        (b"#!/bin/sh\nexit 3\n", r"does not run on this machine \(exit 3\)"),
+    ],
+    ids=["cannot-start", "exits-non-zero"],
+)
+def test_fetch_uv_refuses_a_uv_that_does_not_run_here(
+    tmp_path: Path, index: Index, binary: bytes, error: str
+) -> None:
+    """pip is told the wheel's tags, not this machine's, so uv itself must show it runs here
+    (a manylinux uv in a musl container) before it is kept for later runs."""
+    wheel, sha = index.publish(binary=binary)
+    with pytest.raises(install.InstallError, match=error):
+        install.fetch_uv(tmp_path / "downloads", sha, wheel)
+    assert list((tmp_path / "downloads").iterdir()) == []  # nothing kept to fail again
+
+
+def test_download_wheel_checks_the_hash_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lock decides which uv runs, not pip's configuration: a file with another sha256 is
+    refused even when pip (here a stand-in that ignores --require-hashes) reports success."""
+    wheel, argvs = "uv-0.0.0-py3-none-any.whl", []
+
+    def careless_pip(argv: list[str], **kwargs: object) -> subprocess.CompletedProcess[bytes]:
+        argvs.append(argv)
+        (tmp_path / wheel).write_bytes(b"some other file")
+        return subprocess.CompletedProcess(argv, 0)
+
+    monkeypatch.setattr(install.subprocess, "run", careless_pip)
+    with pytest.raises(install.InstallError, match="does not match its pinned sha256"):
+        install.download_wheel(tmp_path, "0" * 64, wheel)
+    [argv] = argvs
+    assert argv[1:4] == ["-m", "pip", "download"] and "--require-hashes" in argv
+    assert argv[argv.index("--platform") + 1] == "any"
+
+
+def test_run_turns_a_missing_program_into_an_install_error(tmp_path: Path) -> None:
+    with pytest.raises(install.InstallError, match="uv could not be started"):
+        install.run([str(tmp_path / "uv"), "venv"], tmp_path, {})
+
+
 def fake_action(root: Path, uv_line: str) -> Path:
     """An Action checkout with empty locks, a uv pin and a package that says where it is."""
     (root / "action" / "locks").mkdir(parents=True)
@@ -298,6 +388,19 @@ def test_install_falls_back_to_pip_without_a_uv_for_the_platform(
     action = fake_action(tmp_path / "checkout", "# no uv pinned\n")
     python = install.install(action, tmp_path / "home", verify=False)
     assert "Falling back to pip" in capsys.readouterr().out
+    assert (python.parent / "pip").exists()  # pip's venv, not uv's
+    assert where(python, tmp_path) == str(action / "action" / "__init__.py")
+
+
+def test_install_falls_back_to_pip_when_uv_does_not_run_here(
+    tmp_path: Path, index: Index, capsys: pytest.CaptureFixture[str]
+) -> None:
+    wheel, sha = index.publish(binary=b"\x7fELF not a program for this machine")
+    system, machine = install.platform.system(), install.platform.machine()
+    action = fake_action(tmp_path / "checkout", f"{system} {machine} {sha} {wheel}\n")
+    python = install.install(action, tmp_path / "home", verify=False)
+    out = capsys.readouterr().out
+    assert "does not run on this machine" in out and "Falling back to pip" in out
     assert (python.parent / "pip").exists()  # pip's venv, not uv's
     assert where(python, tmp_path) == str(action / "action" / "__init__.py")
 
