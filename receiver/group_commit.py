@@ -71,22 +71,19 @@ class GroupCommit(Generic[T, R]):
 
 
 def _settle(pairs: list[tuple[_Waiter, Any]], failed: bool) -> None:
-    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Waiter, Any]]] = {}
-    for waiter, result in pairs:
-        if isinstance(waiter, asyncio.Future):
-            by_loop.setdefault(waiter.get_loop(), []).append((waiter, result))
-        else:
-            _resolve([(waiter, result)], failed)
+    by_loop: dict[asyncio.AbstractEventLoop | None, list[tuple[_Waiter, Any]]] = {}
+    for pair in pairs:  # plain futures at once; each event loop's in one callback
+        loop = pair[0].get_loop() if isinstance(pair[0], asyncio.Future) else None
+        by_loop.setdefault(loop, []).append(pair)
     for loop, waiting in by_loop.items():
-        with contextlib.suppress(RuntimeError):  # a closed loop: nobody is left to answer
-            loop.call_soon_threadsafe(_resolve, waiting, failed)
+        if loop is None:
+            _resolve(waiting, failed)
+        else:
+            with contextlib.suppress(RuntimeError):  # a closed loop: nobody is left to answer
+                loop.call_soon_threadsafe(_resolve, waiting, failed)
 
 
 def _resolve(pairs: list[tuple[_Waiter, Any]], failed: bool) -> None:
     for waiter, result in pairs:
-        if waiter.done():  # an asyncio caller cancelled (server shutdown): its row stays queued
-            continue
-        if failed:
-            waiter.set_exception(result)
-        else:
-            waiter.set_result(result)
+        if not waiter.done():  # an asyncio caller cancelled (server shutdown): its row is kept
+            (waiter.set_exception if failed else waiter.set_result)(result)

@@ -1,18 +1,17 @@
 """The durable journal: every request before its 200, every worker step after it.
 
-A request's body is kept as received, secret blanked (``receiver.request.redact_secret``), in an
-append-only body log beside the SQLite file; its row in SQLite (WAL, ``synchronous=FULL``) names
-the bytes by offset and length. One writer thread (``receiver.group_commit``) takes whatever
-requests are queued, appends the new bodies, fdatasyncs the log, then commits their rows (one
-fsync): a 200 survives a power cut, and a crash between the two leaves only unreferenced bytes.
-A repeat of a known (task, round, nonce) writes nothing. Copying a 1 MB body into SQLite pages,
-its WAL and a checkpoint cost more than the rest of the request; one ``write`` does not.
+A request is kept as its body was received, secret blanked (``receiver.request.secret_spans``),
+in a body log beside the SQLite file (WAL, ``synchronous=FULL``), whose row names the bytes by
+offset and length. One writer thread (``receiver.group_commit``) takes the requests queued,
+appends the new bodies, fdatasyncs the log, then commits their rows without a second fsync: rows
+a power cut takes are rebuilt from the log on the next start (``_recover``). A repeat of a known
+(task, round, nonce) writes nothing. Copying a 1 MB body into SQLite pages, its WAL and a
+checkpoint cost more than the rest of the request; one ``pwritev`` does not.
 
 Rows and bodies hold the request minus its secret (email and evaluation URL included, because
 the payload needs them): the files live only on the receiver's own disk and never reach a repo,
-a log or the status endpoint. Rows from older versions (the body as JSON in the row, attachments
-in their own table) are still read.
-"""
+a log or the status endpoint. Rows of older versions (the body JSON in the row, attachments in
+their own table) are still read."""
 
 from __future__ import annotations
 
@@ -312,20 +311,8 @@ class Journal:
             row = self._db.execute("SELECT * FROM requests WHERE id = ?", (request_id,)).fetchone()
         if row is None:
             raise KeyError(request_id)
-        body = self._body(row)
-        return Entry(
-            id=row["id"],
-            task=row["task"],
-            round=row["round"],
-            nonce=row["nonce"],
-            received_at=row["received_at"],
-            state=row["state"],
-            dispatch_id=row["dispatch_id"],
-            repo=row["repo"],
-            run_url=row["run_url"],
-            error=row["error"],
-            body=body,
-        )
+        fields = {f: row[f] for f in Entry.__dataclass_fields__ if f != "body"}
+        return Entry(**fields, body=self._body(row))
 
     def find(self, task: str, round_: int, nonce: str) -> int | None:
         """The id of the request with this (task, round, nonce), or None."""

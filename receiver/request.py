@@ -5,6 +5,7 @@ them (docs/decisions.md, entry 50)."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -205,15 +206,17 @@ def secret_spans(raw: bytes, secret: str) -> list[tuple[int, int]] | None:
         return None  # UTF-16/32 (NULs or a BOM up front), or escapes
     spans = []
     for name in _names(raw):
-        at = _skip_space(raw, name + 8)
-        if raw[at : at + 1] != b":" or raw[(at := _skip_space(raw, at + 1)) : at + 1] != b'"':
+        if (member := _MEMBER.match(raw, name)) is None:
             continue  # a value "secret", or a member whose value is not a string
-        end = raw.find(b'"', at + 1)
-        while _escaped(raw, end):
-            end = raw.find(b'"', end + 1)
-        if end - at <= 12 * len(secret) + 1 and _decodes_to(raw[at + 1 : end], secret):
-            spans.append((at + 1, end))
+        if (value := _VALUE.match(raw, member.end())) is None:
+            return None  # too long to be the secret, or so we cannot tell: re-serialise
+        if _decodes_to(raw[member.end() : value.end() - 1], secret):
+            spans.append((member.end(), value.end() - 1))
     return spans
+
+
+_MEMBER = re.compile(rb'"secret"[ \t\r\n]*:[ \t\r\n]*"')  # up to the value's opening quote
+_VALUE = re.compile(rb'(?:[^"\\]|\\.){0,4096}"')  # its inside and closing quote
 
 
 def _names(raw: bytes, walk: int = 4096) -> Iterator[int]:
@@ -239,20 +242,6 @@ def _decodes_to(inside: bytes, secret: str) -> bool:
     if b"\\" not in inside:  # no escapes: the bytes are the UTF-8 of the value
         return inside == secret.encode()
     return bool(json.loads(b'"' + inside + b'"') == secret)
-
-
-def _skip_space(raw: bytes, at: int) -> int:
-    while raw[at : at + 1] in (b" ", b"\t", b"\r", b"\n"):
-        at += 1
-    return at
-
-
-def _escaped(raw: bytes, quote: int) -> bool:
-    """True when the quote at ``quote`` follows an odd run of backslashes."""
-    run = 0
-    while raw[quote - 1 - run] == 0x5C:
-        run += 1
-    return run % 2 == 1
 
 
 def _may_escape_letters(raw: bytes, most: int = 10_000) -> bool:
