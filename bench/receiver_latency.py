@@ -317,10 +317,10 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="llm-deploy-bench-") as data_dir:
             met &= _shape(*SHAPES[key], args, data_dir)
     print(
-        f"durability: SQLite WAL, synchronous=FULL, every request of the receiver committed "
-        f"(fsync'd) before its 200; the bare endpoint stores nothing; {os.cpu_count()} cores "
-        f"shared by this client and both servers; uvicorn http={args.http}; the receiver's "
-        f"worker queues but never works (see the docstring)"
+        f"durability: every request of the receiver is in its body log, fdatasync'd, before its "
+        f"200 (SQLite rows rebuilt from it after a power cut); the bare endpoint stores nothing; "
+        f"{os.cpu_count()} cores shared by this client and both servers; uvicorn "
+        f"http={args.http}; the receiver's worker queues but never works (see the docstring)"
     )
     return 0 if met else 1
 

@@ -59,11 +59,25 @@ async def _read_capped(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _accept(request: Request, body: bytes, client: str) -> dict[str, Any]:
-    # Runs in a thread: JSON of a 25 MB body and the fsync would otherwise stall every other
-    # connection on the event loop.
-    app = request.app
-    settings: Settings = app.state.settings
+async def deploy(request: Request) -> Response:
+    """``POST /api-deploy``: journal a valid request, answer 200, let the worker do the rest.
+
+    Everything but the durable write runs on the event loop: ``json.loads`` holds the GIL for the
+    whole parse, so a thread would not free the loop, only add a hop. The write goes to the
+    journal's writer thread, which fsyncs concurrent requests together.
+    """
+    state = request.app.state
+    settings: Settings = state.settings
+    client = admit(request)  # before the body is read: a throttled guesser costs a header parse
+    try:
+        # A bound on the whole body, so a client trickling bytes cannot hold a slot forever.
+        async with asyncio.timeout(settings.body_timeout):
+            body = await _read_capped(request, settings.max_body_bytes)
+    except ClientDisconnect:  # a truncated body: the answer is for the log, nobody reads it
+        raise ApiError(400, "The client closed the connection before the body ended.") from None
+    except TimeoutError:
+        waited = f"{settings.body_timeout:g}"
+        raise ApiError(408, f"The request body did not arrive within {waited} s.") from None
     try:
         data = load_body(body)
         secret = presented_secret(data)
@@ -72,10 +86,11 @@ def _accept(request: Request, body: bytes, client: str) -> dict[str, Any]:
     if not secret_matches(request, client, secret):
         raise ApiError(403, "The secret does not match.", "secret")
     try:
-        req = parse_request(data)
+        req = parse_request(data)  # attachments are decoded by the worker (decision 52)
     except RequestError as exc:
         raise ApiError(400, exc.message, exc.field) from None
-    request_id, is_new = app.state.journal.record(req)
+    # Cancelled only when the server shuts down: the row is then resumed by the next start.
+    request_id, is_new = await state.journal.record_async(req, body)
     answer: dict[str, Any] = {
         "status": "accepted",
         "task": req.task,
@@ -84,28 +99,10 @@ def _accept(request: Request, body: bytes, client: str) -> dict[str, Any]:
         "status_url": f"{settings.public_url}/api-deploy/{quote(req.task, safe='')}",
     }
     if is_new:
-        # Here, not on the event loop: submit reads the journaled row back (megabytes).
-        app.state.worker.submit(request_id)
+        state.worker.submit(request_id, req.task)
     else:
         answer["duplicate"] = True
-    return answer
-
-
-async def deploy(request: Request) -> Response:
-    """``POST /api-deploy``: journal a valid request, answer 200, let the worker do the rest."""
-    settings: Settings = request.app.state.settings
-    client = admit(request)  # before the body is read: a throttled guesser costs a header parse
-    try:
-        # A bound on the whole body, so a client trickling bytes cannot hold a slot forever.
-        body = await asyncio.wait_for(
-            _read_capped(request, settings.max_body_bytes), settings.body_timeout
-        )
-    except ClientDisconnect:  # a truncated body: the answer is for the log, nobody reads it
-        raise ApiError(400, "The client closed the connection before the body ended.") from None
-    except TimeoutError:
-        waited = f"{settings.body_timeout:g}"
-        raise ApiError(408, f"The request body did not arrive within {waited} s.") from None
-    return JSONResponse(await run_in_threadpool(_accept, request, body, client))
+    return JSONResponse(answer)
 
 
 def public_status(status: dict[str, Any]) -> dict[str, Any]:

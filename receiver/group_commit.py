@@ -1,115 +1,89 @@
-"""Group commit for the journal: concurrent writers share one transaction and one fsync.
+"""Group commit: one writer thread makes queued items durable in batches, one fsync per batch.
 
-With ``synchronous=FULL`` every commit fsyncs the WAL. Twenty 1 MB requests arriving together
-would pay twenty fsyncs one after the other; here the first writer to find no commit in progress
-becomes the leader and writes everything queued so far in one transaction, while the others wait
-for its commit (never for a timer, so a lone request is not delayed). WAL checkpoints, which copy
-the WAL into the database file and fsync it, run on their own connection and thread, so no
-request pays for one.
+Requests arriving together share one write and one fsync: the writer takes everything queued
+when it wakes (never waiting on a timer, so a lone request is not delayed), writes it with
+``write_batch`` and hands each caller its result. A caller on the event loop gets an asyncio
+future, resolved with one ``call_soon_threadsafe`` per batch, so the loop neither blocks nor
+hops to a thread pool; any other thread waits on a plain future.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-import sqlite3
+import queue
 import threading
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from concurrent.futures import Future
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
+_Waiter = Future[Any] | asyncio.Future[Any]
 
-
-class _Slot(Generic[T, R]):
-    __slots__ = ("done", "error", "item", "result")
-
-    def __init__(self, item: T) -> None:
-        self.item = item
-        self.result: R | None = None
-        self.error: BaseException | None = None
-        self.done = False
+MAX_BATCH = 256  # bounds one transaction and one writev (IOV_MAX is 1024)
 
 
 class GroupCommit(Generic[T, R]):
-    """Hands items from many threads to ``write_batch`` in batches; each caller gets its result."""
+    """Hands items from any thread to ``write_batch`` in batches; each caller gets its result."""
 
-    def __init__(self, write_batch: Callable[[list[T]], list[R]]) -> None:
+    def __init__(self, write_batch: Callable[[list[T]], list[R]], name: str) -> None:
         self._write_batch = write_batch
-        self._cv = threading.Condition()
-        self._queue: list[_Slot[T, R]] = []
-        self._busy = False
-
-    def submit(self, item: T) -> R:
-        """Write ``item`` with whatever else is queued; return once its batch is committed."""
-        slot: _Slot[T, R] = _Slot(item)
-        batch: list[_Slot[T, R]] = []
-        with self._cv:
-            self._queue.append(slot)
-            while self._busy and not slot.done:
-                self._cv.wait()
-            if not slot.done:  # no leader: this thread writes everything queued, itself included
-                self._busy = True
-                batch, self._queue = self._queue, []
-        if batch:
-            self._lead(batch)
-        if slot.error is not None:
-            raise slot.error
-        return slot.result  # type: ignore[return-value]  # set together with done
-
-    def _lead(self, batch: list[_Slot[T, R]]) -> None:
-        error: BaseException | None = None
-        results: list[R] = []
-        try:
-            results = self._write_batch([s.item for s in batch])
-        except BaseException as exc:  # every writer of a failed batch sees the failure
-            error = exc
-        with self._cv:
-            for i, s in enumerate(batch):
-                s.error = error
-                s.result = results[i] if error is None else None
-                s.done = True
-            self._busy = False
-            self._cv.notify_all()
-
-
-class Checkpointer:
-    """Runs PASSIVE WAL checkpoints on a thread of its own, after enough bytes or a quiet second."""
-
-    def __init__(
-        self, path: str, *, every_bytes: int = 8 * 1024 * 1024, interval: float = 1.0
-    ) -> None:
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._every = every_bytes
-        self._interval = interval
-        self._written = 0
-        self._wake = threading.Event()
-        self._stopping = False
-        self._thread = threading.Thread(target=self._run, name="journal-checkpoint", daemon=True)
+        self._queue: queue.SimpleQueue[tuple[T, _Waiter] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
-    def wrote(self, nbytes: int) -> None:
-        """Count bytes committed to the WAL; wake the checkpointer past the threshold."""
-        self._written += nbytes
-        if self._written >= self._every:
-            self._wake.set()
+    def submit(self, item: T) -> R:
+        """Write ``item`` with whatever else is queued; return once its batch is durable."""
+        done: Future[R] = Future()
+        self._queue.put((item, done))
+        return done.result()
+
+    def submit_async(self, item: T) -> asyncio.Future[R]:
+        """Like ``submit``, for the running event loop: a future to await."""
+        done: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._queue.put((item, done))
+        return done
 
     def close(self) -> None:
-        """Stop the thread after one last checkpoint and close its connection."""
-        self._stopping = True
-        self._wake.set()
+        """Write what is queued, then stop the thread."""
+        self._queue.put(None)
         self._thread.join()
-        self._db.close()
 
     def _run(self) -> None:
-        while True:
-            self._wake.wait(self._interval)
-            self._wake.clear()
-            self._written = 0
-            # PASSIVE never waits for the writer: frames still being written are left for the
-            # next round, and an idle database makes this a cheap header read. A failure is
-            # retried next round; the WAL only grows meanwhile, nothing is lost.
-            with contextlib.suppress(sqlite3.Error):
-                self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-            if self._stopping:
-                return
+        while (first := self._queue.get()) is not None:
+            batch = [first]
+            while len(batch) < MAX_BATCH:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:  # close() came after these: write them, then stop
+                    self._queue.put(None)
+                    break
+                batch.append(more)
+            try:
+                results: list[Any] = self._write_batch([item for item, _ in batch])
+                failed = False
+            except BaseException as exc:  # every caller of a failed batch sees the failure
+                results, failed = [exc] * len(batch), True
+            _settle([(w, r) for (_, w), r in zip(batch, results, strict=True)], failed)
+
+
+def _settle(pairs: list[tuple[_Waiter, Any]], failed: bool) -> None:
+    by_loop: dict[asyncio.AbstractEventLoop | None, list[tuple[_Waiter, Any]]] = {}
+    for pair in pairs:  # plain futures at once; each event loop's in one callback
+        loop = pair[0].get_loop() if isinstance(pair[0], asyncio.Future) else None
+        by_loop.setdefault(loop, []).append(pair)
+    for loop, waiting in by_loop.items():
+        if loop is None:
+            _resolve(waiting, failed)
+        else:
+            with contextlib.suppress(RuntimeError):  # a closed loop: nobody is left to answer
+                loop.call_soon_threadsafe(_resolve, waiting, failed)
+
+
+def _resolve(pairs: list[tuple[_Waiter, Any]], failed: bool) -> None:
+    for waiter, result in pairs:
+        if not waiter.done():  # an asyncio caller cancelled (server shutdown): its row is kept
+            (waiter.set_exception if failed else waiter.set_result)(result)

@@ -17,7 +17,9 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
+from action.errors import AttachmentError
 from action.payload import REF_PREFIX, Job, decode_key, encode_key, new_key, seal
 from receiver.config import Settings
 from receiver.forge import Forge, ForgeError, NameTaken, Repo, WorkflowNotRegistered
@@ -112,8 +114,8 @@ class Worker:
         """Start the pool and resume every unfinished request of the journal."""
         self._stopping.clear()
         self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="llm-deploy-worker")
-        for request_id in self.journal.pending():  # ``dispatching`` ones are settled on the pool
-            self.submit(request_id)
+        for request_id, task in self.journal.pending():  # ``dispatching`` ones settle on the pool
+            self.submit(request_id, task)
 
     def stop(self, wait: bool = True) -> None:
         """Stop taking work; with ``wait``, let running requests finish."""
@@ -122,9 +124,11 @@ class Worker:
             self._pool.shutdown(wait=wait, cancel_futures=not wait)
             self._pool = None
 
-    def submit(self, request_id: int) -> None:
-        """Queue a journaled request; queuing one already queued or running does nothing."""
-        task = self.journal.get(request_id).task
+    def submit(self, request_id: int, task: str) -> None:
+        """Queue a journaled request of ``task``; queuing one already queued or running is a no-op.
+
+        The caller names the task, so the door never reads a (megabytes) row back to learn it.
+        """
         with self._lock:
             if request_id in self._known:
                 return
@@ -179,7 +183,7 @@ class Worker:
         self.journal.mark(request_id, "working")
         try:
             self._steps(entry, started)
-        except ForgeError as exc:
+        except (ForgeError, AttachmentError) as exc:
             self._fail(entry, started, str(exc))
         except Exception as exc:  # a bug must not kill the pool thread or hide the request
             log.exception("task=%s round=%s step=crash", loggable(entry.task), entry.round)
@@ -205,6 +209,9 @@ class Worker:
         )
 
     def _steps(self, entry: Entry, started: float) -> None:
+        # Decoded before any forge call: the door only checks they are data: URIs, and a bad one
+        # fails the round here, with the decoder's sentence as its error (decision 52).
+        attachments = decode_attachments(entry.body.get("attachments", []))
         done = self.journal.steps(entry.id)
         if "repo" in done:
             repo = repo_from_json(done["repo"])
@@ -234,7 +241,7 @@ class Worker:
             self._log(entry, started, "pages")
         self._wait_registered(repo)
         self._log(entry, started, "registered")
-        self._dispatch(entry, repo, started)
+        self._dispatch(entry, repo, started, attachments)
 
     def _resolve_repo(self, entry: Entry) -> tuple[Repo, bool]:
         """The repo for this request, and whether it was just created."""
@@ -295,7 +302,7 @@ class Worker:
             self.journal.add_repo_fact(repo.full_name, "workflow")
             self.forge.wait_for_workflow(repo, WORKFLOW_FILE, self.settings.workflow_timeout / 2)
 
-    def _dispatch(self, entry: Entry, repo: Repo, started: float) -> None:
+    def _dispatch(self, entry: Entry, repo: Repo, started: float, attachments: list[Any]) -> None:
         body = entry.body
         job = Job(
             task=entry.task,
@@ -305,7 +312,7 @@ class Worker:
             email=body.get("email", ""),
             evaluation_url=body.get("evaluation_url", ""),
             checks=list(body.get("checks", [])),
-            attachments=decode_attachments(body.get("attachments", [])),
+            attachments=attachments,
             received_at=entry.received_at,
             # Earlier rounds' checks, re-run by the Action (issue 16 item 4).
             previous_checks=self.journal.earlier_checks(entry.task, entry.round, repo.full_name),

@@ -88,6 +88,7 @@ def test_journal_runs_logs_and_notifications_are_private(tmp_path: Path, open_um
         data / "journal.sqlite3",
         data / "journal.sqlite3-wal",
         data / "journal.sqlite3-shm",
+        data / "journal.sqlite3-bodies",
         data / "runs" / "1.json",
         data / "runs" / "1.log",
         data / "runs" / "1.dispatch.json",

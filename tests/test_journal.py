@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import sqlite3
@@ -17,7 +18,7 @@ import pytest
 from receiver.forge import Repo
 from receiver.group_commit import GroupCommit
 from receiver.journal import Journal
-from receiver.request import DeployRequest
+from receiver.request import DeployRequest, parse_request
 
 SECRETS = ("hunter2", "student@example.com", "https://eval.example/notify", "PLAINTEXT BRIEF")
 
@@ -48,7 +49,7 @@ def test_record_is_idempotent_on_task_round_nonce(journal: Journal) -> None:
     other = journal.record(make_request(nonce="n2"))
     assert first[1] is True and again == (first[0], False)
     assert other[1] is True and other[0] != first[0]
-    assert journal.pending() == [first[0], other[0]]
+    assert journal.pending() == [(first[0], "t"), (other[0], "t")]
 
 
 def test_records_survive_reopen_without_the_secret(tmp_path: Path) -> None:
@@ -130,7 +131,7 @@ def attachment(i: int, size: int = 300_000) -> dict[str, str]:
     return {"name": f"a{i}.bin", "url": "data:application/octet-stream;base64," + "QUJD" * size}
 
 
-def test_attachments_round_trip_in_their_own_table(tmp_path: Path) -> None:
+def test_bodies_live_in_the_log_not_in_sqlite(tmp_path: Path) -> None:
     path = tmp_path / "j.sqlite3"
     j = Journal(path)
     items = [attachment(0), attachment(1, 3)]
@@ -142,38 +143,167 @@ def test_attachments_round_trip_in_their_own_table(tmp_path: Path) -> None:
     assert reopened.get(bare).body["attachments"] == []
     assert list(reopened.get(rid).body) == list(make_request().public_document())
     reopened.close()
-    with sqlite3.connect(path) as raw:
-        stored = raw.execute("SELECT body FROM requests WHERE id = ?", (rid,)).fetchone()[0]
-        assert "attachments" not in json.loads(stored)  # the megabytes are not JSON-escaped
-        assert raw.execute("SELECT count(*) FROM attachments").fetchone()[0] == 2
-    raw.close()
+    assert Path(f"{path}-bodies").stat().st_size > 1_200_000  # the attachments are here
+    for name in (path, Path(f"{path}-wal")):
+        assert not name.exists() or b"QUJDQUJD" not in name.read_bytes()
 
 
-def test_rows_with_inline_attachments_still_read(tmp_path: Path) -> None:
+def _raw(secret_member: str, **changes: Any) -> bytes:
+    """A request body as a client might send it, with the secret member spelt as given."""
+    doc = {**make_request().public_document(), "attachments": [attachment(0, 3)], **changes}
+    text = json.dumps(doc)
+    return ("{" + secret_member + ", " + text[1:]).encode()
+
+
+RAW_BODIES = [  # the secret member as sent; whether the bytes are kept (else re-serialised)
+    ('"secret": "hunter2"', {}, True),
+    ('"secret":"hunter2"', {"checks": ["c", {"js": "1", "secret": "hunter2"}]}, True),
+    ('"secret" :\n  "hunter2"', {"brief": 'say "secret": "decoy" \\ "x\\" here'}, True),
+    ('"\\u0073ecret": "hunter2"', {}, False),
+    ('"secret": "hunt\\u0065r2"', {}, False),
+    ('"\\u0073ecret": "hunt\\u0065r2", "secret": "hunter2"', {}, False),
+    ('"secret": "decoy", "secret": "hunter2"', {}, True),
+]
+
+
+@pytest.mark.parametrize(
+    ("member", "changes", "kept"),
+    RAW_BODIES,
+    ids=["plain", "nested-too", "spaced", "escaped-key", "escaped-value", "both", "repeated"],
+)
+def test_journal_files_never_hold_the_secret(
+    tmp_path: Path, member: str, changes: dict[str, Any], kept: bool
+) -> None:
+    raw = _raw(member, **changes)
+    req = parse_request(json.loads(raw))
+    assert req.secret == "hunter2"
+    j = Journal(tmp_path / "j.sqlite3")
+    rid, _ = j.record(req, raw)
+    body = j.get(rid).body
+    j.close()
+    assert "secret" not in body and body["brief"] == req.brief
+    assert body["attachments"] == [attachment(0, 3)]
+    files = b"".join(p.read_bytes() for p in tmp_path.iterdir())
+    assert b"hunter2" not in files and b"hunt\\u0065r2" not in files
+    assert (raw.replace(b"hunter2", b"") in files) is kept
+
+
+def test_utf16_bodies_are_stored_re_serialised(tmp_path: Path) -> None:
+    raw = json.dumps({**make_request().public_document(), "secret": "hunter2"}).encode("utf-16")
+    j = Journal(tmp_path / "j.sqlite3")
+    rid, _ = j.record(parse_request(json.loads(raw)), raw)
+    assert j.get(rid).body == make_request().public_document()
+    j.close()
+    files = b"".join(p.read_bytes() for p in tmp_path.iterdir())
+    assert b"hunter2" not in files and "hunter2".encode("utf-16-le") not in files
+
+
+def test_a_duplicate_delivery_writes_no_body(tmp_path: Path) -> None:
     path = tmp_path / "j.sqlite3"
     j = Journal(path)
-    rid, _ = j.record(make_request())
+    raw = _raw('"secret": "hunter2"')
+    first = j.record(make_request(), raw)
+    log = Path(f"{path}-bodies")
+    written = j._end
+    again = j.record(make_request(), raw)
+    assert again == (first[0], False) and j._end == written
+    gate = threading.Barrier(3)
+
+    def twin(_: int) -> tuple[int, bool]:
+        gate.wait()
+        return j.record(make_request(nonce="twin"), raw)
+
+    with ThreadPoolExecutor(3) as pool:
+        twins = list(pool.map(twin, range(3)))
+    assert sorted(is_new for _, is_new in twins) == [False, False, True]
+    assert len({rid for rid, _ in twins}) == 1
+    assert j._end == 2 * written  # one body for the twins, whichever batches they shared
     j.close()
-    inline = {**make_request().public_document(), "attachments": [attachment(7, 2)]}
-    with sqlite3.connect(path) as raw:  # a journal written before attachments had a table
-        raw.execute("UPDATE requests SET body = ? WHERE id = ?", (json.dumps(inline), rid))
+    assert log.exists()
+
+
+def test_rows_a_power_cut_lost_are_rebuilt_from_the_log(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite3"
+    j = Journal(path)
+    kept, _ = j.record(make_request(nonce="kept"), _raw('"secret": "hunter2"'))
+    lost, _ = j.record(make_request(nonce="lost"), _raw('"secret": "hunter2"', nonce="lost"))
+    end = j._end
+    j.close()
+    with sqlite3.connect(path) as raw:  # what a power cut does to a commit not yet fsync'd
+        raw.execute("DELETE FROM requests WHERE id = ?", (lost,))
     raw.close()
+    with Path(f"{path}-bodies").open("r+b") as log:  # and a torn batch after it
+        log.seek(end)
+        log.write(b'LDB1\xff\x00\x00\x00{"task": "tor')
     reopened = Journal(path)
-    assert reopened.get(rid).body["attachments"] == [attachment(7, 2)]
+    assert [(t, reopened.get(i).nonce) for i, t in reopened.pending()] == [
+        ("t", "kept"),
+        ("t", "lost"),
+    ]
+    after, is_new = reopened.record(make_request(nonce="after"))
+    assert is_new and reopened.get(after).nonce == "after"
+    assert reopened.get(kept).body["brief"] == "PLAINTEXT BRIEF"
     reopened.close()
+    again = Journal(path)  # the torn bytes were written over: nothing else comes back
+    assert [again.get(i).nonce for i, _ in again.pending()] == ["kept", "lost", "after"]
+    again.close()
+
+
+OLD_SCHEMA = """
+CREATE TABLE requests (
+    id INTEGER PRIMARY KEY, task TEXT NOT NULL, round INTEGER NOT NULL, nonce TEXT NOT NULL,
+    received_at REAL NOT NULL, updated_at REAL NOT NULL, state TEXT NOT NULL DEFAULT 'queued',
+    dispatch_id TEXT NOT NULL, repo TEXT, repo_url TEXT, pages_url TEXT, run_url TEXT,
+    error TEXT, body TEXT NOT NULL, UNIQUE (task, round, nonce)
+);
+CREATE TABLE attachments (
+    request_id INTEGER NOT NULL, position INTEGER NOT NULL, name TEXT NOT NULL,
+    url TEXT NOT NULL, PRIMARY KEY (request_id, position)
+);
+"""
+
+
+def test_a_journal_written_by_older_versions_still_reads(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite3"
+    doc = make_request().public_document()
+    with sqlite3.connect(path) as raw:  # body JSON in the row: inline, or in the table
+        raw.executescript(OLD_SCHEMA)
+        rows = [
+            ("n1", json.dumps({**doc, "attachments": [attachment(7, 2)]})),
+            ("n2", json.dumps({k: v for k, v in doc.items() if k != "attachments"})),
+        ]
+        for nonce, body in rows:
+            raw.execute(
+                "INSERT INTO requests (task, round, nonce, received_at, updated_at, dispatch_id,"
+                " body) VALUES ('t', 1, ?, 1.0, 1.0, 'd', ?)",
+                (nonce, body),
+            )
+        raw.execute("INSERT INTO attachments VALUES (2, 0, 'a8.bin', 'data:,x')")
+    raw.close()
+    j = Journal(path)
+    (old1, _), (old2, _) = j.pending()
+    assert j.get(old1).body["attachments"] == [attachment(7, 2)]
+    assert j.get(old2).body["attachments"] == [{"name": "a8.bin", "url": "data:,x"}]
+    assert j.record(make_request()) == (old1, False)
+    new, is_new = j.record(make_request(round_=2, nonce="n3"))
+    assert is_new and j.get(new).body["round"] == 2
+    j.mark(old1, "dispatched", repo="o/t")
+    assert j.earlier_checks("t", 2, "o/t") == ["c"]
+    j.close()
 
 
 @pytest.mark.parametrize("writers", [2, 20], ids=["two", "twenty"])
 def test_concurrent_records_in_batches_all_land(tmp_path: Path, writers: int) -> None:
     batches: list[int] = []
     j = Journal(tmp_path / "j.sqlite3")
-    write_batch = j._insert_batch
+    write_batch = j._write_batch
 
     def counting(rows: list[Any]) -> list[tuple[int, bool]]:
         batches.append(len(rows))
         return write_batch(rows)
 
-    j._commits = GroupCommit(counting)
+    j._commits.close()
+    j._commits = GroupCommit(counting, "test-writer")
     gate = threading.Barrier(writers)
 
     def work(i: int) -> tuple[int, bool]:
@@ -206,7 +336,7 @@ def test_a_failed_batch_fails_every_writer_in_it_and_the_next_one_works() -> Non
             raise sqlite3.OperationalError("disk I/O error")
         return [i * 10 for i in items]
 
-    commits: GroupCommit[int, int] = GroupCommit(write)
+    commits: GroupCommit[int, int] = GroupCommit(write, "test-writer")
     outcomes: dict[int, object] = {}
 
     def submit(i: int) -> None:
@@ -222,7 +352,7 @@ def test_a_failed_batch_fails_every_writer_in_it_and_the_next_one_works() -> Non
     others = [threading.Thread(target=submit, args=(i,)) for i in (12, 13)]
     for t in others:
         t.start()
-    while len(commits._queue) < 2:
+    while commits._queue.qsize() < 2:
         time.sleep(0.001)
     release.set()
     for t in [first, *others]:
@@ -230,22 +360,17 @@ def test_a_failed_batch_fails_every_writer_in_it_and_the_next_one_works() -> Non
     assert calls == [[0], [12, 13]]
     assert outcomes == {0: 0, 12: "disk I/O error", 13: "disk I/O error"}
     assert commits.submit(4) == 40
+    commits.close()
 
 
-def test_checkpoints_keep_the_wal_small_and_the_data_in_the_database(tmp_path: Path) -> None:
-    path = tmp_path / "j.sqlite3"
-    j = Journal(path)
-    for i in range(12):  # ~14 MB: past the checkpointer's 8 MB threshold
-        j.record(
-            dataclasses.replace(make_request(nonce=f"n{i}"), attachments=[attachment(i, 300_000)])
-        )
-    deadline = time.monotonic() + 10
-    while path.stat().st_size < 8 * 1024 * 1024:  # backfilled by the checkpointer's thread
-        assert time.monotonic() < deadline, "no checkpoint ran"
-        time.sleep(0.05)
+def test_an_event_loop_caller_awaits_its_batch(tmp_path: Path) -> None:
+    j = Journal(tmp_path / "j.sqlite3")
+
+    async def burst() -> list[tuple[int, bool]]:
+        reqs = [make_request(nonce=f"n{i % 5}") for i in range(10)]
+        return await asyncio.gather(*(j.record_async(r, None) for r in reqs))
+
+    results = asyncio.run(burst())
     j.close()
-    assert not Path(f"{path}-wal").exists() or Path(f"{path}-wal").stat().st_size == 0
-    with sqlite3.connect(path) as raw:
-        assert raw.execute("PRAGMA page_size").fetchone()[0] == 16384
-        assert raw.execute("SELECT count(*) FROM attachments").fetchone()[0] == 12
-    raw.close()
+    assert [is_new for _, is_new in results] == [True] * 5 + [False] * 5
+    assert [rid for rid, _ in results[:5]] == [rid for rid, _ in results[5:]]

@@ -67,8 +67,8 @@ def run(
     ids = [journal.record(r)[0] for r in requests]
     worker = Worker(settings, journal, forge)
     worker.start()
-    for i in ids:
-        worker.submit(i)
+    for i, r in zip(ids, requests, strict=True):
+        worker.submit(i, r.task)
     assert worker.drain(20)
     worker.stop()
     return ids
@@ -157,6 +157,17 @@ def test_round_two_on_a_fresh_disk_recovers_the_repo_from_the_forge(
     fresh.close()
 
 
+def test_an_undecodable_attachment_fails_the_round_before_any_forge_call(
+    journal: Journal, forge: MemoryForge
+) -> None:
+    # The door only checks for a data: URI (decision 52); the decoder's sentence is the error.
+    bad = dataclasses.replace(req(), attachments=[{"name": "a.bin", "url": "data:;base64,@@@"}])
+    (rid,) = run(journal, forge, bad)
+    entry = journal.get(rid)
+    assert entry.state == "failed" and forge.calls == []
+    assert entry.error == "Attachment 'a.bin' has data that is not valid base64."
+
+
 def test_round_two_without_any_repo_creates_one(journal: Journal, forge: MemoryForge) -> None:
     (rid,) = run(journal, forge, req(round_=2))
     assert journal.get(rid).state == "dispatched" and WORKFLOW_PATH in forge.repos["demo"].files
@@ -167,9 +178,9 @@ def test_duplicate_submits_dispatch_once(journal: Journal, forge: MemoryForge) -
     worker = Worker(SETTINGS, journal, forge)
     worker.start()  # resumes rid from the journal
     for _ in range(5):
-        worker.submit(rid)
+        worker.submit(rid, "demo")
     assert worker.drain(10)
-    worker.submit(rid)  # already dispatched: a no-op
+    worker.submit(rid, "demo")  # already dispatched: a no-op
     assert worker.drain(10)
     worker.stop()
     assert forge.count("dispatch") == 1
