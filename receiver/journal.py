@@ -290,25 +290,36 @@ class Journal:
             self._insert(rows, self._db)
             self._end = at
 
+    def _all(self, sql: str, *args: Any) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
+    def _one(self, sql: str, *args: Any) -> sqlite3.Row | None:
+        with self._lock:
+            row: sqlite3.Row | None = self._db.execute(sql, args).fetchone()
+            return row
+
+    def _run(self, sql: str, *args: Any) -> None:
+        with self._lock:
+            self._db.execute(sql, args)
+
     def _body(self, row: sqlite3.Row) -> dict[str, Any]:
         """A row's request body, parsed off the request path; call without the lock."""
         if row["body_length"] is not None:
             return _public(os.pread(self._log, row["body_length"], row["body_offset"]))
         body = dict(json.loads(row["body"]))  # a row from before the body log
         if "attachments" not in body:  # in their own table, or inline in the oldest rows
-            with self._lock:
-                body["attachments"] = [
-                    dict(a)
-                    for a in self._db.execute(
-                        "SELECT name, url FROM attachments WHERE request_id = ? ORDER BY position",
-                        (row["id"],),
-                    )
-                ]
+            body["attachments"] = [
+                dict(a)
+                for a in self._all(
+                    "SELECT name, url FROM attachments WHERE request_id = ? ORDER BY position",
+                    row["id"],
+                )
+            ]
         return body
 
     def get(self, request_id: int) -> Entry:
-        with self._lock:
-            row = self._db.execute("SELECT * FROM requests WHERE id = ?", (request_id,)).fetchone()
+        row = self._one("SELECT * FROM requests WHERE id = ?", request_id)
         if row is None:
             raise KeyError(request_id)
         fields = {f: row[f] for f in Entry.__dataclass_fields__ if f != "body"}
@@ -322,11 +333,10 @@ class Journal:
     def pending(self) -> list[tuple[int, str]]:
         """(id, task) of requests not yet in a final state, oldest first."""
         marks = ",".join("?" * len(FINAL_STATES))
-        with self._lock:
-            rows = self._db.execute(
-                f"SELECT id, task FROM requests WHERE state NOT IN ({marks}) ORDER BY id",
-                tuple(FINAL_STATES),
-            ).fetchall()
+        rows = self._all(
+            f"SELECT id, task FROM requests WHERE state NOT IN ({marks}) ORDER BY id",
+            *FINAL_STATES,
+        )
         return [(int(r["id"]), str(r["task"])) for r in rows]
 
     def mark(self, request_id: int, state: str | None = None, **fields: str | None) -> None:
@@ -334,33 +344,27 @@ class Journal:
         unknown = set(fields) - _FIELDS
         if unknown:
             raise ValueError(f"unknown journal fields: {sorted(unknown)}")
-        sets = ["updated_at = ?"]
-        values: list[Any] = [self._clock()]
+        changes: dict[str, Any] = {"updated_at": self._clock(), **fields}
         if state is not None:
-            sets.append("state = ?")
-            values.append(state)
-        for name, value in fields.items():
-            sets.append(f"{name} = ?")
-            values.append(value)
-        with self._lock:
-            self._db.execute(
-                f"UPDATE requests SET {', '.join(sets)} WHERE id = ?", (*values, request_id)
-            )
+            changes["state"] = state
+        sets = ", ".join(f"{name} = ?" for name in changes)
+        self._run(f"UPDATE requests SET {sets} WHERE id = ?", *changes.values(), request_id)
 
     def step(self, request_id: int, step: str, detail: str = "") -> None:
         """Append a completed step for a request."""
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO steps (request_id, step, at, detail) VALUES (?, ?, ?, ?)",
-                (request_id, step, self._clock(), detail),
-            )
+        self._run(
+            "INSERT INTO steps (request_id, step, at, detail) VALUES (?, ?, ?, ?)",
+            request_id,
+            step,
+            self._clock(),
+            detail,
+        )
 
     def steps(self, request_id: int) -> dict[str, str]:
         """Completed steps of a request: name → detail of its latest record."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT step, detail FROM steps WHERE request_id = ? ORDER BY rowid", (request_id,)
-            ).fetchall()
+        rows = self._all(
+            "SELECT step, detail FROM steps WHERE request_id = ? ORDER BY rowid", request_id
+        )
         return {r["step"]: r["detail"] for r in rows}
 
     def earlier_checks(self, task: str, round_: int, repo: str) -> list[Any]:
@@ -368,12 +372,12 @@ class Journal:
 
         A round 2 re-runs them so that a revision cannot silently lose what round 1 passed.
         """
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT * FROM requests WHERE task = ? AND round < ? AND repo = ?"
-                " ORDER BY round, id",
-                (task, round_, repo),
-            ).fetchall()
+        rows = self._all(
+            "SELECT * FROM requests WHERE task = ? AND round < ? AND repo = ? ORDER BY round, id",
+            task,
+            round_,
+            repo,
+        )
         seen: dict[str, Any] = {}
         for row in rows:
             for check in self._body(row).get("checks", []):
@@ -382,27 +386,22 @@ class Journal:
 
     def add_repo(self, task: str, repo: Repo) -> None:
         """Remember that a repo belongs to a task (newest added last)."""
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO repos (task, full_name, repo) VALUES (?, ?, ?)"
-                " ON CONFLICT (task, full_name) DO NOTHING",
-                (task, repo.full_name, repo_to_json(repo)),
-            )
+        self._run(
+            "INSERT INTO repos (task, full_name, repo) VALUES (?, ?, ?)"
+            " ON CONFLICT (task, full_name) DO NOTHING",
+            task,
+            repo.full_name,
+            repo_to_json(repo),
+        )
 
     def task_repos(self, task: str) -> list[Repo]:
         """The task's known repos, oldest first."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT repo FROM repos WHERE task = ? ORDER BY rowid", (task,)
-            ).fetchall()
+        rows = self._all("SELECT repo FROM repos WHERE task = ? ORDER BY rowid", task)
         return [repo_from_json(r["repo"]) for r in rows]
 
     def repo_facts(self, full_name: str) -> set[str]:
         """What is known to be done on a repo (e.g. 'workflow', 'pages', 'secret:NAME')."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT facts FROM repos WHERE full_name = ?", (full_name,)
-            ).fetchall()
+        rows = self._all("SELECT facts FROM repos WHERE full_name = ?", full_name)
         return {fact for r in rows for fact in json.loads(r["facts"])}
 
     def add_repo_fact(self, full_name: str, fact: str) -> None:
@@ -419,68 +418,59 @@ class Journal:
 
     def set_outcome(self, request_id: int, outcome: dict[str, Any]) -> None:
         """Keep how a round's run ended (``receiver.outcome``), once it is known for good."""
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO outcomes (request_id, outcome, updated_at) VALUES (?, ?, ?)"
-                " ON CONFLICT (request_id) DO UPDATE SET outcome = excluded.outcome,"
-                " updated_at = excluded.updated_at",
-                (request_id, json.dumps(outcome, separators=(",", ":")), self._clock()),
-            )
+        self._run(
+            "INSERT INTO outcomes (request_id, outcome, updated_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (request_id) DO UPDATE SET outcome = excluded.outcome,"
+            " updated_at = excluded.updated_at",
+            request_id,
+            json.dumps(outcome, separators=(",", ":")),
+            self._clock(),
+        )
 
     def outcome(self, request_id: int) -> dict[str, Any] | None:
         """The kept outcome of a round, or None."""
-        with self._lock:
-            row = self._db.execute(
-                "SELECT outcome FROM outcomes WHERE request_id = ?", (request_id,)
-            ).fetchone()
+        row = self._one("SELECT outcome FROM outcomes WHERE request_id = ?", request_id)
         return None if row is None else dict(json.loads(row["outcome"]))
 
     def payload_key(self, full_name: str) -> str | None:
         """The repo's payload key (base64) as last stored by this journal, or None."""
-        with self._lock:
-            row = self._db.execute(
-                "SELECT payload_key FROM repo_keys WHERE full_name = ?", (full_name,)
-            ).fetchone()
+        row = self._one("SELECT payload_key FROM repo_keys WHERE full_name = ?", full_name)
         return None if row is None else str(row["payload_key"])
 
     def set_payload_key(self, full_name: str, key: str) -> None:
         """Store (or replace) the repo's payload key; it exists nowhere else but the repo secret."""
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO repo_keys (full_name, payload_key) VALUES (?, ?)"
-                " ON CONFLICT (full_name) DO UPDATE SET payload_key = excluded.payload_key",
-                (full_name, key),
-            )
+        self._run(
+            "INSERT INTO repo_keys (full_name, payload_key) VALUES (?, ?)"
+            " ON CONFLICT (full_name) DO UPDATE SET payload_key = excluded.payload_key",
+            full_name,
+            key,
+        )
 
     def status(self, task: str) -> dict[str, Any] | None:
         """The task's rounds for the status endpoint: no secret, email, brief or evaluation URL."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT round, nonce, state, repo, repo_url, pages_url, run_url, error,"
-                " received_at, updated_at FROM requests WHERE task = ? ORDER BY id",
-                (task,),
-            ).fetchall()
+        rows = self._all(
+            "SELECT round, nonce, state, repo, repo_url, pages_url, run_url, error,"
+            " received_at, updated_at FROM requests WHERE task = ? ORDER BY id",
+            task,
+        )
         if not rows:
             return None
         rounds = [dict(r) for r in rows]
-        latest = next((r for r in reversed(rounds) if r["repo"]), None)
+        latest: dict[str, Any] = next((r for r in reversed(rounds) if r["repo"]), {})
         return {
             "task": task,
-            "repo": latest["repo"] if latest else None,
-            "repo_url": latest["repo_url"] if latest else None,
-            "pages_url": latest["pages_url"] if latest else None,
+            **{k: latest.get(k) for k in ("repo", "repo_url", "pages_url")},
             "rounds": rounds,
         }
 
     def recent(self, limit: int = 50) -> list[dict[str, Any]]:
         """Newest requests first with their latest step; no secret, email, brief or notify URL."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT r.id, r.task, r.round, r.state, r.repo, r.repo_url, r.pages_url,"
-                " r.run_url, r.error, r.received_at, r.updated_at,"
-                " (SELECT s.step FROM steps s WHERE s.request_id = r.id"
-                "  ORDER BY s.rowid DESC LIMIT 1) AS last_step"
-                " FROM requests r ORDER BY r.id DESC LIMIT ?",
-                (limit,),
-            ).fetchall()
+        rows = self._all(
+            "SELECT r.id, r.task, r.round, r.state, r.repo, r.repo_url, r.pages_url,"
+            " r.run_url, r.error, r.received_at, r.updated_at,"
+            " (SELECT s.step FROM steps s WHERE s.request_id = r.id"
+            "  ORDER BY s.rowid DESC LIMIT 1) AS last_step"
+            " FROM requests r ORDER BY r.id DESC LIMIT ?",
+            limit,
+        )
         return [dict(r) for r in rows]
