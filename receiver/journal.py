@@ -28,7 +28,7 @@ from typing import Any
 from receiver.forge import Repo
 from receiver.group_commit import GroupCommit
 from receiver.private import private_dir, private_file
-from receiver.request import DeployRequest, parse_request, secret_spans
+from receiver.request import DeployRequest, secret_spans
 
 # queued → working → dispatching → dispatched, or failed / dispatch-uncertain.
 FINAL_STATES = frozenset({"dispatched", "failed", "dispatch-uncertain"})
@@ -133,8 +133,26 @@ def stored_body(req: DeployRequest, raw: bytes | None) -> list[bytes | memoryvie
 
 
 def _public(stored: bytes | str) -> dict[str, Any]:
-    """A stored body as the worker reads it: the validated fields, no secret."""
-    return parse_request({**json.loads(stored), "secret": ""}).public_document()
+    """A stored body as the worker reads it: the request's fields in their stored shape, no secret.
+
+    Not validated again: the door did that, and a request built in code (``llm-deploy doctor``
+    sends one with no evaluation URL) is journaled as it is. Raises ValueError (or KeyError,
+    TypeError) for bytes that are not a whole stored body, which is how ``_recover`` finds a torn
+    write.
+    """
+    body = json.loads(stored)
+    return {
+        "email": body.get("email", ""),
+        "task": body["task"],
+        "round": body["round"],
+        "nonce": body["nonce"],
+        "brief": body.get("brief", ""),
+        "checks": [c if isinstance(c, str) else {"js": c["js"]} for c in body.get("checks") or []],
+        "evaluation_url": body.get("evaluation_url", ""),
+        "attachments": [
+            {"name": a["name"], "url": a["url"]} for a in body.get("attachments") or []
+        ],
+    }
 
 
 class Journal:
@@ -280,7 +298,7 @@ class Journal:
                 break
             try:
                 body = _public(os.pread(self._log, length, at + _HEADER.size))
-            except (ValueError, TypeError):  # torn: zeros or a half-written body
+            except (ValueError, TypeError, KeyError):  # torn: zeros or a half-written body
                 break
             key = (body["task"], body["round"], body["nonce"])
             if key not in self._ids([key]):

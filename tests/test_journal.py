@@ -249,6 +249,25 @@ def test_rows_a_power_cut_lost_are_rebuilt_from_the_log(tmp_path: Path) -> None:
     again.close()
 
 
+def test_a_request_built_in_code_reads_back_and_survives_a_power_cut(tmp_path: Path) -> None:
+    """`llm-deploy doctor` journals a request with no evaluation URL, which the door would refuse:
+    the journal keeps and returns it as given, and a rebuild after a power cut goes past it."""
+    path = tmp_path / "j.sqlite3"
+    j = Journal(path)
+    quiet = dataclasses.replace(make_request(nonce="quiet"), evaluation_url="")
+    first, _ = j.record(quiet)
+    second, _ = j.record(make_request(nonce="next"))
+    assert j.get(first).body["evaluation_url"] == ""
+    assert j.get(first).body["checks"] == ["c"]
+    j.close()
+    with sqlite3.connect(path) as raw:  # a power cut took both commits
+        raw.execute("DELETE FROM requests WHERE id IN (?, ?)", (first, second))
+    raw.close()
+    reopened = Journal(path)
+    assert [reopened.get(i).nonce for i, _ in reopened.pending()] == ["quiet", "next"]
+    reopened.close()
+
+
 OLD_SCHEMA = """
 CREATE TABLE requests (
     id INTEGER PRIMARY KEY, task TEXT NOT NULL, round INTEGER NOT NULL, nonce TEXT NOT NULL,
