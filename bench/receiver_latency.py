@@ -318,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
             met &= _shape(*SHAPES[key], args, data_dir)
     print(
         f"durability: every request of the receiver is in its body log, fdatasync'd, before its "
-        f"200 (SQLite rows rebuilt from it after a power cut); the bare endpoint stores nothing; "
+        f"200, then its row committed with synchronous=FULL; the bare endpoint stores nothing; "
         f"{os.cpu_count()} cores shared by this client and both servers; uvicorn "
         f"http={args.http}; the receiver's worker queues but never works (see the docstring)"
     )

@@ -1,6 +1,6 @@
-"""Group commit: one writer thread makes queued items durable in batches, one fsync per batch.
+"""Group commit: one writer thread makes queued items durable in batches that share their fsyncs.
 
-Requests arriving together share one write and one fsync: the writer takes everything queued
+Requests arriving together share one write and its fsyncs: the writer takes everything queued
 when it wakes (never waiting on a timer, so a lone request is not delayed), writes it with
 ``write_batch`` and hands each caller its result. A caller on the event loop gets an asyncio
 future, resolved with one ``call_soon_threadsafe`` per batch, so the loop neither blocks nor

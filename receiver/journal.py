@@ -3,10 +3,11 @@
 A request is kept as its body was received, secret blanked (``receiver.request.secret_spans``),
 in a body log beside the SQLite file (WAL, ``synchronous=FULL``), whose row names the bytes by
 offset and length. One writer thread (``receiver.group_commit``) takes the requests queued,
-appends the new bodies, fdatasyncs the log, then commits their rows without a second fsync: rows
-a power cut takes are rebuilt from the log on the next start (``_recover``). A repeat of a known
-(task, round, nonce) writes nothing. Copying a 1 MB body into SQLite pages, its WAL and a
-checkpoint cost more than the rest of the request; one ``pwritev`` does not.
+appends the new bodies, fdatasyncs the log, then commits their rows (fsync'd too): a row exists
+only once its bytes are on disk, and bytes a crash leaves past the last row are written over by
+the next batch. A repeat of a known (task, round, nonce) writes nothing. Copying a 1 MB body into
+SQLite pages, its WAL and a checkpoint cost more than the rest of the request; one ``pwritev``
+does not.
 
 Rows and bodies hold the request minus its secret (email and evaluation URL included, because
 the payload needs them): the files live only on the receiver's own disk and never reach a repo,
@@ -18,7 +19,6 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import struct
 import threading
 import time
 from dataclasses import dataclass
@@ -86,7 +86,6 @@ _BODY_COLUMNS = ("body_offset", "body_length")  # added to older files by ALTER 
 
 _LOG_GROWTH = 32 * 1024 * 1024  # bytes allocated ahead in the body log
 _DROP_EVERY, _DONTNEED = 4 * 1024 * 1024, os.POSIX_FADV_DONTNEED
-_HEADER, _MAGIC = struct.Struct("<4sI"), b"LDB1"  # before each body in the log: magic, length
 _Item = tuple[DeployRequest, bytes | None]  # a request and its body as received, if any
 _FIELDS = frozenset({"repo", "repo_url", "pages_url", "run_url", "error"})
 
@@ -136,9 +135,7 @@ def _public(stored: bytes | str) -> dict[str, Any]:
     """A stored body as the worker reads it: the request's fields in their stored shape, no secret.
 
     Not validated again: the door did that, and a request built in code (``llm-deploy doctor``
-    sends one with no evaluation URL) is journaled as it is. Raises ValueError (or KeyError,
-    TypeError) for bytes that are not a whole stored body, which is how ``_recover`` finds a torn
-    write.
+    sends one with no evaluation URL) is journaled as it is.
     """
     body = json.loads(stored)
     return {
@@ -170,11 +167,6 @@ class Journal:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
-        # The writer's own connection skips the commit's fsync: the bodies it references are
-        # fdatasync'd first, and _recover rebuilds rows a power cut takes. Both connections are
-        # used under the one lock, so neither ever waits on SQLite's.
-        self._rows = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._rows.execute("PRAGMA synchronous=NORMAL")
         columns = {r["name"] for r in self._db.execute("PRAGMA table_info(requests)")}
         for name in _BODY_COLUMNS:
             if name not in columns:
@@ -195,7 +187,6 @@ class Journal:
         (self._end,) = self._db.execute(
             "SELECT coalesce(max(body_offset + body_length), 0) FROM requests"
         ).fetchone()
-        self._recover()
         self._cached = self._end  # where the log's pages still in the page cache start
         self._commits: GroupCommit[_Item, tuple[int, bool]] = GroupCommit(
             self._write_batch, "journal-writer"
@@ -205,7 +196,6 @@ class Journal:
         self._commits.close()
         with self._lock:
             self._db.close()
-            self._rows.close()
         os.close(self._log)
 
     def record(self, req: DeployRequest, raw: bytes | None = None) -> tuple[int, bool]:
@@ -233,9 +223,9 @@ class Journal:
                 firsts.add(key)
                 body = stored_body(req, raw)
                 length = sum(map(len, body))
-                pieces += [_HEADER.pack(_MAGIC, length), *body]
-                rows += [*key, at + _HEADER.size, length]
-                at += _HEADER.size + length
+                pieces += body
+                rows += [*key, at, length]
+                at += length
         if rows:
             if at > self._allocated:
                 os.posix_fallocate(self._log, self._allocated, max(_LOG_GROWTH, at - self._end))
@@ -249,7 +239,7 @@ class Journal:
                 os.posix_fadvise(self._log, self._cached, at - self._cached, _DONTNEED)
                 self._cached = at
             with self._lock:
-                known.update(self._insert(rows, self._rows))
+                known.update(self._insert(rows))
             self._end = at
         results = []
         for key in keys:
@@ -267,7 +257,7 @@ class Journal:
         )
         return {(t, r, n): i for i, t, r, n in rows}
 
-    def _insert(self, rows: list[Any], db: sqlite3.Connection) -> dict[tuple[Any, ...], int]:
+    def _insert(self, rows: list[Any]) -> dict[tuple[Any, ...], int]:
         """Insert request rows (flat: task, round, nonce, offset, length, ...); lock held.
 
         One statement, so one transaction; SQLite gives each new row the largest id plus one,
@@ -277,36 +267,13 @@ class Journal:
         for i in range(0, len(rows), 5):
             values += [*rows[i : i + 5], now, now, os.urandom(16).hex()]
             keys.append(tuple(rows[i : i + 3]))
-        last = db.execute(
+        last = self._db.execute(
             "INSERT INTO requests (task, round, nonce, body_offset, body_length, received_at,"
             " updated_at, dispatch_id, body) VALUES "
             + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, '')"] * len(keys)),
             values,
         ).lastrowid
         return {key: int(last or 0) - len(keys) + 1 + i for i, key in enumerate(keys)}
-
-    def _recover(self) -> None:
-        """Rows for bodies the log holds past the last row: a power cut took their commit.
-
-        Each batch is fdatasync'd before its rows are committed, so the log past the last row
-        holds whole records up to, at most, one torn batch that nobody was answered for.
-        """
-        size, at, rows = os.fstat(self._log).st_size, self._end, list[Any]()
-        while at + _HEADER.size <= size:
-            magic, length = _HEADER.unpack(os.pread(self._log, _HEADER.size, at))
-            if magic != _MAGIC or at + _HEADER.size + length > size:
-                break
-            try:
-                body = _public(os.pread(self._log, length, at + _HEADER.size))
-            except (ValueError, TypeError, KeyError):  # torn: zeros or a half-written body
-                break
-            key = (body["task"], body["round"], body["nonce"])
-            if key not in self._ids([key]):
-                rows += [*key, at + _HEADER.size, length]
-            at += _HEADER.size + length
-        if rows:
-            self._insert(rows, self._db)
-            self._end = at
 
     def _all(self, sql: str, *args: Any) -> list[sqlite3.Row]:
         with self._lock:
