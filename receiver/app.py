@@ -90,7 +90,7 @@ async def deploy(request: Request) -> Response:
     except RequestError as exc:
         raise ApiError(400, exc.message, exc.field) from None
     # Cancelled only when the server shuts down: the row is then resumed by the next start.
-    request_id, is_new = await state.journal.record_async(req, body)
+    request_id, is_new = await state.journal.record_async(req)
     answer: dict[str, Any] = {
         "status": "accepted",
         "task": req.task,

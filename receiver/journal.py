@@ -1,13 +1,14 @@
 """The durable journal: every request before its 200, every worker step after it.
 
-A request is kept as its body was received, secret blanked (``receiver.request.secret_spans``),
-in a body log beside the SQLite file (WAL, ``synchronous=FULL``), whose row names the bytes by
-offset and length. One writer thread (``receiver.group_commit``) takes the requests queued,
-appends the new bodies, fdatasyncs the log, then commits their rows (fsync'd too): a row exists
-only once its bytes are on disk, and bytes a crash leaves past the last row are written over by
-the next batch. A repeat of a known (task, round, nonce) writes nothing. Copying a 1 MB body into
-SQLite pages, its WAL and a checkpoint cost more than the rest of the request; one ``pwritev``
-does not.
+A request is kept in a body log beside the SQLite file (WAL, ``synchronous=FULL``): its fields
+as one JSON line without the secret, then its attachments' data URIs as they arrived
+(``stored_body``); its row names the bytes by offset and length. One writer thread
+(``receiver.group_commit``) takes the requests queued, appends the new bodies, fdatasyncs the log,
+then commits their rows (fsync'd too): a row exists only once its bytes are on disk, and bytes a
+crash leaves past the last row are written over by the next batch. A repeat of a known (task,
+round, nonce) writes nothing. Copying a 1 MB body into SQLite pages, its WAL and a checkpoint
+cost more than the rest of the request; one ``pwritev`` does not, and escaping a 1 MB data URI
+into JSON costs more than both.
 
 Rows and bodies hold the request minus its secret (email and evaluation URL included, because
 the payload needs them): the files live only on the receiver's own disk and never reach a repo,
@@ -28,7 +29,7 @@ from typing import Any
 from receiver.forge import Repo
 from receiver.group_commit import GroupCommit
 from receiver.private import private_dir, private_file
-from receiver.request import DeployRequest, secret_spans
+from receiver.request import DeployRequest
 
 # queued → working → dispatching → dispatched, or failed / dispatch-uncertain.
 FINAL_STATES = frozenset({"dispatched", "failed", "dispatch-uncertain"})
@@ -86,7 +87,6 @@ _BODY_COLUMNS = ("body_offset", "body_length")  # added to older files by ALTER 
 
 _LOG_GROWTH = 32 * 1024 * 1024  # bytes allocated ahead in the body log
 _DROP_EVERY, _DONTNEED = 4 * 1024 * 1024, os.POSIX_FADV_DONTNEED
-_Item = tuple[DeployRequest, bytes | None]  # a request and its body as received, if any
 _FIELDS = frozenset({"repo", "repo_url", "pages_url", "run_url", "error"})
 
 
@@ -115,41 +115,30 @@ def repo_from_json(text: str) -> Repo:
     return Repo(**json.loads(text))
 
 
-def stored_body(req: DeployRequest, raw: bytes | None) -> list[bytes | memoryview]:
-    """What the body log keeps of a request, as pieces: ``raw`` minus the secret's value.
+def stored_body(req: DeployRequest) -> list[bytes]:
+    """What the body log keeps of a request: its fields as one JSON line, secret left out, then
+    each attachment's data URI as it arrived.
 
-    Pieces of ``raw`` itself, so a 1 MB body is not copied before the write; a re-serialised
-    copy (no secret member) when ``raw`` is missing or hides the member from a byte search.
+    The secret is never written because it is never in what is written. The data URIs, nearly all
+    of a large request, are encoded, not escaped into JSON: for an ASCII string that is a copy.
     """
-    spans = None if raw is None else secret_spans(raw, req.secret)
-    if raw is None or spans is None or len(spans) > 3:
-        return [json.dumps(req.public_document()).encode()]
-    view, pieces, start = memoryview(raw), [], 0
-    for cut, resume in spans:
-        pieces.append(view[start:cut])
-        start = resume
-    return [*pieces, view[start:]]
+    urls = [a["url"].encode() for a in req.attachments]
+    doc = req.public_document()
+    doc["attachments"] = [
+        {"name": a["name"], "size": len(u)} for a, u in zip(doc["attachments"], urls, strict=True)
+    ]
+    return [json.dumps(doc, separators=(",", ":")).encode() + b"\n", *urls]
 
 
-def _public(stored: bytes | str) -> dict[str, Any]:
-    """A stored body as the worker reads it: the request's fields in their stored shape, no secret.
-
-    Not validated again: the door did that, and a request built in code (``llm-deploy doctor``
-    sends one with no evaluation URL) is journaled as it is.
-    """
-    body = json.loads(stored)
-    return {
-        "email": body.get("email", ""),
-        "task": body["task"],
-        "round": body["round"],
-        "nonce": body["nonce"],
-        "brief": body.get("brief", ""),
-        "checks": [c if isinstance(c, str) else {"js": c["js"]} for c in body.get("checks") or []],
-        "evaluation_url": body.get("evaluation_url", ""),
-        "attachments": [
-            {"name": a["name"], "url": a["url"]} for a in body.get("attachments") or []
-        ],
-    }
+def _public(stored: bytes) -> dict[str, Any]:
+    """A stored body (``stored_body``) as the worker reads it: the request's fields, no secret."""
+    head, _, urls = stored.partition(b"\n")
+    body: dict[str, Any] = json.loads(head)
+    at, attachments = 0, []
+    for item in body["attachments"]:
+        attachments.append({"name": item["name"], "url": urls[at : at + item["size"]].decode()})
+        at += item["size"]
+    return {**body, "attachments": attachments}
 
 
 class Journal:
@@ -188,7 +177,7 @@ class Journal:
             "SELECT coalesce(max(body_offset + body_length), 0) FROM requests"
         ).fetchone()
         self._cached = self._end  # where the log's pages still in the page cache start
-        self._commits: GroupCommit[_Item, tuple[int, bool]] = GroupCommit(
+        self._commits: GroupCommit[DeployRequest, tuple[int, bool]] = GroupCommit(
             self._write_batch, "journal-writer"
         )
 
@@ -198,30 +187,30 @@ class Journal:
             self._db.close()
         os.close(self._log)
 
-    def record(self, req: DeployRequest, raw: bytes | None = None) -> tuple[int, bool]:
-        """Durably store a request (its body as received, if given); return (id, is_new).
+    def record(self, req: DeployRequest) -> tuple[int, bool]:
+        """Durably store a request; return (id, is_new).
 
         A repeat of a known (task, round, nonce) adds nothing. Blocks until fsync'd.
         """
-        return self._commits.submit((req, raw))
+        return self._commits.submit(req)
 
-    async def record_async(self, req: DeployRequest, raw: bytes | None) -> tuple[int, bool]:
+    async def record_async(self, req: DeployRequest) -> tuple[int, bool]:
         """``record`` for the event loop: awaits the writer thread instead of blocking."""
-        return await self._commits.submit_async((req, raw))
+        return await self._commits.submit_async(req)
 
-    def _write_batch(self, items: list[_Item]) -> list[tuple[int, bool]]:
+    def _write_batch(self, items: list[DeployRequest]) -> list[tuple[int, bool]]:
         # One statement per step, not one per request: each lets the event loop take the GIL,
         # and taking it back costs more than the statement.
-        keys = [(req.task, req.round, req.nonce) for req, _ in items]
+        keys = [(req.task, req.round, req.nonce) for req in items]
         with self._lock:
             known = self._ids(keys)
-        pieces: list[bytes | memoryview] = []
+        pieces: list[bytes] = []
         rows: list[Any] = []
         at, firsts = self._end, set()
-        for key, (req, raw) in zip(keys, items, strict=True):
+        for key, req in zip(keys, items, strict=True):
             if key not in known and key not in firsts:  # a repeat in the batch is a duplicate
                 firsts.add(key)
-                body = stored_body(req, raw)
+                body = stored_body(req)
                 length = sum(map(len, body))
                 pieces += body
                 rows += [*key, at, length]

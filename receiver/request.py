@@ -1,12 +1,11 @@
-"""Validation of the POST /api-deploy body into a typed request, and where its secret sits in the
-raw bytes (pure, no I/O). Attachments are only checked to be data: URIs here; the worker decodes
-them (docs/decisions.md, entry 52)."""
+"""Validation of the POST /api-deploy body into a typed request (pure, no I/O).
+
+Attachments are only checked to be data: URIs here; the worker decodes them (docs/decisions.md,
+entry 52)."""
 
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -190,67 +189,3 @@ def parse_request(body: Any) -> DeployRequest:
         checks=_checks(body),
         attachments=_attachments(body),
     )
-
-
-def secret_spans(raw: bytes, secret: str) -> list[tuple[int, int]] | None:
-    """Where ``raw`` holds ``secret`` as the value of a ``"secret"`` member: (start, end) spans.
-
-    The journal keeps a body as received, these spans (the value strings' insides) cut out, so
-    the secret is never stored and a 1 MB request is neither re-serialised nor copied. ``raw``
-    must be valid JSON: then an unescaped quote right after ``secret`` closes a string, so
-    ``"secret"`` and a colon is a member name and the next quote opens its value. None when a
-    name might spell ``secret`` with escapes (``"\u0073ecret"``, or too many escapes to look at)
-    or the body is UTF-16/32: the caller then stores a re-serialised copy instead.
-    """
-    if 0 in raw[:4] or raw[:2] in (b"\xff\xfe", b"\xfe\xff") or _may_escape_letters(raw):
-        return None  # UTF-16/32 (NULs or a BOM up front), or escapes
-    spans = []
-    for name in _names(raw):
-        if (member := _MEMBER.match(raw, name)) is None:
-            continue  # a value "secret", or a member whose value is not a string
-        if (value := _VALUE.match(raw, member.end())) is None:
-            return None  # too long to be the secret, or so we cannot tell: re-serialise
-        if _decodes_to(raw[member.end() : value.end() - 1], secret):
-            spans.append((member.end(), value.end() - 1))
-    return spans
-
-
-_MEMBER = re.compile(rb'"secret"[ \t\r\n]*:[ \t\r\n]*"')  # up to the value's opening quote
-_VALUE = re.compile(rb'(?:[^"\\]|\\.){0,4096}"')  # its inside and closing quote
-
-
-def _names(raw: bytes, walk: int = 4096) -> Iterator[int]:
-    """Offsets of each ``"secret"`` in ``raw``, in order.
-
-    ``bytes.find`` of the whole word crawls through base64 (0.4 ms per MB), ``find`` of a quote
-    runs at memchr speed: large bodies, mostly one long data URI, are walked quote by quote, the
-    first ``walk`` quotes at least, then searched for the word.
-    """
-    at = -1
-    while len(raw) > 1 << 16 and walk > 0:
-        if (at := raw.find(b'"', at + 1)) < 0:
-            return
-        walk -= 1
-        if raw.startswith(b'secret"', at + 1):
-            yield at
-    while (at := raw.find(b'"secret"', at + 1)) >= 0:
-        yield at
-
-
-def _decodes_to(inside: bytes, secret: str) -> bool:
-    """True when a JSON string whose inside is ``inside`` holds ``secret``."""
-    if b"\\" not in inside:  # no escapes: the bytes are the UTF-8 of the value
-        return inside == secret.encode()
-    return bool(json.loads(b'"' + inside + b'"') == secret)
-
-
-def _may_escape_letters(raw: bytes, most: int = 10_000) -> bool:
-    r"""True if ``raw`` holds ``\u006x``/``\u007x`` (how s, e, c, r, t hide) or too many escapes."""
-    at = raw.find(b"\\")
-    for _ in range(most):
-        if at < 0:
-            return False
-        if raw[at + 1 : at + 5] in (b"u006", b"u007"):
-            return True
-        at = raw.find(b"\\", at + 2)
-    return True

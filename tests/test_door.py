@@ -185,7 +185,7 @@ def test_hostile_json_is_a_json_400_never_a_500(
 
 def test_an_unexpected_failure_is_a_json_500(tmp_path: Path) -> None:
     class BrokenJournal(Journal):
-        async def record_async(self, req: DeployRequest, raw: bytes | None) -> tuple[int, bool]:
+        async def record_async(self, req: DeployRequest) -> tuple[int, bool]:
             raise RuntimeError(f"disk on fire at {tmp_path}")
 
     with Door(tmp_path, journal=BrokenJournal(tmp_path / "j.sqlite3")) as client:

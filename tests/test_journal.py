@@ -17,7 +17,7 @@ import pytest
 
 from receiver.forge import Repo
 from receiver.group_commit import GroupCommit
-from receiver.journal import Journal
+from receiver.journal import Journal, stored_body
 from receiver.request import DeployRequest, parse_request
 
 SECRETS = ("hunter2", "student@example.com", "https://eval.example/notify", "PLAINTEXT BRIEF")
@@ -134,7 +134,7 @@ def attachment(i: int, size: int = 300_000) -> dict[str, str]:
 def test_bodies_live_in_the_log_not_in_sqlite(tmp_path: Path) -> None:
     path = tmp_path / "j.sqlite3"
     j = Journal(path)
-    items = [attachment(0), attachment(1, 3)]
+    items = [attachment(0), attachment(1, 3), {"name": "é.txt", "url": "data:,naïve ☃"}]
     rid, _ = j.record(dataclasses.replace(make_request(), attachments=items))
     bare, _ = j.record(make_request(nonce="n2"))
     j.close()
@@ -155,69 +155,58 @@ def _raw(secret_member: str, **changes: Any) -> bytes:
     return ("{" + secret_member + ", " + text[1:]).encode()
 
 
-RAW_BODIES = [  # the secret member as sent; whether the bytes are kept (else re-serialised)
-    ('"secret": "hunter2"', {}, True),
-    ('"secret":"hunter2"', {"checks": ["c", {"js": "1", "secret": "hunter2"}]}, True),
-    ('"secret" :\n  "hunter2"', {"brief": 'say "secret": "decoy" \\ "x\\" here'}, True),
-    ('"\\u0073ecret": "hunter2"', {}, False),
-    ('"secret": "hunt\\u0065r2"', {}, False),
-    ('"\\u0073ecret": "hunt\\u0065r2", "secret": "hunter2"', {}, False),
-    ('"secret": "decoy", "secret": "hunter2"', {}, True),
+RAW_BODIES = [  # the secret member as a client might spell it, and other fields around it
+    ('"secret": "hunter2"', {}),
+    ('"secret":"hunter2"', {"checks": ["c", {"js": "1", "secret": "hunter2"}]}),
+    ('"secret" :\n  "hunter2"', {"brief": 'say "secret": "decoy" \\ "x\\" here'}),
+    ('"\\u0073ecret": "hunter2"', {}),
+    ('"secret": "hunt\\u0065r2"', {}),
+    ('"secret": "decoy", "secret": "hunter2"', {}),
 ]
 
 
 @pytest.mark.parametrize(
-    ("member", "changes", "kept"),
+    ("member", "changes"),
     RAW_BODIES,
-    ids=["plain", "nested-too", "spaced", "escaped-key", "escaped-value", "both", "repeated"],
+    ids=["plain", "nested-too", "spaced", "escaped-key", "escaped-value", "repeated"],
 )
 def test_journal_files_never_hold_the_secret(
-    tmp_path: Path, member: str, changes: dict[str, Any], kept: bool
+    tmp_path: Path, member: str, changes: dict[str, Any]
 ) -> None:
     raw = _raw(member, **changes)
     req = parse_request(json.loads(raw))
     assert req.secret == "hunter2"
     j = Journal(tmp_path / "j.sqlite3")
-    rid, _ = j.record(req, raw)
+    rid, _ = j.record(req)
     body = j.get(rid).body
     j.close()
     assert "secret" not in body and body["brief"] == req.brief
     assert body["attachments"] == [attachment(0, 3)]
     files = b"".join(p.read_bytes() for p in tmp_path.iterdir())
     assert b"hunter2" not in files and b"hunt\\u0065r2" not in files
-    assert (raw.replace(b"hunter2", b"") in files) is kept
-
-
-def test_utf16_bodies_are_stored_re_serialised(tmp_path: Path) -> None:
-    raw = json.dumps({**make_request().public_document(), "secret": "hunter2"}).encode("utf-16")
-    j = Journal(tmp_path / "j.sqlite3")
-    rid, _ = j.record(parse_request(json.loads(raw)), raw)
-    assert j.get(rid).body == make_request().public_document()
-    j.close()
-    files = b"".join(p.read_bytes() for p in tmp_path.iterdir())
-    assert b"hunter2" not in files and "hunter2".encode("utf-16-le") not in files
+    assert attachment(0, 3)["url"].encode() in files  # the data URI as it arrived, not escaped
 
 
 def test_a_duplicate_delivery_writes_no_body(tmp_path: Path) -> None:
     path = tmp_path / "j.sqlite3"
     j = Journal(path)
-    raw = _raw('"secret": "hunter2"')
-    first = j.record(make_request(), raw)
+    first = j.record(make_request())
     log = Path(f"{path}-bodies")
     written = j._end
-    again = j.record(make_request(), raw)
+    again = j.record(make_request())
     assert again == (first[0], False) and j._end == written
     gate = threading.Barrier(3)
 
     def twin(_: int) -> tuple[int, bool]:
         gate.wait()
-        return j.record(make_request(nonce="twin"), raw)
+        return j.record(make_request(nonce="twin"))
 
     with ThreadPoolExecutor(3) as pool:
         twins = list(pool.map(twin, range(3)))
     assert sorted(is_new for _, is_new in twins) == [False, False, True]
     assert len({rid for rid, _ in twins}) == 1
-    assert j._end == 2 * written  # one body for the twins, whichever batches they shared
+    twin_body = sum(map(len, stored_body(make_request(nonce="twin"))))
+    assert j._end == written + twin_body  # one body for the twins, whichever batches they shared
     j.close()
     assert log.exists()
 
@@ -227,7 +216,7 @@ def test_bytes_a_crash_left_past_the_last_row_are_written_over(tmp_path: Path) -
     never come back as a request, and the next batch writes over them."""
     path = tmp_path / "j.sqlite3"
     j = Journal(path)
-    kept, _ = j.record(make_request(nonce="kept"), _raw('"secret": "hunter2"', nonce="kept"))
+    kept, _ = j.record(make_request(nonce="kept"))
     end = j._end
     j.close()
     with Path(f"{path}-bodies").open("r+b") as log:  # a batch whose rows were never committed
@@ -235,9 +224,7 @@ def test_bytes_a_crash_left_past_the_last_row_are_written_over(tmp_path: Path) -
         log.write(b'{"task": "t", "round": 1, "nonce": "orphan"}{"task": "tor')
     reopened = Journal(path)
     assert [reopened.get(i).nonce for i, _ in reopened.pending()] == ["kept"]
-    after, is_new = reopened.record(
-        make_request(nonce="after"), _raw('"secret": "hunter2"', nonce="after")
-    )
+    after, is_new = reopened.record(make_request(nonce="after"))
     assert is_new and reopened.get(after).nonce == "after"
     assert reopened.get(kept).body["brief"] == "PLAINTEXT BRIEF"
     reopened.close()
@@ -379,7 +366,7 @@ def test_an_event_loop_caller_awaits_its_batch(tmp_path: Path) -> None:
 
     async def burst() -> list[tuple[int, bool]]:
         reqs = [make_request(nonce=f"n{i % 5}") for i in range(10)]
-        return await asyncio.gather(*(j.record_async(r, None) for r in reqs))
+        return await asyncio.gather(*(j.record_async(r) for r in reqs))
 
     results = asyncio.run(burst())
     j.close()
