@@ -21,7 +21,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 _Waiter = Future[Any] | asyncio.Future[Any]
 
-MAX_BATCH = 256  # bounds one transaction and one writev (IOV_MAX is 1024)
+MAX_BATCH = 256  # bounds one transaction and the memory one batch holds
 
 
 class GroupCommit(Generic[T, R]):

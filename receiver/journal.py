@@ -87,6 +87,7 @@ _BODY_COLUMNS = ("body_offset", "body_length")  # added to older files by ALTER 
 
 _LOG_GROWTH = 32 * 1024 * 1024  # bytes allocated ahead in the body log
 _DROP_EVERY, _DONTNEED = 4 * 1024 * 1024, os.POSIX_FADV_DONTNEED
+_IOV_MAX = os.sysconf("SC_IOV_MAX")  # pieces one pwritev takes (1024 on Linux)
 _FIELDS = frozenset({"repo", "repo_url", "pages_url", "run_url", "error"})
 
 
@@ -139,6 +140,17 @@ def _public(stored: bytes) -> dict[str, Any]:
         attachments.append({"name": item["name"], "url": urls[at : at + item["size"]].decode()})
         at += item["size"]
     return {**body, "attachments": attachments}
+
+
+def _write_at(fd: int, pieces: list[bytes], offset: int) -> None:
+    """Write ``pieces`` at ``offset``, at most IOV_MAX of them per ``pwritev`` (a request carries
+    up to 101 pieces, so a batch can hold far more than the kernel takes in one call)."""
+    for first in range(0, len(pieces), _IOV_MAX):
+        chunk = pieces[first : first + _IOV_MAX]
+        size = sum(map(len, chunk))
+        if os.pwritev(fd, chunk, offset) != size:
+            raise OSError(f"short write to the journal's body log at {offset}")
+        offset += size
 
 
 class Journal:
@@ -219,8 +231,7 @@ class Journal:
             if at > self._allocated:
                 os.posix_fallocate(self._log, self._allocated, max(_LOG_GROWTH, at - self._end))
                 self._allocated = os.fstat(self._log).st_size
-            if os.pwritev(self._log, pieces, self._end) != at - self._end:
-                raise OSError(f"short write to the journal's body log at {self._end}")
+            _write_at(self._log, pieces, self._end)
             os.fdatasync(self._log)
             if at - self._cached >= _DROP_EVERY:  # written once, read once by the worker:
                 # cached pages only make the next writes take fresh memory, which costs more

@@ -78,22 +78,16 @@ def _trip(fake: FakeGitHub, tmp_path: Path, **kw: object) -> tuple[object, list[
     return result, created
 
 
+ALL_PHASES = {CREATED, REGISTERED, DISPATCHED, STARTED, DEPLOYED, SERVING, COMPLETED, NOTIFIED}
+
+
 def test_round_trip_against_the_fake_github(github: FakeGitHub, tmp_path: Path) -> None:
     result, left = _trip(github, tmp_path)
     assert [r.round for r in result.rounds] == [1, 2]
     assert [r.error for r in result.rounds] == ["", ""]
     first, second = ([p.name for p in r.phases] for r in result.rounds)
     assert first[:3] == [CREATED, REGISTERED, DISPATCHED]
-    assert set(first) == {
-        CREATED,
-        REGISTERED,
-        DISPATCHED,
-        STARTED,
-        DEPLOYED,
-        SERVING,
-        COMPLETED,
-        NOTIFIED,
-    }
+    assert set(first) == ALL_PHASES
     assert first.index(STARTED) < first.index(DEPLOYED) < first.index(SERVING)
     assert CREATED not in second and second[0] == REGISTERED  # round 2 reuses the repository
     for timing in result.rounds:
@@ -167,16 +161,7 @@ def test_round_trip_in_local_mode(tmp_path: Path) -> None:
         result = local_trip(settings, http)
     assert [r.error for r in result.rounds] == ["", ""], result.rounds
     first, second = ([p.name for p in r.phases] for r in result.rounds)
-    assert set(first) == {
-        CREATED,
-        REGISTERED,
-        DISPATCHED,
-        STARTED,
-        DEPLOYED,
-        SERVING,
-        COMPLETED,
-        NOTIFIED,
-    }
+    assert set(first) == ALL_PHASES
     assert all(not p.detail for r in result.rounds for p in r.phases)  # nothing skipped
     assert CREATED not in second and NOTIFIED in second
     assert all(len(r.commit_sha) == 40 for r in result.rounds)

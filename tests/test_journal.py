@@ -187,6 +187,17 @@ def test_journal_files_never_hold_the_secret(
     assert attachment(0, 3)["url"].encode() in files  # the data URI as it arrived, not escaped
 
 
+def test_a_batch_of_more_pieces_than_one_pwritev_takes_lands_whole(tmp_path: Path) -> None:
+    """Twelve requests of 100 attachments each are 1,212 pieces in one batch: over IOV_MAX."""
+    j = Journal(tmp_path / "j.sqlite3")
+    files = [{"name": f"f{i}.txt", "url": f"data:,{i}"} for i in range(100)]
+    reqs = [dataclasses.replace(make_request(nonce=f"n{k}"), attachments=files) for k in range(12)]
+    results = j._write_batch(reqs)  # one batch, however the writer thread would have grouped them
+    assert [is_new for _, is_new in results] == [True] * 12
+    assert all(j.get(rid).body["attachments"] == files for rid, _ in results)
+    j.close()
+
+
 def test_a_duplicate_delivery_writes_no_body(tmp_path: Path) -> None:
     path = tmp_path / "j.sqlite3"
     j = Journal(path)

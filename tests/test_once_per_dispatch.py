@@ -264,30 +264,23 @@ def test_the_wait_ends_at_the_deadline_and_when_the_api_refuses(tmp_path: Path) 
     clock = FakeTime()
     ref = "o/app/.github/workflows/llm-deploy.yml@refs/heads/main"
     with serve(_listing_app(tmp_path)) as base, httpx.Client() as http:
-        late = earlier_runs.wait_for_earlier_runs(
-            http,
-            api_url=f"{base}{LOCAL_API_PREFIX}",
-            repository="o/app",
-            workflow_ref=ref,
-            run_id="2",
-            token="",
-            deadline=clock.now + 60,
-            clock=clock.clock,
-            sleep=clock.sleep,
-            log=lambda _: None,
-        )
-        refused = earlier_runs.wait_for_earlier_runs(
-            http,
-            api_url=f"{base}/nowhere",
-            repository="o/app",
-            workflow_ref=ref,
-            run_id="2",
-            token="",
-            deadline=clock.now + 60,
-            clock=clock.clock,
-            sleep=clock.sleep,
-            log=lambda _: None,
-        )
+
+        def wait(api_url: str) -> earlier_runs.WaitOutcome:
+            return earlier_runs.wait_for_earlier_runs(
+                http,
+                api_url=api_url,
+                repository="o/app",
+                workflow_ref=ref,
+                run_id="2",
+                token="",
+                deadline=clock.now + 60,
+                clock=clock.clock,
+                sleep=clock.sleep,
+                log=lambda _: None,
+            )
+
+        late = wait(f"{base}{LOCAL_API_PREFIX}")
+        refused = wait(f"{base}/nowhere")
     assert late.runs == [1] and "still in flight at the deadline" in late.note
     assert 60 <= late.waited_s < 80
     assert refused.runs == [] and "HTTP 404" in refused.note and "actions: read" in refused.note
