@@ -146,5 +146,3 @@ class Settings:
             shown = ("'***'" if value else "None") if f.name in SECRET_FIELDS else repr(value)
             parts.append(f"{f.name}={shown}")
         return f"Settings({', '.join(parts)})"
-
-    __str__ = __repr__

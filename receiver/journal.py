@@ -59,13 +59,6 @@ CREATE TABLE IF NOT EXISTS steps (
     detail TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS steps_request ON steps(request_id);
-CREATE TABLE IF NOT EXISTS attachments (
-    request_id INTEGER NOT NULL REFERENCES requests(id),
-    position INTEGER NOT NULL,
-    name TEXT NOT NULL,
-    url TEXT NOT NULL,
-    PRIMARY KEY (request_id, position)
-);
 CREATE TABLE IF NOT EXISTS outcomes (
     request_id INTEGER PRIMARY KEY REFERENCES requests(id),
     outcome TEXT NOT NULL,
@@ -293,7 +286,7 @@ class Journal:
         if row["body_length"] is not None:
             return _public(os.pread(self._log, row["body_length"], row["body_offset"]))
         body = dict(json.loads(row["body"]))  # a row from before the body log
-        if "attachments" not in body:  # in their own table, or inline in the oldest rows
+        if "attachments" not in body:  # inline in the oldest rows, else in the table of their day
             body["attachments"] = [
                 dict(a)
                 for a in self._all(

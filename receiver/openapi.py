@@ -1,14 +1,8 @@
 """``GET /openapi.json``: the receiver's OpenAPI 3.1 description, for the routes the app mounts.
 
-The description is a document, ``receiver/openapi.json``, read as it is written: schemas, paths
-and answers for the core's routes. A mode adds its own paths (``Mode.openapi_paths``); this module
-adds the server's URL and leaves out what the running app does not mount.
-
-``tests/test_openapi.py`` keeps the document in step with the code: its limits equal the ones
-``receiver/request.py`` enforces; corpus requests validate against the request schema and pass
-``parse_request``; mutations the schema rejects are rejected with a 400 naming the same field;
-every mounted route is documented; answers match their schemas; the document passes
-openapi-spec-validator.
+The description is a document, ``receiver/openapi.json``, read as it is written (its limits are
+held to the code's by ``tests/test_openapi.py``). A mode adds its own paths
+(``Mode.openapi_paths``); this module adds the server's URL and leaves out what is not mounted.
 """
 
 from __future__ import annotations
@@ -31,11 +25,6 @@ from receiver.config import Settings
 def _document() -> dict[str, Any]:
     text = resources.files("receiver").joinpath("openapi.json").read_text(encoding="utf-8")
     return dict(json.loads(text))
-
-
-def core_paths() -> dict[str, dict[str, Any]]:
-    """Every path of the core, as documented; a mode documents its own."""
-    return copy.deepcopy(_document()["paths"])
 
 
 def route_paths(routes: list[Any]) -> dict[str, set[str]]:

@@ -41,16 +41,7 @@ class DeployRequest:
 
     def public_document(self) -> dict[str, Any]:
         """The request minus its secret, as the journal stores it."""
-        return {
-            "email": self.email,
-            "task": self.task,
-            "round": self.round,
-            "nonce": self.nonce,
-            "brief": self.brief,
-            "checks": list(self.checks),
-            "evaluation_url": self.evaluation_url,
-            "attachments": [dict(a) for a in self.attachments],
-        }
+        return {name: value for name, value in vars(self).items() if name != "secret"}
 
 
 def _unicode(value: str, where: str) -> str:

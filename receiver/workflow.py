@@ -16,7 +16,6 @@ import jinja2
 
 from receiver.bundled import bundled_path
 from receiver.config import Settings
-from receiver.pins import pin_uses
 
 WORKFLOW_PATH = ".github/workflows/llm-deploy.yml"
 WORKFLOW_FILE = "llm-deploy.yml"  # how GitHub's workflow API names it
@@ -25,6 +24,30 @@ TEMPLATES_DIR = bundled_path("workflow-templates")
 
 # owner/repo[/path]@ref, or a local ./path: anything else would not be a valid `uses:`.
 _ACTION_REF = re.compile(r"^(\./[\w./-]*|[\w.-]+/[\w.-]+(/[\w./-]+)?@[\w./-]+)$")
+
+# `uses: owner/name[/path]@ref`, with an optional trailing comment; local (./) and docker:// uses
+# do not match and are left alone.
+USES = re.compile(
+    r"^(?P<lead>\s*(?:-\s+)?uses:\s*)(?P<action>[\w.-]+/[\w.-]+(?:/[\w./-]+)?)@(?P<ref>[\w./+-]+)"
+    r"(?P<tail>\s*(?:#.*)?)$"
+)
+
+
+def pin_uses(text: str, pins: Mapping[str, str]) -> str:
+    """``text`` with each ``uses: x@tag`` found in ``pins`` rewritten to ``x@<sha> # tag``.
+
+    An organisation may require every action pinned to a full commit SHA; the tag it was resolved
+    from stays as a comment (``receiver.github.pins`` finds the tags and resolves them).
+    """
+    out = []
+    for line in text.splitlines(keepends=True):
+        body = line.rstrip("\r\n")
+        m = USES.match(body)
+        sha = pins.get(f"{m['action']}@{m['ref']}") if m else None
+        if m and sha:
+            line = f"{m['lead']}{m['action']}@{sha} # {m['ref']}{line[len(body) :]}"
+        out.append(line)
+    return "".join(out)
 
 
 @dataclass(frozen=True)

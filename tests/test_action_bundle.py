@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from receiver.action_package import pyproject_text, split_requires
+from action.project_file import pyproject_text, split_requires
 from receiver.github.action_bundle import blob_sha, build_bundle, load_sources
-from receiver.pins import pin_uses, repo_of, tag_refs, unpin
+from receiver.github.pins import repo_of, tag_refs, unpin
+from receiver.workflow import pin_uses
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 

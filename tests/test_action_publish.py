@@ -20,9 +20,9 @@ from receiver.app import create_app
 from receiver.config import Settings
 from receiver.github.action_bundle import build_bundle, load_sources
 from receiver.github.action_ref import ActionPublishError, ActionSource, ensure_action
+from receiver.github.pins import tag_refs, unpin
 from receiver.journal import Journal
 from receiver.local.mode import LocalMode
-from receiver.pins import tag_refs, unpin
 from receiver.request import parse_request
 from receiver.worker import Worker
 from receiver.workflow import WORKFLOW_PATH, template_text

@@ -15,7 +15,7 @@ from importlib import metadata, resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-from receiver.action_package import pyproject_text
+from action.project_file import pyproject_text
 
 DIST = "llm-deploy"
 PACKAGE = "action"

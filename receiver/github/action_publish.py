@@ -20,8 +20,9 @@ from dataclasses import dataclass
 
 from receiver.github.action_bundle import Sources, blob_sha, build_bundle
 from receiver.github.action_tags import q, resolve_pins, tag_commit
+from receiver.github.pins import unpin
 from receiver.github.rest import ActionPublishError, GitHubAnswer, Rest
-from receiver.pins import pin_uses, unpin
+from receiver.workflow import pin_uses
 
 log = logging.getLogger("llm_deploy.action")
 

@@ -24,8 +24,8 @@ from receiver.config import Settings
 from receiver.github.action_bundle import BundleError, Sources, load_sources
 from receiver.github.action_publish import publish
 from receiver.github.action_tags import resolve_pins
+from receiver.github.pins import FULL_SHA
 from receiver.github.rest import ActionPublishError, Rest
-from receiver.pins import FULL_SHA
 from receiver.workflow import FIX_ACTION, ActionChoice, override_choice, template_text
 
 log = logging.getLogger("llm_deploy.action")

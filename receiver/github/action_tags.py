@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 from urllib.parse import quote
 
+from receiver.github.pins import repo_of, tag_refs
 from receiver.github.rest import GitHubAnswer, Rest
-from receiver.pins import repo_of, tag_refs
 
 log = logging.getLogger("llm_deploy.action")
 

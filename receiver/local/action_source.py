@@ -14,7 +14,7 @@ import shutil
 from importlib import metadata, util
 from pathlib import Path
 
-from receiver.action_package import pyproject_text
+from action.project_file import pyproject_text
 from receiver.bundled import bundled_path, source_checkout
 
 DIST = "llm-deploy"

@@ -1,23 +1,18 @@
-"""Pin ``uses:`` lines to commit SHAs, and read pins back (pure).
+"""Which ``uses:`` lines of the Action's files to pin, and how to read a pin back (pure).
 
 A tag can be moved by whoever owns the action, and an organisation may require every action to be
 pinned to a full commit SHA (``sha_pinning_required``), in which case a run whose workflow or
 composite action names a tag fails before it starts. A pinned line keeps the tag it was resolved
-from as a comment: ``uses: actions/checkout@<sha> # v7``.
+from as a comment: ``uses: actions/checkout@<sha> # v7`` (``receiver.workflow.pin_uses``).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+
+from receiver.workflow import USES
 
 FULL_SHA = re.compile(r"^[0-9a-f]{40}$")
-# `uses: owner/name[/path]@ref`, with an optional trailing comment; local (./) and docker:// uses
-# do not match and are left alone.
-_USES = re.compile(
-    r"^(?P<lead>\s*(?:-\s+)?uses:\s*)(?P<action>[\w.-]+/[\w.-]+(?:/[\w./-]+)?)@(?P<ref>[\w./+-]+)"
-    r"(?P<tail>\s*(?:#.*)?)$"
-)
 _PINNED = re.compile(r"@(?P<sha>[0-9a-f]{40})\s*#\s*(?P<tag>[\w./+-]+)\s*$")
 
 
@@ -30,7 +25,7 @@ def tag_refs(text: str) -> list[str]:
     """The ``owner/name[/path]@ref`` of every ``uses:`` line not yet pinned to a full SHA."""
     found: list[str] = []
     for line in text.splitlines():
-        m = _USES.match(line)
+        m = USES.match(line)
         if m and not FULL_SHA.match(m["ref"]):
             ref = f"{m['action']}@{m['ref']}"
             if ref not in found:
@@ -38,25 +33,12 @@ def tag_refs(text: str) -> list[str]:
     return found
 
 
-def pin_uses(text: str, pins: Mapping[str, str]) -> str:
-    """``text`` with each ``uses: x@tag`` found in ``pins`` rewritten to ``x@<sha> # tag``."""
-    out = []
-    for line in text.splitlines(keepends=True):
-        body = line.rstrip("\r\n")
-        m = _USES.match(body)
-        sha = pins.get(f"{m['action']}@{m['ref']}") if m else None
-        if m and sha:
-            line = f"{m['lead']}{m['action']}@{sha} # {m['ref']}{line[len(body) :]}"
-        out.append(line)
-    return "".join(out)
-
-
 def unpin(text: str) -> str:
     """The inverse of ``pin_uses``: ``x@<sha> # tag`` back to ``x@tag`` on every ``uses:`` line."""
     out = []
     for line in text.splitlines(keepends=True):
         body = line.rstrip("\r\n")
-        m = _USES.match(body)
+        m = USES.match(body)
         p = _PINNED.search(body) if m else None
         if m and p:
             line = f"{m['lead']}{m['action']}@{p['tag']}{line[len(body) :]}"
