@@ -203,9 +203,11 @@ def _wait_healthy(port: int, proc: subprocess.Popen[bytes], timeout: float = 30)
     raise SystemExit("the receiver did not answer /health in time")
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux), robust to other load on the machine."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+def _cpu_seconds(pid: int, thread: int | None = None) -> float:
+    """User + system CPU time of a process, or of one of its threads, so far (Linux), robust to
+    other load on the machine. The main thread (``thread=pid``) is the server's event loop."""
+    stat = Path(f"/proc/{pid}/stat" if thread is None else f"/proc/{pid}/task/{thread}/stat")
+    fields = stat.read_text().rpartition(")")[2].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -218,22 +220,23 @@ def _free_port() -> int:
 class _Run:
     """One load run against one server: latencies, rate and server CPU per request."""
 
-    def __init__(self, lat: list[float], wall: float, cpu_ms: float) -> None:
+    def __init__(self, lat: list[float], wall: float, cpu_ms: float, loop_ms: float) -> None:
         lat.sort()
         self.p50, self.p99 = _percentile(lat, 0.50) * 1000, _percentile(lat, 0.99) * 1000
         self.max, self.rate, self.cpu = lat[-1] * 1000, len(lat) / wall, cpu_ms / len(lat)
+        self.loop = loop_ms / len(lat)  # of ``cpu``, the event loop's share (the rest: threads)
 
 
 def _one_run(
     port: int, pid: int, template: bytes, args: argparse.Namespace, clients: int, tag: str
 ) -> _Run:
-    cpu = _cpu_seconds(pid)
+    cpu, loop = _cpu_seconds(pid), _cpu_seconds(pid, pid)
     lat, failures, wall = asyncio.run(
         _load(port, template, args.requests, clients, tag, args.mode == "waves")
     )
     if failures:
         raise SystemExit(f"{len(failures)} non-200 answers, first: {failures[0]}")
-    return _Run(lat, wall, (_cpu_seconds(pid) - cpu) * 1000)
+    return _Run(lat, wall, (_cpu_seconds(pid) - cpu) * 1000, (_cpu_seconds(pid, pid) - loop) * 1000)
 
 
 def _start(data_dir: str, http: str) -> tuple[int, subprocess.Popen[bytes]]:
@@ -260,6 +263,7 @@ def _shape(name: str, clients: int, size: int, args: argparse.Namespace, data_di
                 print(
                     f"  {name} {which:8} run {run + 1}: p50 {r.p50:6.1f} ms  p99 {r.p99:6.1f} ms"
                     f"  max {r.max:6.1f} ms  {r.rate:4.0f} req/s  server CPU {r.cpu:5.2f} ms/req"
+                    f" (loop {r.loop:5.2f})"
                     f"  load {' '.join(Path('/proc/loadavg').read_text().split()[:3])}"
                 )
     finally:
@@ -271,6 +275,7 @@ def _shape(name: str, clients: int, size: int, args: argparse.Namespace, data_di
             statistics.median(r.p99 for r in rs),
             statistics.median(r.cpu for r in rs),
             statistics.median(r.p50 for r in rs),
+            statistics.median(r.loop for r in rs),
         )
         for w, rs in runs.items()
     }
@@ -281,7 +286,8 @@ def _shape(name: str, clients: int, size: int, args: argparse.Namespace, data_di
         f"{name}: {clients} clients ({args.mode}), {len(template)} byte bodies, "
         f"{args.requests} requests x {args.runs} runs (medians): receiver p50 "
         f"{med['receiver'][2]:.1f} ms p99 {med['receiver'][0]:.1f} ms CPU "
-        f"{med['receiver'][1]:.2f} ms/req; bare p50 {med['bare'][2]:.1f} ms p99 "
+        f"{med['receiver'][1]:.2f} ms/req (event loop {med['receiver'][3]:.2f}); bare p50 "
+        f"{med['bare'][2]:.1f} ms p99 "
         f"{med['bare'][0]:.1f} ms CPU {med['bare'][1]:.2f} ms/req; ratio p99 {p99_ratio:.2f}, "
         f"CPU {cpu_ratio:.2f} (goal <= {TARGET_RATIO}: {'met' if met else 'MISSED'})"
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-# A run is over once it has one of these conclusions (GitHub's values; local runs use two).
+# A run is over once it has one of these conclusions (GitHub's values; a mode may use fewer).
 CONCLUDED = frozenset(
     {
         "success",

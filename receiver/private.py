@@ -1,8 +1,8 @@
 """Files at rest are the owner's alone: the data folder 0700, what the receiver writes 0600.
 
 The data folder holds the journal (requests with emails and evaluation URLs, the per-repo payload
-keys), run logs, dispatch records and local notifications. Modes are set explicitly, not left to
-the umask, so a receiver started from any shell or test harness keeps them private.
+keys) and whatever a mode keeps there (run logs, dispatch records, notifications). Modes are set
+explicitly, not left to the umask, so a receiver started from any shell keeps them private.
 """
 
 from __future__ import annotations
