@@ -107,11 +107,6 @@ def without_images(messages: list[Message]) -> list[Message]:
     return out
 
 
-def text_size(messages: list[Message]) -> int:
-    """Characters of text in the messages (image parts not counted)."""
-    return sum(len(m["content"]) for m in without_images(messages))
-
-
 def image_chars(messages: list[Message]) -> int:
     """Characters the image parts add to the request (their data URIs)."""
     return sum(

@@ -37,26 +37,6 @@ def write_outputs(path: str | Path, outputs: Mapping[str, str]) -> None:
         out.write("\n".join(lines) + "\n")
 
 
-def read_outputs(text: str) -> dict[str, str]:
-    """Parse a ``$GITHUB_OUTPUT`` file (both forms); used by tests and the local runner."""
-    outputs: dict[str, str] = {}
-    lines = text.splitlines()
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        if "<<" in line and ("=" not in line or line.index("<<") < line.index("=")):
-            name, delim = line.split("<<", 1)
-            end = lines.index(delim, i + 1)
-            outputs[name] = "\n".join(lines[i + 1 : end])
-            i = end + 1
-            continue
-        if "=" in line:
-            name, value = line.split("=", 1)
-            outputs[name] = value
-        i += 1
-    return outputs
-
-
 def mask(value: str, stream: TextIO | None = None) -> None:
     """Ask the runner to hide a value in later log lines (each line of it, as GitHub masks)."""
     out = stream or sys.stdout

@@ -21,7 +21,7 @@ from action import generate
 from action.job import Job
 from action.llm import LLMClient
 from action.payload import encode_key, seal
-from action.report import read_outputs
+from receiver.local.run_model import parse_env_file
 from tests.fakes.llm import FakeLLM, Reply, budget_reply, default_app_answer
 
 if TYPE_CHECKING:
@@ -128,7 +128,7 @@ def run_generate(
     env = environ(co, job, llm, **inputs)
     code = generate.main(["generate"], env)
     logs = capsys.readouterr().out
-    outputs = read_outputs(Path(env["GITHUB_OUTPUT"]).read_text())
+    outputs = parse_env_file(Path(env["GITHUB_OUTPUT"]).read_text())
     summary = Path(env["GITHUB_STEP_SUMMARY"]).read_text()
     return StepRun(code, json.loads(outputs.get("report") or "{}"), outputs, logs, summary, env)
 

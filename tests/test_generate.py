@@ -20,8 +20,8 @@ from action.__main__ import notify_main
 from action.attachments import from_request, safe_name
 from action.job import Job
 from action.payload import encode_key, seal
-from action.report import read_outputs
 from action.settings import ActionSettings
+from receiver.local.run_model import parse_env_file
 from tests.conftest import load_task, task_sequences
 from tests.fakes.evaluator import Answer, FakeEvaluator
 from tests.fakes.llm import FakeLLM, default_app_answer
@@ -110,7 +110,7 @@ def run_step(
     env = {**environ(repo, job, llm, **inputs), **(runner_env or {})}
     code = generate.main(["generate"], env)
     logs = capsys.readouterr().out
-    outputs = read_outputs(Path(env["GITHUB_OUTPUT"]).read_text())
+    outputs = parse_env_file(Path(env["GITHUB_OUTPUT"]).read_text())
     summary = Path(env["GITHUB_STEP_SUMMARY"]).read_text()
     # Secrets may appear only in ::add-mask:: lines, which is how they get hidden.
     for line in logs.splitlines():
@@ -386,7 +386,7 @@ def test_notify_step_that_never_gets_a_200_fails_with_the_last_status(
     summary = Path(env["GITHUB_STEP_SUMMARY"]).read_text()
     assert "Evaluator: not accepted: last answer HTTP 400" in summary
     assert "Page serves commit" in summary  # what the step did before failing is kept
-    outputs = read_outputs(Path(env["GITHUB_OUTPUT"]).read_text())
+    outputs = parse_env_file(Path(env["GITHUB_OUTPUT"]).read_text())
     assert outputs["notified"] == "not accepted: last answer HTTP 400"
     assert EMAIL not in summary and ev.url not in summary
 
@@ -397,7 +397,7 @@ def test_hand_run_from_a_plain_brief(repo: Repo, capsys: pytest.CaptureFixture[s
     env = environ(repo, job, None, brief=job.brief, checks="js: document.title.length > 0")
     del env["INPUT_PAYLOAD"], env["INPUT_PAYLOAD_KEY"]
     assert generate.main([], env) == 0
-    report = json.loads(read_outputs(Path(env["GITHUB_OUTPUT"]).read_text())["report"])
+    report = json.loads(parse_env_file(Path(env["GITHUB_OUTPUT"]).read_text())["report"])
     assert (report["task"], report["round"], report["generator"]) == ("ignored", 1, "offline")
     assert git(repo.bare, "log", "-1", "--format=%s", "main") == "llm-deploy: ignored round 1"
     capsys.readouterr()

@@ -18,7 +18,7 @@ from action.errors import LLMError
 from action.job import Job
 from action.payload import encode_key, seal
 from action.repair import Limits, notes, repair_loop, verification_report
-from action.report import read_outputs
+from receiver.local.run_model import parse_env_file
 
 KEY = bytes(range(32))
 LLM_KEY = "sk-fake-llm-key-repair"
@@ -209,7 +209,7 @@ def generate_with(
     ):
         for secret in (EMAIL, LLM_KEY, GITHUB_TOKEN, job.brief):
             assert secret not in text
-    outputs = read_outputs((repo.temp / "output").read_text())
+    outputs = parse_env_file((repo.temp / "output").read_text())
     assert code == 0, summary
     # Whatever the checks say, the run commits and pushes.
     assert outputs["commit-sha"] == git(repo.bare, "rev-parse", "main")

@@ -20,7 +20,6 @@ from action.check_report import (
 from action.report import (
     finish,
     mask,
-    read_outputs,
     redact,
     save_report,
     step_summary,
@@ -28,6 +27,7 @@ from action.report import (
 )
 from action.run_report import ImageInputs, LlmUsage, NotifyReport, RunReport
 from action.settings import ActionSettings
+from receiver.local.run_model import parse_env_file
 
 REPORT = {
     "task": "Analyze",
@@ -59,7 +59,7 @@ def test_outputs_round_trip(tmp_path: Path, outputs: dict[str, str]) -> None:
     path = tmp_path / "out"
     path.write_text("earlier=1\n")
     write_outputs(path, outputs)
-    assert read_outputs(path.read_text()) == {"earlier": "1", **outputs}
+    assert parse_env_file(path.read_text()) == {"earlier": "1", **outputs}
     if "multi" in outputs:
         assert "multi<<ghadelimiter_" in path.read_text()
 
@@ -130,7 +130,7 @@ def test_finish_never_leaks_secrets(tmp_path: Path) -> None:
         runner_temp=str(tmp_path / "temp"),
     )
     finish(settings, RunReport.from_json(leaky), secrets)
-    outputs = read_outputs((tmp_path / "out").read_text())
+    outputs = parse_env_file((tmp_path / "out").read_text())
     assert outputs["commit-sha"] == "abc123" and outputs["page-url"] == "https://o.github.io/r/"
     written = [
         (tmp_path / "out").read_text(),
