@@ -99,9 +99,6 @@ class TimedForge:
     def set_secret(self, repo: Repo, name: str, value: str) -> None:
         self.inner.set_secret(repo, name, value)
 
-    def has_secret(self, repo: Repo, name: str) -> bool:
-        return self.inner.has_secret(repo, name)
-
     def enable_pages(self, repo: Repo) -> None:
         self.inner.enable_pages(repo)
 

@@ -189,17 +189,6 @@ class GitHubForge:
         except GithubException as exc:
             raise _explain(exc, action) from exc
 
-    def has_secret(self, repo: Repo, name: str) -> bool:
-        """Whether the repo has an Actions secret of that name."""
-        url = f"/repos/{_q(repo.owner)}/{_q(repo.name)}/actions/secrets/{_q(name)}"
-        try:
-            self._request("GET", url, None, f"look up the secret {name}")
-        except GithubException as exc:
-            if exc.status == 404:
-                return False
-            raise _explain(exc, f"look up the secret {name}") from exc
-        return True
-
     def enable_pages(self, repo: Repo) -> None:
         """Enable Pages in workflow mode; 409 (already enabled) counts as success."""
         url = f"/repos/{_q(repo.owner)}/{_q(repo.name)}/pages"

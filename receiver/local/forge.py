@@ -240,9 +240,6 @@ class LocalForge:
             stored[name] = value
             self._write_json(self.data_dir / "secrets" / f"{repo.name}.json", stored, 0o600)
 
-    def has_secret(self, repo: Repo, name: str) -> bool:
-        return name in read_secrets(self.data_dir, repo.name)
-
     def enable_pages(self, repo: Repo) -> None:
         """Record that Pages is on; the receiver serves data_dir/sites/<repo>/."""
         with self._repo_lock(repo.name):

@@ -110,10 +110,6 @@ class MemoryForge:
         with self._lock:
             state.secrets[name] = value
 
-    def has_secret(self, repo: Repo, name: str) -> bool:
-        self._call("has_secret", f"{repo.name}:{name}")
-        return name in self._state(repo).secrets
-
     def enable_pages(self, repo: Repo) -> None:
         self._call("enable_pages", repo.name)
         state = self._state(repo)
