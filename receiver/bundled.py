@@ -10,17 +10,10 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-_CHECKOUT = Path(__file__).resolve().parent.parent
+CHECKOUT = Path(__file__).resolve().parent.parent  # the repo, when running from one
 
 
 def bundled_path(relative: str) -> Path:
     """The file or folder named ``relative`` in the repo: the wheel's copy, else the checkout's."""
     packaged = Path(str(resources.files("receiver").joinpath("bundled", relative)))
-    return packaged if packaged.exists() else _CHECKOUT / relative
-
-
-def source_checkout() -> Path | None:
-    """The project's source tree when running from one (an editable install), else None."""
-    if all((_CHECKOUT / name).exists() for name in ("action.yml", "pyproject.toml", "action")):
-        return _CHECKOUT
-    return None
+    return packaged if packaged.exists() else CHECKOUT / relative

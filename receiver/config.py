@@ -39,15 +39,13 @@ def _proxies(environ: Mapping[str, str]) -> int:
     # How many proxies in front of the receiver append to X-Forwarded-For: 0 (the default) means
     # the TCP peer is the client and the header, which anyone can send, is ignored.
     raw = environ.get("LLM_DEPLOY_TRUST_PROXY", "").strip().lower()
-    if raw in ("", "0", "false", "no", "off"):
-        return 0
-    if raw in ("1", "true", "yes", "on"):
-        return 1
-    if raw.isdigit():
-        return int(raw)
-    raise ConfigError(
-        f"LLM_DEPLOY_TRUST_PROXY must be off, on, or a number of proxies, not {raw!r}."
-    )
+    named = {"": 0, "false": 0, "no": 0, "off": 0, "true": 1, "yes": 1, "on": 1}
+    count = int(raw) if raw.isdigit() else named.get(raw)
+    if count is None:
+        raise ConfigError(
+            f"LLM_DEPLOY_TRUST_PROXY must be off, on, or a number of proxies, not {raw!r}."
+        )
+    return count
 
 
 def _opt(environ: Mapping[str, str], *names: str) -> str | None:

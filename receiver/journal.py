@@ -46,11 +46,7 @@ CREATE TABLE IF NOT EXISTS requests (
     updated_at REAL NOT NULL,
     state TEXT NOT NULL DEFAULT 'queued',
     dispatch_id TEXT NOT NULL,
-    repo TEXT,
-    repo_url TEXT,
-    pages_url TEXT,
-    run_url TEXT,
-    error TEXT,
+    repo TEXT, repo_url TEXT, pages_url TEXT, run_url TEXT, error TEXT,
     body TEXT NOT NULL,
     UNIQUE (task, round, nonce)
 );

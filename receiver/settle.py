@@ -14,9 +14,8 @@ from __future__ import annotations
 import enum
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 
-from receiver.forge import Forge, ForgeError, Repo
+from receiver.forge import Forge, ForgeError
 from receiver.journal import Entry, Journal, repo_from_json
 from receiver.naming import loggable
 from receiver.workflow import WORKFLOW_FILE
@@ -31,47 +30,32 @@ UNCERTAIN = (
 
 
 class Verdict(enum.Enum):
-    STARTED = "started"  # the run exists
+    STARTED = "started"  # the run exists; the detail is its URL
     ABSENT = "absent"  # two lookups a settle interval apart found no run
-    UNKNOWN = "unknown"  # the forge could not answer
+    UNKNOWN = "unknown"  # the forge could not answer; the detail says why
     INTERRUPTED = "interrupted"  # the worker is stopping; decide on the next start
-
-
-@dataclass(frozen=True)
-class Outcome:
-    verdict: Verdict
-    run_url: str = ""
-    reason: str = ""  # why the forge could not answer, for UNKNOWN
 
 
 def look_up(
     find: Callable[[], str | None], *, settle_interval: float, wait: Callable[[float], bool]
-) -> Outcome:
+) -> tuple[Verdict, str]:
     """Ask ``find`` for the run, once more after ``settle_interval`` if it is not there yet.
 
     ``wait`` sleeps and returns True when the wait was cut short by a stop.
     """
     for attempt in range(2):
         if attempt and wait(settle_interval):
-            return Outcome(Verdict.INTERRUPTED)
+            return Verdict.INTERRUPTED, ""
         try:
             url = find()
         except ForgeError as exc:  # the forge already retried what was worth retrying
-            return Outcome(Verdict.UNKNOWN, reason=str(exc).rstrip("."))
+            return Verdict.UNKNOWN, str(exc).rstrip(".")
         except Exception as exc:  # a bug or an odd client error must not decide for a resend
             log.exception("step=settle lookup crashed")
-            return Outcome(Verdict.UNKNOWN, reason=f"the lookup failed with {type(exc).__name__}")
+            return Verdict.UNKNOWN, f"the lookup failed with {type(exc).__name__}"
         if url is not None:
-            return Outcome(Verdict.STARTED, run_url=url)
-    return Outcome(Verdict.ABSENT)
-
-
-def recorded_repo(steps: dict[str, str]) -> Repo | None:
-    """The repo a request was being dispatched to, from its journaled steps."""
-    try:
-        return repo_from_json(steps["repo"])
-    except (KeyError, ValueError, TypeError):
-        return None
+            return Verdict.STARTED, url
+    return Verdict.ABSENT, ""
 
 
 def settle_dispatch(
@@ -83,33 +67,30 @@ def settle_dispatch(
     wait: Callable[[float], bool],
 ) -> bool:
     """Settle a ``dispatching`` request from the forge's answer; True when it must be sent again."""
-    repo = recorded_repo(journal.steps(entry.id))
-    if repo is None:
-        outcome = Outcome(Verdict.UNKNOWN, reason="its repository was not recorded")
+    try:
+        repo = repo_from_json(journal.steps(entry.id)["repo"])
+    except (KeyError, ValueError, TypeError):
+        verdict, detail = Verdict.UNKNOWN, "its repository was not recorded"
     else:
-        outcome = look_up(
+        verdict, detail = look_up(
             lambda: forge.find_run(repo, WORKFLOW_FILE, entry.dispatch_id),
             settle_interval=settle_interval,
             wait=wait,
         )
     where = f"task={loggable(entry.task)} round={entry.round}"
-    if outcome.verdict is Verdict.STARTED:
-        journal.step(entry.id, "dispatched", outcome.run_url)
-        journal.mark(entry.id, "dispatched", run_url=outcome.run_url or None, error=None)
-        log.info(
-            "%s step=settled state=dispatched run_url=%s (the run had started)",
-            where,
-            outcome.run_url,
-        )
-    elif outcome.verdict is Verdict.ABSENT:
+    if verdict is Verdict.STARTED:
+        journal.step(entry.id, "dispatched", detail)
+        journal.mark(entry.id, "dispatched", run_url=detail or None, error=None)
+        log.info("%s step=settled state=dispatched run_url=%s (the run had started)", where, detail)
+    elif verdict is Verdict.ABSENT:
         log.warning(
             "%s step=settled no run after %.0fs: the dispatch never started; sending it",
             where,
             settle_interval,
         )
         return True
-    elif outcome.verdict is Verdict.UNKNOWN:
-        message = UNCERTAIN.format(reason=outcome.reason, dispatch_id=entry.dispatch_id)
+    elif verdict is Verdict.UNKNOWN:
+        message = UNCERTAIN.format(reason=detail, dispatch_id=entry.dispatch_id)
         journal.mark(entry.id, "dispatch-uncertain", error=message)
-        log.warning("%s step=resume state=dispatch-uncertain reason=%s", where, outcome.reason)
+        log.warning("%s step=resume state=dispatch-uncertain reason=%s", where, detail)
     return False

@@ -115,19 +115,19 @@ def test_look_up_waits_once_before_calling_a_run_absent(
     answers: tuple[str | Exception | None, ...], verdict: Verdict, calls: int
 ) -> None:
     lookups = Lookups(*answers)
-    outcome = look_up(lookups.find, settle_interval=7.0, wait=lookups.wait)
-    assert outcome.verdict is verdict and lookups.calls == calls
+    found, detail = look_up(lookups.find, settle_interval=7.0, wait=lookups.wait)
+    assert found is verdict and lookups.calls == calls
     assert lookups.waits == [7.0] * (calls - 1)
     if verdict is Verdict.STARTED:
-        assert outcome.run_url == "https://run/1"
+        assert detail == "https://run/1"
     if verdict is Verdict.UNKNOWN:
-        assert outcome.reason and not outcome.reason.endswith(".")
+        assert detail and not detail.endswith(".")
 
 
 def test_look_up_cut_short_by_a_stop_decides_nothing() -> None:
     calls: list[int] = []
-    outcome = look_up(lambda: calls.append(1), settle_interval=60, wait=lambda s: True)
-    assert outcome.verdict is Verdict.INTERRUPTED and calls == [1]
+    found, _ = look_up(lambda: calls.append(1), settle_interval=60, wait=lambda s: True)
+    assert found is Verdict.INTERRUPTED and calls == [1]
 
 
 @pytest.mark.parametrize(

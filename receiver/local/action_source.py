@@ -15,16 +15,15 @@ from importlib import metadata, util
 from pathlib import Path
 
 from action.project_file import pyproject_text
-from receiver.bundled import bundled_path, source_checkout
+from receiver.bundled import CHECKOUT, bundled_path
 
 DIST = "llm-deploy"
 
 
 def action_path(data_dir: Path) -> Path:
     """The folder the local runner reads ``action.yml`` from (assembled once per start)."""
-    checkout = source_checkout()
-    if checkout is not None:
-        return checkout
+    if all((CHECKOUT / name).exists() for name in ("action.yml", "pyproject.toml", "action")):
+        return CHECKOUT  # a source checkout (an editable install)
     return assemble(Path(data_dir) / "action-source")
 
 
