@@ -154,21 +154,19 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        own_journal = journal is None
-        app.state.mode.start()
+        mode.start()
         jr = journal or Journal(settings.data_dir / "journal.sqlite3")
-        mode_ = app.state.mode
-        wk = worker or Worker(settings, jr, forge or mode_.forge(), action=mode_.action())
+        wk = worker or Worker(settings, jr, forge or mode.forge(), action=mode.action())
         app.state.journal, app.state.worker = jr, wk
-        app.state.mode.bind(jr)
-        log.info("%s", app.state.mode.describe())
+        mode.bind(jr)
+        log.info("%s", mode.describe())
         wk.start()
         try:
             yield
         finally:
             wk.stop()
-            app.state.mode.shutdown()
-            if own_journal:
+            mode.shutdown()
+            if journal is None:  # the journal this app opened
                 jr.close()
 
     routes: list[BaseRoute] = [

@@ -69,10 +69,7 @@ CREATE TABLE IF NOT EXISTS repos (
     facts TEXT NOT NULL DEFAULT '[]',
     PRIMARY KEY (task, full_name)
 );
-CREATE TABLE IF NOT EXISTS repo_keys (
-    full_name TEXT PRIMARY KEY,
-    payload_key TEXT NOT NULL
-);
+CREATE TABLE IF NOT EXISTS repo_keys (full_name TEXT PRIMARY KEY, payload_key TEXT NOT NULL);
 """
 _BODY_COLUMNS = ("body_offset", "body_length")  # added to older files by ALTER TABLE
 

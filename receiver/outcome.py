@@ -36,11 +36,9 @@ def round_outcome(
 ) -> dict[str, Any]:
     """The ``outcome`` of a round: ``conclusion`` None while the run goes on."""
     doc = report or {}
-    checks = [c for c in doc.get("checks") or [] if isinstance(c, dict)]
-    tokens = doc.get("tokens") if isinstance(doc.get("tokens"), dict) else None
+    checks = [c.get("result") for c in doc.get("checks") or [] if isinstance(c, dict)]
+    tokens = doc["tokens"] if isinstance(doc.get("tokens"), dict) else None
     told: dict[str, Any] = doc["notify"] if isinstance(doc.get("notify"), dict) else {}
-    status = told.get("status") if isinstance(told.get("status"), int) else None
-    accepted = told.get("accepted_at")
     return {
         "conclusion": conclusion if conclusion in CONCLUDED else None,
         "started_at": started_at,
@@ -48,19 +46,19 @@ def round_outcome(
         "step": step,
         "commit_sha": str(doc["commit_sha"]) if doc.get("commit_sha") else None,
         "page_url": str(doc["page_url"]) if doc.get("page_url") else None,
-        "checks_passed": sum(c.get("result") == "pass" for c in checks) if checks else None,
-        "checks_failed": sum(c.get("result") in ("fail", "error") for c in checks)
-        if checks
-        else None,
+        "checks_passed": checks.count("pass") if checks else None,
+        "checks_failed": checks.count("fail") + checks.count("error") if checks else None,
         "tokens": int(tokens.get("prompt", 0)) + int(tokens.get("completion", 0))
         if tokens
         else None,
-        "cost_usd": float(doc["cost_usd"])
-        if isinstance(doc.get("cost_usd"), int | float)
-        else None,
-        "evaluator_status": status,
-        "evaluator_accepted_at": float(accepted) if isinstance(accepted, int | float) else None,
+        "cost_usd": _number(doc.get("cost_usd")),
+        "evaluator_status": told.get("status") if isinstance(told.get("status"), int) else None,
+        "evaluator_accepted_at": _number(told.get("accepted_at")),
     }
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) else None
 
 
 def is_final(outcome: dict[str, Any] | None) -> bool:

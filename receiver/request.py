@@ -74,16 +74,20 @@ def _round(body: dict[str, Any]) -> int:
     return value
 
 
-def _checks(body: dict[str, Any]) -> list[Check]:
-    value = body.get("checks", [])
-    if value is None:
+def _list(body: dict[str, Any], name: str, limit: int) -> list[Any]:
+    value = body.get(name)
+    if value is None:  # absent or null: none
         return []
     if not isinstance(value, list):
-        raise RequestError("checks", "'checks' must be a list.")
-    if len(value) > MAX_CHECKS:
-        raise RequestError("checks", f"'checks' must hold at most {MAX_CHECKS} items.")
+        raise RequestError(name, f"'{name}' must be a list.")
+    if len(value) > limit:
+        raise RequestError(name, f"'{name}' must hold at most {limit} items.")
+    return value
+
+
+def _checks(body: dict[str, Any]) -> list[Check]:
     checks: list[Check] = []
-    for i, item in enumerate(value):
+    for i, item in enumerate(_list(body, "checks", MAX_CHECKS)):
         if isinstance(item, str):
             checks.append(_unicode(item, f"checks[{i}]"))
         elif isinstance(item, dict) and isinstance(item.get("js"), str):
@@ -107,17 +111,8 @@ def _url(body: dict[str, Any]) -> str:
 
 
 def _attachments(body: dict[str, Any]) -> list[dict[str, str]]:
-    value = body.get("attachments", [])
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise RequestError("attachments", "'attachments' must be a list.")
-    if len(value) > MAX_ATTACHMENTS:
-        raise RequestError(
-            "attachments", f"'attachments' must hold at most {MAX_ATTACHMENTS} items."
-        )
     items: list[dict[str, str]] = []
-    for i, item in enumerate(value):
+    for i, item in enumerate(_list(body, "attachments", MAX_ATTACHMENTS)):
         where = f"attachments[{i}]"
         if not isinstance(item, dict):
             raise RequestError(where, f"'{where}' must be an object with 'name' and 'url'.")
@@ -129,15 +124,6 @@ def _attachments(body: dict[str, Any]) -> list[dict[str, str]]:
         _unicode(name, f"{where}.name")
         items.append({"name": name, "url": _unicode(url, f"{where}.url")})
     return items
-
-
-def decode_attachments(items: list[dict[str, str]]) -> list[Any]:
-    """Decode data-URI attachments into ``action.payload.Attachment`` objects."""
-    # Imported here: the attachments module belongs to the Action package and is optional for
-    # code paths (and tests) that never touch attachment bytes.
-    from action.attachments import from_request
-
-    return list(from_request([dict(a) for a in items]))
 
 
 def load_body(raw: bytes) -> dict[str, Any]:

@@ -19,13 +19,13 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from action.attachments import from_request
 from action.errors import AttachmentError
 from action.payload import REF_PREFIX, Job, decode_key, encode_key, new_key, seal
 from receiver.config import Settings
 from receiver.forge import Forge, ForgeError, NameTaken, Repo, WorkflowNotRegistered
 from receiver.journal import FINAL_STATES, Entry, Journal, repo_from_json, repo_to_json
 from receiver.naming import base_name, candidate, description, loggable, task_tag
-from receiver.request import decode_attachments
 from receiver.settle import settle_dispatch
 from receiver.workflow import (
     FIX_ACTION,
@@ -211,7 +211,7 @@ class Worker:
     def _steps(self, entry: Entry, started: float) -> None:
         # Decoded before any forge call: the door only checks they are data: URIs, and a bad one
         # fails the round here, with the decoder's sentence as its error (decision 52).
-        attachments = decode_attachments(entry.body.get("attachments", []))
+        attachments = from_request(entry.body.get("attachments", []))
         done = self.journal.steps(entry.id)
         if "repo" in done:
             repo = repo_from_json(done["repo"])
