@@ -20,14 +20,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("serve", help="run the receiver (POST /api-deploy) with settings from the env")
-    run = sub.add_parser("run", help="run one request end to end in local mode", add_help=False)
-    run.add_argument("rest", nargs=argparse.REMAINDER)
-    doctor = sub.add_parser(
-        "doctor", help="check the setup before going live (--help for more)", add_help=False
-    )
-    doctor.add_argument("rest", nargs=argparse.REMAINDER)
-    ev = sub.add_parser("eval", help="score models on the course's tasks", add_help=False)
-    ev.add_argument("rest", nargs=argparse.REMAINDER)
+    for name, text in [  # each parses (and explains with --help) its own arguments
+        ("run", "run one request end to end in local mode"),
+        ("doctor", "check the setup before going live (--help for more)"),
+        ("eval", "score models on the course's tasks"),
+    ]:
+        command = sub.add_parser(name, help=text, add_help=False)
+        command.add_argument("rest", nargs=argparse.REMAINDER)
     return parser
 
 

@@ -90,8 +90,8 @@ class Settings:
     workflow_timeout: float = 180.0
     settle_interval: float = 20.0
     worker_threads: int = 4
-    pages_port: int | None = None  # local Pages' own port; None: PORT + 1, or any free one
-    pages_url: str | None = None  # the origin local Pages are announced at; None: from the port
+    pages_port: int | None = None  # where a mode serves sites itself; None: PORT + 1, or any free
+    pages_url: str | None = None  # the origin those sites are announced at; None: from the port
     trust_proxy: int = 0  # proxies appending to X-Forwarded-For (0: none, the header is ignored)
 
     @classmethod
@@ -105,6 +105,7 @@ class Settings:
         host = _opt(environ, "HOST") or "127.0.0.1"
         port = _int(environ, "PORT", 8000)
         public_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        pages_port = _opt(environ, "LLM_DEPLOY_PAGES_PORT")
         return cls(
             deploy_secret=deploy_secret,
             github_token=_opt(environ, "GITHUB_TOKEN"),
@@ -128,11 +129,7 @@ class Settings:
             workflow_timeout=float(_int(environ, "LLM_DEPLOY_WORKFLOW_TIMEOUT", 180)),
             settle_interval=float(_int(environ, "LLM_DEPLOY_SETTLE_SECONDS", 20)),
             worker_threads=_int(environ, "LLM_DEPLOY_WORKERS", 4),
-            pages_port=(
-                _int(environ, "LLM_DEPLOY_PAGES_PORT", 0, minimum=0)
-                if _opt(environ, "LLM_DEPLOY_PAGES_PORT")
-                else None
-            ),
+            pages_port=_int(environ, "LLM_DEPLOY_PAGES_PORT", 0, minimum=0) if pages_port else None,
             pages_url=(_opt(environ, "LLM_DEPLOY_PAGES_URL") or "").rstrip("/") or None,
             trust_proxy=_proxies(environ),
         )

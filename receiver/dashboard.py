@@ -2,9 +2,9 @@
 
 The page itself holds no data, so it is served to anyone; the JSON behind it answers only a
 request carrying ``Authorization: Bearer <DEPLOY_SECRET>`` (``receiver.auth``: constant-time
-compare, wrong tokens throttled). Rows are
-built from journal columns that never hold a secret, an email, a brief or an evaluation URL, and
-error texts are scrubbed once more here, because an exception message may quote anything.
+compare, wrong tokens throttled). Rows are built from journal columns that never hold a secret,
+an email, a brief or an evaluation URL, and error texts are scrubbed once more here, because an
+exception message may quote anything.
 """
 
 from __future__ import annotations

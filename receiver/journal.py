@@ -160,9 +160,8 @@ class Journal:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
         columns = {r["name"] for r in self._db.execute("PRAGMA table_info(requests)")}
-        for name in _BODY_COLUMNS:
-            if name not in columns:
-                self._db.execute(f"ALTER TABLE requests ADD COLUMN {name} INTEGER")
+        for name in [c for c in _BODY_COLUMNS if c not in columns]:
+            self._db.execute(f"ALTER TABLE requests ADD COLUMN {name} INTEGER")
         log = path.with_name(path.name + "-bodies")
         new_log = not log.exists()
         private_file(log)
@@ -346,8 +345,7 @@ class Journal:
         """(id, task) of requests not yet in a final state, oldest first."""
         marks = ",".join("?" * len(FINAL_STATES))
         rows = self._all(
-            f"SELECT id, task FROM requests WHERE state NOT IN ({marks}) ORDER BY id",
-            *FINAL_STATES,
+            f"SELECT id, task FROM requests WHERE state NOT IN ({marks}) ORDER BY id", *FINAL_STATES
         )
         return [(int(r["id"]), str(r["task"])) for r in rows]
 
@@ -417,16 +415,12 @@ class Journal:
         return {fact for r in rows for fact in json.loads(r["facts"])}
 
     def add_repo_fact(self, full_name: str, fact: str) -> None:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT task, facts FROM repos WHERE full_name = ?", (full_name,)
-            ).fetchall()
-            for r in rows:
-                facts = sorted(set(json.loads(r["facts"])) | {fact})
-                self._db.execute(
-                    "UPDATE repos SET facts = ? WHERE task = ? AND full_name = ?",
-                    (json.dumps(facts), r["task"], full_name),
-                )
+        self._run(  # a set: UNION keeps each fact once
+            "UPDATE repos SET facts = (SELECT json_group_array(value) FROM"
+            " (SELECT value FROM json_each(facts) UNION SELECT ?)) WHERE full_name = ?",
+            fact,
+            full_name,
+        )
 
     def set_outcome(self, request_id: int, outcome: dict[str, Any]) -> None:
         """Keep how a round's run ended (``receiver.outcome``), once it is known for good."""

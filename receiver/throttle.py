@@ -2,9 +2,8 @@
 
 Each client address holds ``BURST`` tokens that refill at ``BURST`` per ``WINDOW`` seconds; a
 request whose secret does not match takes one. A client whose bucket is empty is answered ``429``
-with ``Retry-After`` before its body is read, so a guesser costs the receiver a header parse,
-not a 25 MB read and a JSON parse. Requests with the right secret take nothing, so the evaluator
-is never slowed by its own traffic, only by wrong secrets sent from its address.
+with ``Retry-After`` before its body is read (a header parse, not a 25 MB read). Requests with the
+right secret take nothing: the evaluator is slowed only by wrong secrets sent from its address.
 
 The client address is the TCP peer, or, when the receiver is told it sits behind ``trust_proxy``
 proxies, the address the outermost trusted proxy saw (counted from the right of

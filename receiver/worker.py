@@ -191,22 +191,13 @@ class Worker:
 
     def _fail(self, entry: Entry, started: float, message: str) -> None:
         self.journal.mark(entry.id, "failed", error=message)
-        log.error(
-            "task=%s round=%s step=failed elapsed=%.1fs error=%s",
-            loggable(entry.task),
-            entry.round,
-            self.clock() - started,
-            loggable(message),
-        )
+        self._log(entry, started, "failed", f" error={loggable(message)}", logging.ERROR)
 
-    def _log(self, entry: Entry, started: float, step: str) -> None:
-        log.info(
-            "task=%s round=%s step=%s elapsed=%.1fs",
-            loggable(entry.task),
-            entry.round,
-            step,
-            self.clock() - started,
-        )
+    def _log(
+        self, entry: Entry, started: float, step: str, tail: str = "", level: int = logging.INFO
+    ) -> None:
+        where, elapsed = f"task={loggable(entry.task)} round={entry.round}", self.clock() - started
+        log.log(level, "%s step=%s elapsed=%.1fs%s", where, step, elapsed, tail)
 
     def _steps(self, entry: Entry, started: float) -> None:
         # Decoded before any forge call: the door only checks they are data: URIs, and a bad one

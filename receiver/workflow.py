@@ -107,10 +107,7 @@ def render_workflow(
         )
     template = _environment(TEMPLATES_DIR).get_template(TEMPLATE)
     text = template.render(
-        action_ref=action_ref,
-        llm_base_url=llm_base_url,
-        model=model,
-        fallback_model=fallback_model,
+        action_ref=action_ref, llm_base_url=llm_base_url, model=model, fallback_model=fallback_model
     )
     return pin_uses(text, pins or {})
 
