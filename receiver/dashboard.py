@@ -63,7 +63,7 @@ def scrub(text: str | None) -> str | None:
 
 
 def _link(url: str | None) -> str | None:
-    # Only web links become hrefs; a local clone path or a `javascript:` URL is never one.
+    # Only web links become hrefs; a filesystem path or a `javascript:` URL is never one.
     return url if url and url.startswith(("https://", "http://")) else None
 
 

@@ -1,7 +1,7 @@
 """The port a mode plugs into the core: where repos live and runs happen, and what that adds.
 
-The core (app, worker, dashboard) knows only this protocol. ``receiver.modes`` picks the mode
-from the settings; ``receiver.github`` and ``receiver.local`` implement it.
+The core (app, worker, dashboard) knows only this protocol; each wing implements it, and
+``receiver.modes``, the composition root's, picks one from the settings.
 """
 
 from __future__ import annotations
