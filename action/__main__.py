@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -148,7 +147,7 @@ def notify_main(argv: list[str] | None = None, environ: Mapping[str, str] | None
     """Entry point of ``python -m action notify``."""
     del argv
     try:
-        settings = ActionSettings.from_environ(os.environ if environ is None else environ)
+        settings = ActionSettings.from_environ(environ)
     except ActionError as exc:
         print(f"::error::{exc}")
         return 1

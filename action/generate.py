@@ -10,7 +10,6 @@ than none, and the summary says what fails.
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -409,7 +408,7 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
     """Entry point of ``python -m action generate``; 1 with an ``::error::`` on ActionError."""
     del argv  # the step takes its inputs from the environment, like every Action step
     try:
-        settings = ActionSettings.from_environ(os.environ if environ is None else environ)
+        settings = ActionSettings.from_environ(environ)
     except ActionError as exc:
         print(f"::error::{exc}")
         return 1

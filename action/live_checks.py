@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -86,7 +85,7 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
     """Entry point of ``python -m action verify``."""
     args = _parser().parse_args(argv or [])
     try:
-        settings = ActionSettings.from_environ(os.environ if environ is None else environ)
+        settings = ActionSettings.from_environ(environ)
         job = _job(args, settings)
     except (ActionError, OSError, ValueError) as exc:
         print(f"::error::{exc}")

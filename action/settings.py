@@ -108,8 +108,10 @@ class ActionSettings:
     generated_page_url: str = ""
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str] = os.environ) -> ActionSettings:
-        """Read the inputs and GitHub's own variables; a malformed input is a SettingsError."""
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> ActionSettings:
+        """Read the inputs and GitHub's own variables (``os.environ`` unless given); a malformed
+        input is a SettingsError."""
+        environ = os.environ if environ is None else environ
         return cls(
             workspace=environ.get("GITHUB_WORKSPACE", "") or os.getcwd(),
             repository=environ.get("GITHUB_REPOSITORY", ""),

@@ -105,7 +105,7 @@ def repo_from_json(text: str) -> Repo:
     return Repo(**json.loads(text))
 
 
-def utf8_size(text: str) -> int:
+def _utf8_len(text: str) -> int:
     return len(text) if text.isascii() else len(text.encode())
 
 
@@ -117,7 +117,7 @@ def stored_body(req: DeployRequest) -> list[str]:
     of a large request, are not escaped into JSON, and ``_append`` encodes them a slice at a time.
     """
     doc = req.public_document()
-    doc["attachments"] = [{"name": a["name"], "size": utf8_size(a["url"])} for a in req.attachments]
+    doc["attachments"] = [{"name": a["name"], "size": _utf8_len(a["url"])} for a in req.attachments]
     return [json.dumps(doc, separators=(",", ":")) + "\n", *(a["url"] for a in req.attachments)]
 
 
@@ -217,7 +217,7 @@ class Journal:
             if key not in known and key not in firsts:  # a repeat in the batch is a duplicate
                 firsts.add(key)
                 body = stored_body(req)
-                length = sum(map(utf8_size, body))
+                length = sum(map(_utf8_len, body))
                 pieces += body
                 rows += [*key, at, length]
                 at += length

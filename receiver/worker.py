@@ -17,10 +17,10 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 from action.attachments import from_request
 from action.errors import AttachmentError
+from action.job import Attachment
 from action.payload import REF_PREFIX, Job, decode_key, encode_key, new_key, seal
 from receiver.config import Settings
 from receiver.forge import Forge, ForgeError, NameTaken, Repo, WorkflowNotRegistered
@@ -293,7 +293,7 @@ class Worker:
             self.journal.add_repo_fact(repo.full_name, "workflow")
             self.forge.wait_for_workflow(repo, WORKFLOW_FILE, self.settings.workflow_timeout / 2)
 
-    def _dispatch(self, entry: Entry, repo: Repo, started: float, attachments: list[Any]) -> None:
+    def _dispatch(self, entry: Entry, repo: Repo, started: float, files: list[Attachment]) -> None:
         body = entry.body
         job = Job(
             task=entry.task,
@@ -303,7 +303,7 @@ class Worker:
             email=body.get("email", ""),
             evaluation_url=body.get("evaluation_url", ""),
             checks=list(body.get("checks", [])),
-            attachments=attachments,
+            attachments=files,
             received_at=entry.received_at,
             # Earlier rounds' checks, re-run by the Action (issue 16 item 4).
             previous_checks=self.journal.earlier_checks(entry.task, entry.round, repo.full_name),
