@@ -90,7 +90,7 @@ async def deploy(request: Request) -> Response:
     except RequestError as exc:
         raise ApiError(400, exc.message, exc.field) from None
     # Cancelled only when the server shuts down: the row is then resumed by the next start.
-    request_id, is_new = await state.journal.record_async(req)
+    _, is_new = await state.journal.record_async(req)
     answer: dict[str, Any] = {
         "status": "accepted",
         "task": req.task,
@@ -98,9 +98,7 @@ async def deploy(request: Request) -> Response:
         "nonce": req.nonce,
         "status_url": f"{settings.public_url}/api-deploy/{quote(req.task, safe='')}",
     }
-    if is_new:
-        state.worker.submit(request_id, req.task)
-    else:
+    if not is_new:  # a new one is already the worker's: the journal handed it over (decision 55)
         answer["duplicate"] = True
     return JSONResponse(answer)
 

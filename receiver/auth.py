@@ -28,12 +28,8 @@ def admit(request: Request) -> str:
     throttle: Throttle = state.throttle
     wait = throttle.retry_after(client)
     if wait is not None:
-        raise ApiError(
-            429,
-            f"Too many wrong secrets from this address; retry in {wait} s.",
-            "secret",
-            headers={"Retry-After": str(wait)},
-        )
+        message = f"Too many wrong secrets from this address; retry in {wait} s."
+        raise ApiError(429, message, "secret", headers={"Retry-After": str(wait)})
     return client
 
 

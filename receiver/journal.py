@@ -24,6 +24,7 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -153,6 +154,9 @@ class Journal:
         # file's mode, so all three stay private (docs/security.md, files at rest).
         private_file(private_dir(path.parent) / path.name)
         self._clock = clock
+        # Told (id, task) of each new request once it is durable, on the writer thread, before the
+        # door answers: the worker listens (``Worker.start``), so the event loop wakes no thread.
+        self.on_recorded: Callable[[int, str], None] = lambda request_id, task: None
         self._lock = threading.Lock()
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
@@ -212,10 +216,10 @@ class Journal:
             known = self._ids(keys)
         pieces: list[str] = []
         rows: list[Any] = []
-        at, firsts = self._end, set()
+        at, firsts = self._end, dict[tuple[str, int, str], None]()  # new ones, in arrival order
         for key, req in zip(keys, items, strict=True):
             if key not in known and key not in firsts:  # a repeat in the batch is a duplicate
-                firsts.add(key)
+                firsts[key] = None
                 body = stored_body(req)
                 length = sum(map(_utf8_len, body))
                 pieces += body
@@ -231,10 +235,12 @@ class Journal:
             with self._lock:
                 known.update(self._insert(rows))
             self._end = end
+            for key in firsts:
+                self.on_recorded(known[key], key[0])
         results = []
         for key in keys:
             results.append((known[key], key in firsts))
-            firsts.discard(key)
+            firsts.pop(key, None)
         return results
 
     def _append(self, pieces: list[str]) -> int:

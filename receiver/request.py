@@ -148,10 +148,8 @@ def presented_secret(body: dict[str, Any]) -> bytes:
     return _str(body, "secret", required_nonempty=False).encode("utf-8")
 
 
-def parse_request(body: Any) -> DeployRequest:
-    """Validate a decoded JSON body; raise RequestError naming the first bad field."""
-    if not isinstance(body, dict):
-        raise RequestError(None, "The request body must be a JSON object.")
+def parse_request(body: dict[str, Any]) -> DeployRequest:
+    """Validate a JSON object (``load_body``); raise RequestError naming the first bad field."""
     task = _str(body, "task")
     if len(task) > MAX_TASK:
         raise RequestError("task", f"'task' must be at most {MAX_TASK} characters.")

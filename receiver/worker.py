@@ -114,15 +114,17 @@ class Worker:
         """Start the pool and resume every unfinished request of the journal."""
         self._stopping.clear()
         self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="llm-deploy-worker")
+        self.journal.on_recorded = self.submit  # first, so no request falls between the two
         for request_id, task in self.journal.pending():  # ``dispatching`` ones settle on the pool
             self.submit(request_id, task)
 
     def stop(self, wait: bool = True) -> None:
         """Stop taking work; with ``wait``, let running requests finish."""
         self._stopping.set()  # cuts a settle wait short; that request is settled on the next start
-        if self._pool is not None:
-            self._pool.shutdown(wait=wait, cancel_futures=not wait)
-            self._pool = None
+        with self._lock:  # a submit from the journal's writer then queues without starting
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=wait, cancel_futures=not wait)
 
     def submit(self, request_id: int, task: str) -> None:
         """Queue a journaled request of ``task``; queuing one already queued or running is a no-op.

@@ -286,6 +286,27 @@ def test_a_direct_write_the_device_refuses_goes_through_the_page_cache_instead(
     j.close()
 
 
+def test_each_new_request_is_handed_on_once_durable_in_arrival_order(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite3"
+    j = Journal(path)
+    told: list[tuple[int, str, int]] = []
+
+    def listener(request_id: int, task: str) -> None:
+        # Durable before it is handed on: another connection already sees the committed row.
+        with sqlite3.connect(path) as other:
+            (rows,) = other.execute("SELECT count(*) FROM requests WHERE id = ?", [request_id])
+        told.append((request_id, task, rows[0]))
+
+    j.on_recorded = listener
+    first, _ = j.record(make_request(task="a"))
+    assert j.record(make_request(task="a")) == (first, False)  # a duplicate is not handed on
+    batch = [make_request(task=t, nonce=n) for t, n in [("b", "1"), ("c", "1"), ("b", "1")]]
+    results = j._write_batch(batch)  # one batch, a repeat inside it
+    j.close()
+    assert told == [(first, "a", 1), (results[0][0], "b", 1), (results[1][0], "c", 1)]
+    assert [is_new for _, is_new in results] == [True, True, False]
+
+
 def test_a_duplicate_delivery_writes_no_body(tmp_path: Path) -> None:
     path = tmp_path / "j.sqlite3"
     j = Journal(path)

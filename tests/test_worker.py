@@ -186,6 +186,19 @@ def test_duplicate_submits_dispatch_once(journal: Journal, forge: MemoryForge) -
     assert forge.count("dispatch") == 1
 
 
+def test_a_started_worker_takes_each_new_request_from_the_journal(
+    journal: Journal, forge: MemoryForge
+) -> None:
+    worker = Worker(SETTINGS, journal, forge)
+    worker.start()
+    rid, _ = journal.record(req())  # nobody calls submit: the journal hands the id over
+    assert worker.drain(10)
+    worker.stop()
+    assert journal.get(rid).state == "dispatched" and forge.count("dispatch") == 1
+    later, _ = journal.record(req(nonce="n2"))  # a stopped worker queues it, starts nothing
+    assert journal.get(later).state == "queued" and forge.count("dispatch") == 1
+
+
 def test_restart_after_the_200_dispatches_exactly_once(tmp_path: Path, forge: MemoryForge) -> None:
     path = tmp_path / "j.sqlite3"
     first = Journal(path)
